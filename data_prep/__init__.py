@@ -1,0 +1,1 @@
+"""Raw datasets -> sharded TFRecords, vocabularies and manifest; the built-in synthetic dataset."""

@@ -1,0 +1,35 @@
+"""Package metadata for the S-CNN-RNN reference implementation."""
+
+import setuptools
+
+CONSOLE_SCRIPTS = [
+    "s-cnn-rnn-convert=data_prep.convert:run",
+]
+
+setuptools.setup(
+    name="s-cnn-rnn",
+    version="0.1.0",
+    description=(
+        "Semantic Regularisation for Recurrent Image Annotation (Liu et al., "
+        "CVPR 2017) in TensorFlow 2 / Keras 3"
+    ),
+    python_requires=">=3.11,<3.12",
+    packages=setuptools.find_packages(include=["s_cnn_rnn", "s_cnn_rnn.*", "data_prep", "data_prep.*"]),
+    install_requires=[
+        "tensorflow==2.21.0",
+        "tensorflow-datasets==4.9.10",
+        # tfds imports it but does not declare it.
+        "importlib_resources>=6.0",
+        "numpy>=1.26,<3",
+        "pycocotools>=2.0.8",
+        "pycocoevalcap==1.2",
+        "absl-py>=2.1",
+        # TF 2.21 no longer brings TensorBoard.
+        "tensorboard==2.21.0",
+        "pillow>=10.0",
+        "matplotlib>=3.8",
+        "tqdm>=4.66",
+    ],
+    extras_require={"test": ["pytest>=8.0"]},
+    entry_points={"console_scripts": CONSOLE_SCRIPTS},
+)
