@@ -1,0 +1,1 @@
+"""Readers that turn each raw dataset format into a list of `RawItem`s."""
