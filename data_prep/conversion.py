@@ -1,0 +1,246 @@
+"""The conversion job as a library call: read a source, build vocabularies, write shards.
+
+`convert(options)` is what `s-cnn-rnn-convert` and `s-cnn-rnn-demo` call. The output
+appears all at once: everything is written into `OUTPUT_DIR.tmp-<pid>` beside the output
+and renamed into place only after the manifest is written.
+"""
+
+import collections
+import dataclasses
+import datetime
+import json
+import os
+import shutil
+
+from data_prep import shard_writer
+from data_prep import vocab_builder
+from data_prep.sources import base
+from data_prep.sources import coco
+from data_prep.sources import nuswide
+from data_prep.sources import splits as splits_lib
+from s_cnn_rnn import features
+
+# Datasets whose records serve captioning: an image without a usable caption is skipped.
+_CAPTION_DATASETS = ("synthetic", "coco_captions", "tfds_coco_captions")
+
+
+class ConversionError(RuntimeError):
+    """The conversion cannot start or finish; the message says what to change."""
+
+
+@dataclasses.dataclass
+class ConvertOptions:
+    """Everything `convert` needs; the flags of `s-cnn-rnn-convert` map onto it one to one."""
+
+    dataset: str
+    output_dir: str
+    image_dirs: list[str] | None = None
+    captions_json: list[str] | None = None
+    splits: str | None = None
+    overwrite: bool = False
+    instances_json: list[str] | None = None
+    labels_json: str | None = None
+    labels_npz: str | None = None
+    nuswide_dir: str | None = None
+    nuswide_annotations_json: str | None = None
+    concepts_file: str | None = None
+    tag_list_file: str | None = None
+    tfds_data_dir: str | None = None
+    synthetic_sizes: tuple[int, int, int] = (3000, 500, 500)
+    synthetic_image_size: int = 96
+    seed: int = 0
+    max_words: int = 12000
+    min_word_count: int = 1
+    num_concepts: int = 1000
+    examples_per_shard: int = 1000
+    num_workers: int = 2
+    show_progress: bool = True
+
+
+def _check_output_dir(options: ConvertOptions) -> None:
+    path = options.output_dir
+    if os.path.isfile(path):
+        raise ConversionError(f"--output_dir={path} is a file; name a directory.")
+    if os.path.isdir(path) and os.listdir(path) and not options.overwrite:
+        raise ConversionError(
+            f"--output_dir={path} exists and is not empty; pass --overwrite to replace it, "
+            "or choose another directory."
+        )
+
+
+def _read_source(options: ConvertOptions, staging_dir: str) -> base.SourceData:
+    """Dispatches to the dataset's reader. Raises AnnotationError before any image work."""
+    split_of = splits_lib.parse_splits_flag(options.splits) if options.splits else None
+    image_dirs = [os.path.abspath(d) for d in options.image_dirs] if options.image_dirs else None
+    if options.dataset == "synthetic":
+        from data_prep import synthetic  # pylint: disable=import-outside-toplevel
+        from data_prep.sources import synthetic as synthetic_source  # pylint: disable=import-outside-toplevel
+
+        raw_dir = os.path.join(staging_dir, "raw")
+        num_train, num_val, num_test = options.synthetic_sizes
+        synthetic.generate(
+            raw_dir,
+            num_train=num_train,
+            num_val=num_val,
+            num_test=num_test,
+            image_size=options.synthetic_image_size,
+            seed=options.seed,
+            num_workers=options.num_workers or None,
+        )
+        return synthetic_source.read_synthetic(raw_dir)
+    if options.dataset == "coco_captions":
+        if not options.captions_json:
+            raise ConversionError("--dataset=coco_captions needs --captions_json=FILE[,FILE].")
+        return coco.read_coco_captions(options.captions_json, image_dirs, split_of)
+    if options.dataset == "coco_multilabel":
+        return coco.read_coco_multilabel(
+            instances_json=options.instances_json,
+            labels_json=options.labels_json,
+            labels_npz=options.labels_npz,
+            image_dirs=image_dirs,
+            splits=split_of,
+            captions_json=options.captions_json,
+        )
+    if options.dataset == "nuswide":
+        return nuswide.read_nuswide(
+            nuswide_dir=options.nuswide_dir,
+            annotations_json=options.nuswide_annotations_json,
+            image_dir=image_dirs[0] if image_dirs else None,
+            splits=split_of,
+            concepts_file=options.concepts_file,
+            tag_list_file=options.tag_list_file,
+        )
+    if options.dataset == "tfds_coco_captions":
+        from data_prep.sources import tfds_coco  # pylint: disable=import-outside-toplevel
+
+        if not options.tfds_data_dir:
+            raise ConversionError("--dataset=tfds_coco_captions needs --tfds_data_dir=DIR (prepared).")
+        return tfds_coco.read_tfds_coco_captions(
+            options.tfds_data_dir, os.path.join(staging_dir, "_tfds_images")
+        )
+    raise ConversionError(f"unknown --dataset={options.dataset}")
+
+
+def _items_by_split(items: list[base.RawItem]) -> dict[str, list[base.RawItem]]:
+    grouped = collections.defaultdict(list)
+    for item in items:
+        grouped[item.split].append(item)
+    return dict(grouped)
+
+
+def _vocabulary_entries(vocabularies) -> dict:
+    entries = {}
+    for name, path in (
+        ("words", features.WORDS_FILE),
+        ("concepts", features.CONCEPTS_FILE),
+        ("labels", features.LABELS_FILE),
+        ("tags", features.TAGS_FILE),
+    ):
+        vocabulary = getattr(vocabularies, name)
+        entries[name] = {"file": path, "size": len(vocabulary), "fingerprint": vocabulary.fingerprint()}
+    return entries
+
+
+def _write_json_atomically(path: str, payload: dict) -> None:
+    temporary = f"{path}.tmp-{os.getpid()}"
+    with open(temporary, "w", encoding="utf-8") as handle:
+        json.dump(payload, handle, indent=1, sort_keys=True)
+        handle.write("\n")
+    os.replace(temporary, path)
+
+
+def _publish(staging_dir: str, output_dir: str) -> None:
+    """Moves the finished staging directory into place, replacing an old output if asked."""
+    retired = None
+    if os.path.exists(output_dir):
+        retired = f"{output_dir}.old-{os.getpid()}"
+        os.replace(output_dir, retired)
+    os.replace(staging_dir, output_dir)
+    if retired:
+        shutil.rmtree(retired, ignore_errors=True)
+
+
+def convert(options: ConvertOptions) -> dict:
+    """Runs the whole conversion; returns the manifest that was written.
+
+    Raises:
+      AnnotationError: a missing or malformed annotation file (nothing written).
+      ConversionError: bad options, an existing output without --overwrite, or no train item.
+    """
+    _check_output_dir(options)
+    output_dir = os.path.abspath(options.output_dir.rstrip("/"))
+    staging_dir = f"{output_dir}.tmp-{os.getpid()}"
+    shutil.rmtree(staging_dir, ignore_errors=True)
+    os.makedirs(os.path.join(staging_dir, features.VOCAB_DIR))
+    try:
+        source = _read_source(options, staging_dir)
+        if not any(item.split == "train" for item in source.items):
+            raise ConversionError(
+                "no image is in the train split, so no vocabulary can be built: check --splits "
+                "(images in no listed file go to train)."
+            )
+        vocabularies = vocab_builder.build_vocabularies(
+            source,
+            max_words=options.max_words,
+            min_word_count=options.min_word_count,
+            num_concepts=options.num_concepts,
+        )
+        vocabularies.save(staging_dir)
+        items_by_split = _items_by_split(source.items)
+        tasks = shard_writer.plan_shards(
+            items_by_split,
+            staging_dir,
+            vocabularies,
+            require_captions=options.dataset in _CAPTION_DATASETS,
+            examples_per_shard=options.examples_per_shard,
+            num_workers=max(options.num_workers, 1),
+        )
+        results = shard_writer.write_shards(tasks, options.num_workers, options.show_progress)
+        shutil.rmtree(os.path.join(staging_dir, "_tfds_images"), ignore_errors=True)
+        manifest = _manifest(options, source, vocabularies, results, staging_dir)
+        _write_json_atomically(os.path.join(staging_dir, features.MANIFEST_FILE), manifest)
+        _publish(staging_dir, output_dir)
+    except BaseException:
+        shutil.rmtree(staging_dir, ignore_errors=True)
+        raise
+    return manifest
+
+
+def _manifest(options, source, vocabularies, results, staging_dir) -> dict:
+    splits = collections.defaultdict(lambda: {"num_examples": 0, "shards": []})
+    skipped = list(source.skipped)
+    for result in results:
+        name = os.path.basename(result.path)
+        split = splits[name.split("-")[0]]
+        split["num_examples"] += result.num_examples
+        split["shards"].append(os.path.relpath(result.path, staging_dir))
+        skipped.extend(result.skipped)
+    return {
+        "dataset": options.dataset,
+        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "has_images": options.dataset in ("synthetic", "tfds_coco_captions") or bool(options.image_dirs),
+        "splits": dict(splits),
+        "skipped": skipped,
+        "vocabularies": _vocabulary_entries(vocabularies),
+        "options": {
+            "max_words": options.max_words,
+            "min_word_count": options.min_word_count,
+            "num_concepts": options.num_concepts,
+            "seed": options.seed,
+            "splits": options.splits,
+        },
+    }
+
+
+def summary_line(manifest: dict) -> str:
+    """One line: examples per split, then skips counted by reason."""
+    split_text = ", ".join(f"{name} {info['num_examples']}" for name, info in sorted(manifest["splits"].items()))
+    reasons = collections.Counter(
+        f"{entry['kind']}: {entry['reason'].split(' (')[0].split(':')[0]}" for entry in manifest["skipped"]
+    )
+    skip_text = "; ".join(f"{count} x {reason}" for reason, count in reasons.most_common())
+    return (
+        f"converted {sum(i['num_examples'] for i in manifest['splits'].values())} images ({split_text}); "
+        f"skipped {len(manifest['skipped'])}" + (f" ({skip_text})" if skip_text else "")
+        + " -- see manifest.json"
+    )

@@ -1,0 +1,166 @@
+"""Writes the items of every split as sharded TFRecords, in parallel over shards.
+
+Each shard is written by one worker process (spawned, so TensorFlow is never forked),
+which checks and re-encodes the images itself: the slow work is spread over the cores
+and the parent only collects counts and skip records. Shards are written under the
+caller's staging directory; making the output visible is the caller's job.
+"""
+
+import concurrent.futures
+import dataclasses
+import math
+import multiprocessing
+import os
+import queue
+import threading
+
+import tqdm
+
+from data_prep import image_check
+from data_prep.sources.base import RawItem
+from s_cnn_rnn.vocabulary import Vocabularies
+
+_PROGRESS_EVERY = 25
+
+
+@dataclasses.dataclass
+class ShardTask:
+    """One shard's work.
+
+    Attributes:
+      path: where the shard file goes (inside the staging directory).
+      items: the shard's items, in order.
+      vocabularies: shared by all shards.
+      require_captions: skip images with no usable caption (caption datasets).
+    """
+
+    path: str
+    items: list[RawItem]
+    vocabularies: Vocabularies
+    require_captions: bool
+
+
+@dataclasses.dataclass
+class ShardResult:
+    path: str
+    num_examples: int
+    skipped: list[dict]
+
+
+def shard_counts(num_items: int, examples_per_shard: int, num_workers: int) -> int:
+    """Number of shards for a split: about `examples_per_shard` each, and enough to use every worker."""
+    if num_items == 0:
+        return 0
+    by_size = math.ceil(num_items / examples_per_shard)
+    return max(by_size, min(num_workers, num_items))
+
+
+def plan_shards(
+    items_by_split: dict[str, list[RawItem]],
+    staging_dir: str,
+    vocabularies: Vocabularies,
+    require_captions: bool,
+    examples_per_shard: int,
+    num_workers: int,
+) -> list[ShardTask]:
+    """Splits each split's items into contiguous shards named `SPLIT-0000i-of-0000n.tfrecord`."""
+    tasks = []
+    for split, items in sorted(items_by_split.items()):
+        num_shards = shard_counts(len(items), examples_per_shard, num_workers)
+        for index in range(num_shards):
+            start = index * len(items) // num_shards
+            stop = (index + 1) * len(items) // num_shards
+            name = f"{split}-{index:05d}-of-{num_shards:05d}.tfrecord"
+            tasks.append(
+                ShardTask(os.path.join(staging_dir, name), items[start:stop], vocabularies, require_captions)
+            )
+    return tasks
+
+
+def _write_shard(task: ShardTask, progress_queue) -> ShardResult:
+    """Worker: checks each image, encodes the Example and writes the shard."""
+    import tensorflow as tf  # pylint: disable=import-outside-toplevel
+
+    from data_prep import example_encoder  # pylint: disable=import-outside-toplevel
+
+    skipped, num_examples, pending = [], 0, 0
+    with tf.io.TFRecordWriter(task.path) as writer:
+        for item in task.items:
+            image = None
+            if item.image_path is not None:
+                try:
+                    image = image_check.load_image_as_jpeg(item.image_path)
+                except image_check.BadImageError as error:
+                    skipped.append(
+                        {"id": item.image_id, "kind": "image", "reason": f"{error} ({item.image_path})"}
+                    )
+            if item.image_path is None or image is not None:
+                encoded = example_encoder.encode_item(item, task.vocabularies, image, task.require_captions)
+                skipped.extend(encoded.skipped)
+                if encoded.serialized is not None:
+                    writer.write(encoded.serialized)
+                    num_examples += 1
+            pending += 1
+            if pending == _PROGRESS_EVERY:
+                progress_queue.put(pending)
+                pending = 0
+    progress_queue.put(pending)
+    return ShardResult(task.path, num_examples, skipped)
+
+
+def write_shards(tasks: list[ShardTask], num_workers: int, show_progress: bool = True) -> list[ShardResult]:
+    """Runs the shard tasks on a pool of spawned processes, with one progress bar over all items.
+
+    Args:
+      tasks: from `plan_shards`.
+      num_workers: worker processes; 0 runs in this process (debugging, tests).
+      show_progress: draw a tqdm bar on stderr.
+
+    Returns:
+      One result per task, in task order.
+
+    Raises:
+      Whatever a worker raised: the caller removes the staging directory.
+    """
+    total = sum(len(task.items) for task in tasks)
+    bar = tqdm.tqdm(total=total, unit="img", desc="converting", disable=not show_progress)
+    if num_workers == 0:
+        local_queue = queue.SimpleQueue()
+        results = []
+        for task in tasks:
+            results.append(_write_shard(task, local_queue))
+            while not local_queue.empty():
+                bar.update(local_queue.get())
+        bar.close()
+        return results
+
+    context = multiprocessing.get_context("spawn")
+    with context.Manager() as manager:
+        progress_queue = manager.Queue()
+        stop = threading.Event()
+
+        def drain():
+            while not stop.is_set():
+                try:
+                    bar.update(progress_queue.get(timeout=0.2))
+                except queue.Empty:
+                    continue
+                except (EOFError, OSError):
+                    return
+
+        drainer = threading.Thread(target=drain, daemon=True)
+        drainer.start()
+        try:
+            with concurrent.futures.ProcessPoolExecutor(num_workers, mp_context=context) as pool:
+                futures = [pool.submit(_write_shard, task, progress_queue) for task in tasks]
+                try:
+                    results = [future.result() for future in futures]
+                except BaseException:
+                    for future in futures:
+                        future.cancel()
+                    raise
+        finally:
+            stop.set()
+            drainer.join()
+            bar.close()
+    return results
