@@ -22,8 +22,6 @@ Concepts, labels and tags are stored as sparse indices; the input pipeline turns
 into multi-hot vectors (a 1,000-wide multi-hot stored densely would be ~2 KB per image).
 """
 
-import tensorflow as tf
-
 IMAGE_ENCODED = "image/encoded"
 IMAGE_FORMAT = "image/format"
 IMAGE_ID = "image/id"
@@ -63,6 +61,8 @@ def parsing_spec(with_image: bool = True) -> dict:
       with_image: parse `image/encoded` too; False for the stage-2 (relational model)
         pipeline, which never touches the image bytes.
     """
+    import tensorflow as tf  # pylint: disable=import-outside-toplevel  (keeps this module TF-free)
+
     spec = {
         IMAGE_ID: tf.io.FixedLenFeature([], tf.int64),
         IMAGE_SOURCE_ID: tf.io.FixedLenFeature([], tf.string, default_value=""),

@@ -1,0 +1,219 @@
+"""Batched, in-graph beam search (SPEC I2: captions with beam width 3).
+
+Same model contract as greedy decoding: `step_fn(token_ids [N] int32, state) -> (logits [N, V],
+new_state)` with `state` a nested structure of `[N, ...]` tensors; here `N = batch * beam`.
+
+Live and finished hypotheses are kept apart (as im2txt and flax's WMT example do):
+- every live hypothesis proposes every allowed token; its END proposal goes to the finished pool
+  (the best `beam_width` by score are kept), all other proposals compete for the `beam_width`
+  live slots. A hypothesis that finished never comes back to the live set;
+- score = log-prob / length**alpha, length counting END (alpha = 0 by default: no normalisation,
+  as in the paper and NIC);
+- an example is done when its finished pool is full and its best live hypothesis cannot beat the
+  worst finished one any more; the loop stops when every example is done, or at `max_length`;
+- the result lists the finished hypotheses best first, then (if fewer than `beam_width` ended)
+  the best live ones, cut at `max_length`.
+
+All shapes are static given `beam_width` and `max_length`, so the search runs eagerly, inside
+`tf.function`, under XLA and inside an exported SavedModel.
+"""
+
+from typing import NamedTuple, Sequence
+
+import tensorflow as tf
+
+from s_cnn_rnn.decoding.greedy import (
+    NEG_INF,
+    StepFn,
+    banned_token_mask,
+    check_decoding_args,
+    leading_batch_size,
+    match_state_structure,
+)
+
+# A hypothesis whose log-prob is below this is a placeholder (dead slot), not a real one.
+_VALID_THRESHOLD = NEG_INF / 2
+
+
+class BeamOutput(NamedTuple):
+    """Beam search result, hypotheses sorted best first.
+
+    Attributes:
+      token_ids: int32 `[batch, beam, max_length]`: tokens, END not included, 0 after the end.
+      log_probs: float32 `[batch, beam]`: sum of the token log-probs (END's included for
+        finished hypotheses); -inf for an empty slot (fewer real hypotheses than the beam).
+      lengths: int32 `[batch, beam]`: number of tokens (END not counted).
+    """
+
+    token_ids: tf.Tensor
+    log_probs: tf.Tensor
+    lengths: tf.Tensor
+
+
+class _SearchState(NamedTuple):
+    step: tf.Tensor  # int32 scalar: tokens emitted so far by every live hypothesis
+    live_last_ids: tf.Tensor  # int32 [B * K]: last token of each live hypothesis
+    live_decoder_state: object  # nested [B * K, ...]
+    live_token_ids: tf.Tensor  # int32 [B, K, T]
+    live_log_probs: tf.Tensor  # float32 [B, K], sorted descending
+    finished_token_ids: tf.Tensor  # int32 [B, K, T]
+    finished_scores: tf.Tensor  # float32 [B, K], sorted descending, NEG_INF if empty
+    finished_log_probs: tf.Tensor  # float32 [B, K]
+    finished_lengths: tf.Tensor  # int32 [B, K]
+    finished_flags: tf.Tensor  # bool [B, K]
+
+
+def _length_penalty(length, alpha: float) -> tf.Tensor:
+    """length**alpha as float32 (1 when alpha == 0)."""
+    return tf.pow(tf.cast(length, tf.float32), alpha)
+
+
+def _write_at(token_ids, step, new_ids):
+    """token_ids [B, K, T] with position `step` set to new_ids [B, K]."""
+    at_step = tf.equal(tf.range(tf.shape(token_ids)[-1]), step)  # [T]
+    return tf.where(at_step, new_ids[:, :, None], token_ids)  # [B, K, T]
+
+
+def _tile_beams(state, beam_width: int):
+    """Nested [B, ...] -> [B * K, ...], each example repeated beam_width times in a row."""
+    return tf.nest.map_structure(lambda s: tf.repeat(s, beam_width, axis=0), state)
+
+
+def beam_search(
+    step_fn: StepFn,
+    initial_state,
+    start_id: int,
+    end_id: int,
+    beam_width: int = 3,
+    max_length: int = 20,
+    length_normalization: float = 0.0,
+    banned_ids: Sequence[int] = (),
+) -> BeamOutput:
+    """Beam search over a batch of examples, entirely in-graph.
+
+    Args:
+      step_fn: `(token_ids [N] int32, state) -> (logits [N, V], new_state)`.
+      initial_state: nested structure of `[batch, ...]` tensors; the batch size comes from it.
+      start_id: token fed at the first step.
+      end_id: stop token.
+      beam_width: static number of hypotheses kept per example.
+      max_length: static maximum number of steps (tokens, END included).
+      length_normalization: alpha in score = log_prob / length**alpha (0 = off).
+      banned_ids: tokens never emitted (e.g. `<pad>`, `<start>`, `<unk>`).
+
+    Returns:
+      A `BeamOutput`.
+    """
+    check_decoding_args(end_id, max_length, banned_ids)
+    if not isinstance(beam_width, int) or beam_width < 1:
+        raise ValueError(f"beam_width must be a Python int >= 1 (static), got {beam_width!r}")
+    alpha = float(length_normalization)
+    k = beam_width
+    batch_size = leading_batch_size(initial_state)
+    # Best score a live hypothesis could still reach is its log-prob (which only falls)
+    # divided by the largest penalty, the one at max_length.
+    max_length_penalty = _length_penalty(max_length, alpha)
+
+    def body(s: _SearchState) -> tuple:
+        logits, new_decoder_state = step_fn(s.live_last_ids, s.live_decoder_state)
+        new_decoder_state = match_state_structure(s.live_decoder_state, new_decoder_state)
+        log_probs = tf.nn.log_softmax(tf.cast(logits, tf.float32))  # [B * K, V]
+        vocab_size = tf.shape(log_probs)[-1]
+        log_probs = tf.reshape(log_probs, [batch_size, k, vocab_size])  # [B, K, V]
+        candidate_log_probs = s.live_log_probs[:, :, None] + log_probs  # [B, K, V]
+        live_is_real = s.live_log_probs > _VALID_THRESHOLD  # [B, K]
+
+        # Finished pool: each live hypothesis + END, merged with the old pool; keep the best K.
+        end_log_probs = candidate_log_probs[:, :, end_id]  # [B, K]
+        end_scores = end_log_probs / _length_penalty(s.step + 1, alpha)  # [B, K]
+        end_scores = tf.where(live_is_real, end_scores, NEG_INF)  # [B, K]
+        pool_scores = tf.concat([s.finished_scores, end_scores], axis=1)  # [B, 2K]
+        finished_scores, pool_index = tf.math.top_k(pool_scores, k=k)  # [B, K], [B, K]
+        pool_token_ids = tf.concat([s.finished_token_ids, s.live_token_ids], axis=1)  # [B, 2K, T]
+        pool_log_probs = tf.concat([s.finished_log_probs, end_log_probs], axis=1)  # [B, 2K]
+        pool_lengths = tf.concat(
+            [s.finished_lengths, tf.fill([batch_size, k], s.step)], axis=1
+        )  # [B, 2K]
+        pool_flags = tf.concat([s.finished_flags, live_is_real], axis=1)  # [B, 2K]
+        finished_token_ids = tf.gather(pool_token_ids, pool_index, batch_dims=1)  # [B, K, T]
+        finished_log_probs = tf.gather(pool_log_probs, pool_index, batch_dims=1)  # [B, K]
+        finished_lengths = tf.gather(pool_lengths, pool_index, batch_dims=1)  # [B, K]
+        finished_flags = tf.gather(pool_flags, pool_index, batch_dims=1)  # [B, K]
+
+        # Live set: the best K continuations that are not END (nor banned).
+        not_continuable = tf.equal(tf.range(vocab_size), end_id)  # [V]
+        if banned_ids:
+            not_continuable |= banned_token_mask(banned_ids, vocab_size)  # [V]
+        candidate_log_probs = tf.where(not_continuable, NEG_INF, candidate_log_probs)  # [B, K, V]
+        flat_candidates = tf.reshape(candidate_log_probs, [batch_size, k * vocab_size])  # [B, K*V]
+        live_log_probs, flat_index = tf.math.top_k(flat_candidates, k=k)  # [B, K], [B, K]
+        parent_beam = flat_index // vocab_size  # [B, K]
+        new_ids = flat_index % vocab_size  # [B, K]
+        live_token_ids = tf.gather(s.live_token_ids, parent_beam, batch_dims=1)  # [B, K, T]
+        live_token_ids = _write_at(live_token_ids, s.step, new_ids)  # [B, K, T]
+        parent_row = tf.reshape(parent_beam + tf.range(batch_size)[:, None] * k, [-1])  # [B * K]
+        live_decoder_state = tf.nest.map_structure(
+            lambda x: tf.gather(x, parent_row), new_decoder_state
+        )  # nested [B * K, ...]
+
+        return (
+            _SearchState(
+                step=s.step + 1,
+                live_last_ids=tf.reshape(new_ids, [-1]),  # [B * K]
+                live_decoder_state=live_decoder_state,
+                live_token_ids=live_token_ids,
+                live_log_probs=live_log_probs,
+                finished_token_ids=finished_token_ids,
+                finished_scores=finished_scores,
+                finished_log_probs=finished_log_probs,
+                finished_lengths=finished_lengths,
+                finished_flags=finished_flags,
+            ),
+        )
+
+    def not_done(s: _SearchState):
+        best_live_bound = s.live_log_probs[:, 0] / max_length_penalty  # [B]
+        example_done = tf.reduce_all(s.finished_flags, axis=1) & (
+            best_live_bound <= s.finished_scores[:, -1]
+        )  # [B]
+        return (s.step < max_length) & ~tf.reduce_all(example_done)
+
+    # At step 0 only beam 0 of each example is live, so the K beams do not start as duplicates.
+    first_beam_only = tf.concat([tf.zeros([1]), tf.fill([k - 1], NEG_INF)], axis=0)  # [K]
+    initial = _SearchState(
+        step=tf.constant(0),
+        live_last_ids=tf.fill([batch_size * k], tf.constant(start_id, tf.int32)),  # [B * K]
+        live_decoder_state=_tile_beams(initial_state, k),  # nested [B * K, ...]
+        live_token_ids=tf.zeros([batch_size, k, max_length], tf.int32),  # [B, K, T]
+        live_log_probs=tf.tile(first_beam_only[None, :], [batch_size, 1]),  # [B, K]
+        finished_token_ids=tf.zeros([batch_size, k, max_length], tf.int32),  # [B, K, T]
+        finished_scores=tf.fill([batch_size, k], NEG_INF),  # [B, K]
+        finished_log_probs=tf.fill([batch_size, k], NEG_INF),  # [B, K]
+        finished_lengths=tf.zeros([batch_size, k], tf.int32),  # [B, K]
+        finished_flags=tf.zeros([batch_size, k], tf.bool),  # [B, K]
+    )
+    (final,) = tf.while_loop(not_done, body, (initial,), maximum_iterations=max_length)
+    return _finished_then_live(final, k)
+
+
+def _finished_then_live(s: _SearchState, k: int) -> BeamOutput:
+    """The finished hypotheses best first, then the best live ones in the remaining slots."""
+    num_finished = tf.reduce_sum(tf.cast(s.finished_flags, tf.int32), axis=1)  # [B]
+    slot = tf.range(k)[None, :]  # [1, K]
+    # Slot j takes finished[j] while j < num_finished, else live[j - num_finished] (at K + ...).
+    source = tf.where(slot < num_finished[:, None], slot, k + slot - num_finished[:, None])  # [B, K]
+    live_lengths = tf.fill(tf.shape(s.live_log_probs), s.step)  # [B, K]
+    token_ids = tf.gather(
+        tf.concat([s.finished_token_ids, s.live_token_ids], axis=1), source, batch_dims=1
+    )  # [B, K, T]
+    log_probs = tf.gather(
+        tf.concat([s.finished_log_probs, s.live_log_probs], axis=1), source, batch_dims=1
+    )  # [B, K]
+    lengths = tf.gather(tf.concat([s.finished_lengths, live_lengths], axis=1), source, batch_dims=1)
+    # A slot no real hypothesis reached (tiny vocabularies): empty tokens, length 0, -inf.
+    real = log_probs > _VALID_THRESHOLD  # [B, K]
+    return BeamOutput(
+        token_ids=tf.where(real[:, :, None], token_ids, 0),
+        log_probs=tf.where(real, log_probs, float("-inf")),
+        lengths=tf.where(real, lengths, 0),
+    )

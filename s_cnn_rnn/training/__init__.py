@@ -1,0 +1,1 @@
+"""The three training stages (cnn, rnn, joint) as custom tf.function loops."""

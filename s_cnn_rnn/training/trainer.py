@@ -1,0 +1,273 @@
+"""One custom `tf.function` training loop, shared by the three stages.
+
+The loop owns the step counter, the optimizer(s), checkpoints, validation, TensorBoard
+summaries, `history.jsonl` and the non-finite-loss guard; the stage (see `stages.py`)
+supplies the loss terms and the variables to train. Checkpoint order, as in big_vision:
+resume this stage > initialise from the previous stages (`initialize_fn`) > scratch.
+"""
+
+import dataclasses
+import os
+import time
+from typing import Callable
+
+import keras
+import tensorflow as tf
+from absl import logging
+
+from s_cnn_rnn.training import history as history_lib
+from s_cnn_rnn.training import runtime
+from s_cnn_rnn.training import stages
+
+
+class NonFiniteLossError(RuntimeError):
+    """Training produced a NaN or infinite loss; the last good checkpoint is kept."""
+
+
+@dataclasses.dataclass
+class StageSettings:
+    """How one stage trains (flags `--<stage>_*` and the common ones).
+
+    Attributes:
+      stage: "cnn", "rnn" or "joint".
+      train_steps: the stage's TOTAL number of steps (a rerun resumes up to it).
+      batch_size: global batch size (split over replicas).
+      learning_rate: constant learning rate (the paper gives no schedule).
+      optimizer: "rmsprop" (the paper's, T5), "adam" or "sgd".
+      head_steps: cnn stage: steps that train only the concept head first (T4).
+      gradient_clip_norm: global-norm clipping, 0 = off.
+      log_every, checkpoint_every, validate_every: in steps; validate_every 0 = never.
+      validation_steps: batches per validation (0 = the whole split).
+      mixed_precision: the Keras policy name (float16 gets loss scaling).
+      jit_compile: XLA-compile the forward and backward pass.
+    """
+
+    stage: str
+    train_steps: int
+    batch_size: int
+    learning_rate: float = 1e-4
+    optimizer: str = "rmsprop"
+    head_steps: int = 0
+    gradient_clip_norm: float = 0.0
+    log_every: int = 50
+    checkpoint_every: int = 500
+    validate_every: int = 500
+    validation_steps: int = 20
+    mixed_precision: str = "float32"
+    jit_compile: bool = False
+
+
+def make_optimizer(name: str, learning_rate: float, clip_norm: float, precision: str):
+    """Builds a Keras optimizer by name, with loss scaling for float16."""
+    kwargs = {"learning_rate": learning_rate}
+    if clip_norm > 0:
+        kwargs["global_clipnorm"] = clip_norm
+    builders = {
+        "rmsprop": keras.optimizers.RMSprop,
+        "adam": keras.optimizers.Adam,
+        "sgd": keras.optimizers.SGD,
+    }
+    if name not in builders:
+        raise ValueError(f"optimizer must be one of {sorted(builders)}, got {name!r}")
+    return runtime.maybe_loss_scale(builders[name](**kwargs), precision)
+
+
+class StageTrainer:
+    """Trains one stage of one model.
+
+    Args:
+      model: an `SCnnRnnModel` built inside `strategy.scope()`.
+      strategy: the tf.distribute strategy.
+      settings: the stage's settings.
+      stage_dir: `MODEL_DIR/<stage>`: checkpoints/, tensorboard/, history.jsonl.
+      train_dataset_fn: `start_step -> tf.data.Dataset` of global batches, repeating,
+        positioned so that a resumed run sees the batches an uninterrupted run would.
+      val_dataset_fn: `() -> tf.data.Dataset` or None.
+    """
+
+    def __init__(self, model, strategy, settings: StageSettings, stage_dir: str,
+                 train_dataset_fn: Callable[[int], tf.data.Dataset],
+                 val_dataset_fn: Callable[[], tf.data.Dataset] | None = None):
+        self.model = model
+        self.strategy = strategy
+        self.settings = settings
+        self.stage_dir = stage_dir
+        self._train_dataset_fn = train_dataset_fn
+        self._val_dataset_fn = val_dataset_fn
+        os.makedirs(stage_dir, exist_ok=True)
+        with strategy.scope():
+            self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
+            # First non-finite step seen (0 = none); read by the host at log/save points.
+            self.bad_step = tf.Variable(0, dtype=tf.int64, trainable=False, name="bad_step")
+            make = lambda: make_optimizer(  # noqa: E731
+                settings.optimizer, settings.learning_rate, settings.gradient_clip_norm, settings.mixed_precision
+            )
+            self.optimizer = make()
+            # A separate optimizer for the head-only phase: its slots cover fewer variables.
+            self.head_optimizer = make() if settings.head_steps > 0 else None
+        items = dict(model.checkpoint_items(), step=self.step, optimizer=self.optimizer)
+        if self.head_optimizer is not None:
+            items["head_optimizer"] = self.head_optimizer
+        self.checkpoint = tf.train.Checkpoint(**items)
+        self.manager = tf.train.CheckpointManager(
+            self.checkpoint, os.path.join(stage_dir, "checkpoints"), max_to_keep=3
+        )
+
+    # ----------------------------------------------------------------- steps
+    def _make_train_step(self, head_only: bool):
+        stage, model, strategy = self.settings.stage, self.model, self.strategy
+        optimizer = self.head_optimizer if head_only else self.optimizer
+        global_batch = self.settings.batch_size
+        variables = stages.trainable_variables(stage, model, head_only)
+        if not variables:
+            raise ValueError(f"stage {stage!r} has no trainable variable (is the CNN frozen?)")
+
+        @tf.function(jit_compile=self.settings.jit_compile)
+        def compute_gradients(batch):
+            with tf.GradientTape() as tape:
+                terms = stages.per_example_losses(stage, model, batch, training=True)
+                averaged = {k: tf.nn.compute_average_loss(v, global_batch_size=global_batch) for k, v in terms.items()}
+                loss = tf.add_n(list(averaged.values()))
+                scaled = optimizer.scale_loss(loss) if hasattr(optimizer, "scale_loss") else loss
+            return tape.gradient(scaled, variables), loss, averaged
+
+        def replica_step(batch):
+            gradients, loss, averaged = compute_gradients(batch)
+            self.bad_step.assign(
+                tf.where(tf.logical_and(self.bad_step == 0, tf.logical_not(tf.math.is_finite(loss))),
+                         self.step + 1, self.bad_step)
+            )
+            optimizer.apply_gradients(zip(gradients, variables))
+            return dict(averaged, loss=loss)
+
+        @tf.function
+        def train_step(iterator):
+            per_replica = strategy.run(replica_step, args=(next(iterator),))
+            self.step.assign_add(1)
+            return {k: strategy.reduce(tf.distribute.ReduceOp.SUM, v, axis=None) for k, v in per_replica.items()}
+
+        return train_step
+
+    def _make_val_step(self):
+        stage, model, strategy = self.settings.stage, self.model, self.strategy
+
+        def replica_step(batch):
+            terms = stages.per_example_losses(stage, model, batch, training=False)
+            sums = {k: tf.reduce_sum(v) for k, v in terms.items()}
+            sums["count"] = tf.cast(tf.shape(next(iter(terms.values())))[0], tf.float32)
+            return sums
+
+        @tf.function
+        def val_step(batch):
+            per_replica = strategy.run(replica_step, args=(batch,))
+            return {k: strategy.reduce(tf.distribute.ReduceOp.SUM, v, axis=None) for k, v in per_replica.items()}
+
+        return val_step
+
+    # ------------------------------------------------------------- the loop
+    def validate(self) -> dict:
+        """Mean loss terms over the validation split (or `validation_steps` batches)."""
+        if self._val_dataset_fn is None:
+            return {}
+        dataset = self._val_dataset_fn()
+        if self.settings.validation_steps:
+            dataset = dataset.take(self.settings.validation_steps)
+        val_step = self._val_step
+        totals = {}
+        for batch in self.strategy.experimental_distribute_dataset(dataset):
+            for key, value in val_step(batch).items():
+                totals[key] = totals.get(key, 0.0) + float(value)
+        count = max(totals.pop("count", 0.0), 1.0)
+        means = {f"val_{k}": v / count for k, v in totals.items()}
+        if means:
+            means["val_loss"] = sum(means.values())
+        return means
+
+    def _check_finite(self, last_good: int) -> None:
+        bad = int(self.bad_step.numpy())
+        if bad:
+            raise NonFiniteLossError(
+                f"stage {self.settings.stage}: the loss became non-finite at step {bad}; training stopped. "
+                f"The last good checkpoint (step {last_good}) is kept in {self.manager.directory}. "
+                "Lower the learning rate, enable --gradient_clip_norm, or check the data."
+            )
+
+    def run(self, initialize_fn: Callable[[], None] | None = None) -> dict:
+        """Trains up to `train_steps`, resuming or initialising first; returns the final record."""
+        settings = self.settings
+        latest = self.manager.latest_checkpoint
+        if latest:
+            self.checkpoint.restore(latest).assert_existing_objects_matched()
+        start = int(self.step.numpy())
+        if latest and start >= settings.train_steps:
+            logging.info("stage %s already finished at step %d of %d (pass --retrain to train it again)",
+                         settings.stage, start, settings.train_steps)
+            return {"step": start, "skipped": True}
+        if latest:
+            logging.info("resuming stage %s at step %d of %d", settings.stage, start, settings.train_steps)
+        else:
+            if initialize_fn is not None:
+                initialize_fn()
+            logging.info("starting stage %s: %d steps", settings.stage, settings.train_steps)
+        self._val_step = self._make_val_step()
+        history = history_lib.HistoryWriter(os.path.join(self.stage_dir, "history.jsonl"), resume_step=start)
+        summaries = tf.summary.create_file_writer(os.path.join(self.stage_dir, "tensorboard"))
+        iterator = iter(self.strategy.experimental_distribute_dataset(self._train_dataset_fn(start)))
+        head_step = self._make_train_step(head_only=True) if settings.head_steps > 0 else None
+        full_step = self._make_train_step(head_only=False)
+        last_good = start
+        record = {"step": start}
+        window_start, window_step = time.perf_counter(), start
+        try:
+            for step in range(start + 1, settings.train_steps + 1):
+                train_step = head_step if step <= settings.head_steps else full_step
+                values = train_step(iterator)
+                at_end = step == settings.train_steps
+                if step % settings.log_every == 0 or at_end:
+                    self._check_finite(last_good)
+                    elapsed = time.perf_counter() - window_start
+                    steps_per_second = (step - window_step) / max(elapsed, 1e-9)
+                    record = {k: float(v) for k, v in values.items()}
+                    record.update(
+                        step=step,
+                        learning_rate=settings.learning_rate,
+                        steps_per_second=steps_per_second,
+                        examples_per_second=steps_per_second * settings.batch_size,
+                        phase="head" if step <= settings.head_steps else "all",
+                    )
+                    window_start, window_step = time.perf_counter(), step
+                    eta = (settings.train_steps - step) / max(steps_per_second, 1e-9)
+                    terms = " ".join(f"{k} {record[k]:.4f}" for k in ("loss", "L_u", "L_r") if k in record)
+                    logging.info("stage %s step %d/%d %s | %.2f steps/s, ETA %s", settings.stage, step,
+                                 settings.train_steps, terms, steps_per_second, _format_seconds(eta))
+                if settings.validate_every and (step % settings.validate_every == 0 or at_end):
+                    validation = self.validate()
+                    if validation:
+                        record = dict(record, step=step, **validation)
+                        logging.info("stage %s step %d validation: %s", settings.stage, step,
+                                     " ".join(f"{k} {v:.4f}" for k, v in validation.items()))
+                if record.get("step") == step:
+                    history.write(record)
+                    _write_summaries(summaries, record)
+                if step % settings.checkpoint_every == 0 or at_end:
+                    self._check_finite(last_good)
+                    self.manager.save(checkpoint_number=step)
+                    last_good = step
+        finally:
+            history.close()
+            summaries.close()
+        return record
+
+
+def _write_summaries(writer, record: dict) -> None:
+    with writer.as_default(step=record["step"]):
+        for key, value in record.items():
+            if key != "step" and isinstance(value, float):
+                tf.summary.scalar(key, value)
+
+
+def _format_seconds(seconds: float) -> str:
+    seconds = int(seconds)
+    hours, rest = divmod(seconds, 3600)
+    minutes, seconds = divmod(rest, 60)
+    return f"{hours}h{minutes:02d}m{seconds:02d}s" if hours else f"{minutes}m{seconds:02d}s"
