@@ -192,8 +192,8 @@ def _frame(tokens: tf.Tensor, max_length: int) -> dict:
     Works on one sequence `[n]` (dense) or on all captions of an image `[C, None]` (ragged),
     truncated to `max_length` tokens before <end>.
     """
-    tokens = tf.cast(tokens[..., :max_length], tf.int32)
     if isinstance(tokens, tf.RaggedTensor):
+        tokens = tf.cast(tokens[:, :max_length], tf.int32)
         start = tf.fill([tokens.nrows(), 1], features.START_ID)
         end = tf.fill([tokens.nrows(), 1], features.END_ID)
         input_ids = tf.concat([start, tokens], axis=1).to_tensor()
@@ -201,6 +201,7 @@ def _frame(tokens: tf.Tensor, max_length: int) -> dict:
         lengths = tokens.row_lengths() + 1
         mask = tf.sequence_mask(lengths, tf.shape(input_ids)[1], dtype=tf.float32)
     else:
+        tokens = tf.cast(tokens[:max_length], tf.int32)
         input_ids = tf.concat([[features.START_ID], tokens], axis=0)
         target_ids = tf.concat([tokens, [features.END_ID]], axis=0)
         mask = tf.ones_like(input_ids, tf.float32)
@@ -276,13 +277,13 @@ def _one_element_per_caption(element: dict) -> tf.data.Dataset:
     rest = {key: value for key, value in element.items() if key not in sequence_keys}
     num_captions = tf.shape(element["input_ids"], out_type=tf.int64)[0]
     shared = tf.data.Dataset.from_tensors(rest).repeat(num_captions)
-    return tf.data.Dataset.zip(shared, sequences).map(lambda rest, seq: {**rest, **seq})
 
+    def merge(rest, sequence):
+        # Drop the padding the image's [C, T] matrix gave this caption.
+        length = tf.cast(tf.reduce_sum(sequence["target_mask"]), tf.int32)
+        return {**rest, **{key: value[:length] for key, value in sequence.items()}}
 
-def _trim_padding(element: dict) -> dict:
-    """Drops the all-padding tail a per-image `[C, T]` matrix left on one caption."""
-    length = tf.cast(tf.reduce_sum(element["target_mask"]), tf.int32)
-    return {**element, **{key: element[key][:length] for key in ("input_ids", "target_ids", "target_mask")}}
+    return tf.data.Dataset.zip(shared, sequences).map(merge)
 
 
 # ----------------------------------------------------------------------------- dataset
@@ -344,9 +345,7 @@ def make_dataset(data_dir: str, split: str, config: PipelineConfig) -> tf.data.D
         deterministic=config.deterministic,
     )
     if config.captions == "all":
-        elements = elements.flat_map(_one_element_per_caption).map(
-            _trim_padding, num_parallel_calls=tf.data.AUTOTUNE, deterministic=config.deterministic
-        )
+        elements = elements.flat_map(_one_element_per_caption)
 
     sequence_length = config.max_caption_length + 1 if config.pad_to_max_length else None
     padded_shapes = {

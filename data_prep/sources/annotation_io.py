@@ -9,6 +9,8 @@ import json
 import os
 from collections.abc import Iterable, Sequence
 
+import numpy as np
+
 from data_prep.sources.base import AnnotationError
 
 # `bytes.decode(errors="surrogateescape")` maps each undecodable byte to U+DC80..U+DCFF;
@@ -166,3 +168,22 @@ def as_path_list(paths: str | Sequence[str] | None) -> list[str]:
     if isinstance(paths, (str, os.PathLike)):
         return [os.fspath(paths)]
     return [os.fspath(path) for path in paths]
+
+
+def names_per_row(matrix: np.ndarray, names: Sequence[str]) -> list[list[str]]:
+    """Turns a 0/1 matrix into, for each row, the names of its non-zero columns.
+
+    Args:
+      matrix: `[rows, len(names)]`, any numeric or bool dtype.
+      names: the column names.
+
+    Returns:
+      One list per row, names in column order.
+    """
+    rows, columns = np.nonzero(matrix)  # row-major, so columns ascend within a row
+    row_starts = np.searchsorted(rows, np.arange(matrix.shape[0] + 1))
+    columns = columns.tolist()
+    return [
+        [names[c] for c in columns[row_starts[row] : row_starts[row + 1]]]
+        for row in range(matrix.shape[0])
+    ]

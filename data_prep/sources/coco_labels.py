@@ -172,16 +172,13 @@ def read_npz(path: str) -> LabelTable:
     category_ids = arrays["category_id"].tolist() if "category_id" in arrays else None
     label_names = _names_in_category_order(names, category_ids, path, _NPZ_FIX)
     column_order = [names.index(name) for name in label_names]
-    matrix = matrix[:, column_order] != 0  # [N, C] in label_names order
-    rows, columns = np.nonzero(matrix)  # row-major, so columns ascend within a row
-    row_starts = np.searchsorted(rows, np.arange(len(image_ids) + 1))
-    labels, source_splits, file_names = {}, {}, {}
     set_names = arrays["split"].tolist() if "split" in arrays else [None] * len(image_ids)
     if len(set_names) != len(image_ids):
         raise fail(path, f"'split' has {len(set_names)} entries, expected {len(image_ids)}", _NPZ_FIX)
-    for row, image_id in enumerate(image_ids.tolist()):
-        labels[image_id] = [label_names[c] for c in columns[row_starts[row] : row_starts[row + 1]].tolist()]
-        set_name = set_names[row]
+    row_labels = annotation_io.names_per_row(matrix[:, column_order] != 0, label_names)
+    labels, source_splits, file_names = {}, {}, {}
+    for image_id, names_of_image, set_name in zip(image_ids.tolist(), row_labels, set_names):
+        labels[image_id] = names_of_image
         if set_name is not None:
             source_splits[image_id] = str(set_name)
             if set_name in ("train2014", "val2014"):

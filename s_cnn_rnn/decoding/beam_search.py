@@ -4,9 +4,10 @@ Same model contract as greedy decoding: `step_fn(token_ids [N] int32, state) -> 
 new_state)` with `state` a nested structure of `[N, ...]` tensors; here `N = batch * beam`.
 
 Live and finished hypotheses are kept apart (as im2txt and flax's WMT example do):
-- every live hypothesis proposes every allowed token; its END proposal goes to the finished pool
-  (the best `beam_width` by score are kept), all other proposals compete for the `beam_width`
-  live slots. A hypothesis that finished never comes back to the live set;
+- as in im2txt, every live hypothesis proposes its `beam_width` most probable allowed tokens;
+  an END proposal goes to the finished pool (the best `beam_width` by score are kept), the
+  others compete for the `beam_width` live slots. A finished hypothesis never returns to the
+  live set. (With beam_width 1 this is exactly greedy decoding.);
 - score = log-prob / length**alpha, length counting END (alpha = 0 by default: no normalisation,
   as in the paper and NIC);
 - an example is done when its finished pool is full and its best live hypothesis cannot beat the
@@ -117,16 +118,30 @@ def beam_search(
     def body(s: _SearchState) -> tuple:
         logits, new_decoder_state = step_fn(s.live_last_ids, s.live_decoder_state)
         new_decoder_state = match_state_structure(s.live_decoder_state, new_decoder_state)
-        log_probs = tf.nn.log_softmax(tf.cast(logits, tf.float32))  # [B * K, V]
-        vocab_size = tf.shape(log_probs)[-1]
-        log_probs = tf.reshape(log_probs, [batch_size, k, vocab_size])  # [B, K, V]
-        candidate_log_probs = s.live_log_probs[:, :, None] + log_probs  # [B, K, V]
-        live_is_real = s.live_log_probs > _VALID_THRESHOLD  # [B, K]
+        logits = tf.cast(logits, tf.float32)  # [B * K, V]
+        vocab_size = tf.shape(logits)[-1]
+        # log p = logit - logsumexp(logits): the top-K order is the logits' own order, so the
+        # full [B * K, V] log-softmax is never materialised.
+        log_normalizer = tf.reduce_logsumexp(logits, axis=-1, keepdims=True)  # [B * K, 1]
+        if banned_ids:
+            banned = banned_token_mask(banned_ids, vocab_size)  # [V]
+            logits = tf.where(banned[None, :], NEG_INF, logits)  # [B * K, V]
+        top_logits, top_ids = tf.math.top_k(logits, k=k)  # [B * K, K], [B * K, K]
+        top_log_probs = tf.reshape(top_logits - log_normalizer, [batch_size, k, k])  # [B, K, K]
+        top_ids = tf.reshape(top_ids, [batch_size, k, k])  # [B, K, K]
+        candidate_log_probs = s.live_log_probs[:, :, None] + top_log_probs  # [B, K, K]
+        is_real = candidate_log_probs > _VALID_THRESHOLD  # [B, K, K]
+        is_end = tf.equal(top_ids, end_id)  # [B, K, K]
 
-        # Finished pool: each live hypothesis + END, merged with the old pool; keep the best K.
-        end_log_probs = candidate_log_probs[:, :, end_id]  # [B, K]
-        end_scores = end_log_probs / _length_penalty(s.step + 1, alpha)  # [B, K]
-        end_scores = tf.where(live_is_real, end_scores, NEG_INF)  # [B, K]
+        # Finished pool: a live hypothesis whose top-K expansions include END finishes (at most
+        # one END per parent); merged with the old pool, the best K by score are kept.
+        end_log_probs = tf.reduce_max(
+            tf.where(is_end & is_real, candidate_log_probs, NEG_INF), axis=-1
+        )  # [B, K]
+        ends_here = end_log_probs > _VALID_THRESHOLD  # [B, K]
+        end_scores = tf.where(
+            ends_here, end_log_probs / _length_penalty(s.step + 1, alpha), NEG_INF
+        )  # [B, K]
         pool_scores = tf.concat([s.finished_scores, end_scores], axis=1)  # [B, 2K]
         finished_scores, pool_index = tf.math.top_k(pool_scores, k=k)  # [B, K], [B, K]
         pool_token_ids = tf.concat([s.finished_token_ids, s.live_token_ids], axis=1)  # [B, 2K, T]
@@ -134,21 +149,18 @@ def beam_search(
         pool_lengths = tf.concat(
             [s.finished_lengths, tf.fill([batch_size, k], s.step)], axis=1
         )  # [B, 2K]
-        pool_flags = tf.concat([s.finished_flags, live_is_real], axis=1)  # [B, 2K]
+        pool_flags = tf.concat([s.finished_flags, ends_here], axis=1)  # [B, 2K]
         finished_token_ids = tf.gather(pool_token_ids, pool_index, batch_dims=1)  # [B, K, T]
         finished_log_probs = tf.gather(pool_log_probs, pool_index, batch_dims=1)  # [B, K]
         finished_lengths = tf.gather(pool_lengths, pool_index, batch_dims=1)  # [B, K]
         finished_flags = tf.gather(pool_flags, pool_index, batch_dims=1)  # [B, K]
 
-        # Live set: the best K continuations that are not END (nor banned).
-        not_continuable = tf.equal(tf.range(vocab_size), end_id)  # [V]
-        if banned_ids:
-            not_continuable |= banned_token_mask(banned_ids, vocab_size)  # [V]
-        candidate_log_probs = tf.where(not_continuable, NEG_INF, candidate_log_probs)  # [B, K, V]
-        flat_candidates = tf.reshape(candidate_log_probs, [batch_size, k * vocab_size])  # [B, K*V]
+        # Live set: the best K of the other (non-END) expansions.
+        continuing = tf.where(is_end, NEG_INF, candidate_log_probs)  # [B, K, K]
+        flat_candidates = tf.reshape(continuing, [batch_size, k * k])  # [B, K*K]
         live_log_probs, flat_index = tf.math.top_k(flat_candidates, k=k)  # [B, K], [B, K]
-        parent_beam = flat_index // vocab_size  # [B, K]
-        new_ids = flat_index % vocab_size  # [B, K]
+        parent_beam = flat_index // k  # [B, K]
+        new_ids = tf.gather(tf.reshape(top_ids, [batch_size, k * k]), flat_index, batch_dims=1)  # [B, K]
         live_token_ids = tf.gather(s.live_token_ids, parent_beam, batch_dims=1)  # [B, K, T]
         live_token_ids = _write_at(live_token_ids, s.step, new_ids)  # [B, K, T]
         parent_row = tf.reshape(parent_beam + tf.range(batch_size)[:, None] * k, [-1])  # [B * K]

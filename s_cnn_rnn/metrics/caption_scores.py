@@ -59,7 +59,7 @@ _ABBREVIATIONS = "st|rd|dr|ave|av|blvd|ln|hwy|mt|ft|mr|mrs|ms|jr|sr|vs|etc|inc|c
 _CLITICS = r"'(?:s|re|ve|ll|d|m)\b"
 _PTB_TOKEN = re.compile(
     r"(?:[a-z]\.){2,}"  # u.s. t.v. p.m.
-    r"|[A-Z]\.(?=\s)"  # an initial: "S. Pellegrino" (case still known here)
+    r"|(?-i:[A-Z])\.(?=\s)"  # an initial: "S. Pellegrino" (case still known here)
     r"|(?:" + _ABBREVIATIONS + r")\.(?![a-z])"  # st. rd. etc.
     r"|\d+(?:[.,:/]\d+)+"  # 1,000  3.5  5:55  1/2
     r"|can(?=not\b)"  # cannot -> can not

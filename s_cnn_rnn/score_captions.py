@@ -1,0 +1,74 @@
+r"""Scores a COCO-format caption results file: BLEU-1..4, METEOR, ROUGE_L, CIDEr (SPEC E2).
+
+Prints one JSON object on stdout (messages go to stderr), and writes it to --output if given:
+
+  s-cnn-rnn-score-captions \
+      --references=captions_val2014.json --results=captions_val2014_mymodel_results.json
+
+The references are COCO caption annotations (`{"annotations": [{"image_id", "caption"}, ...]}`,
+`.json` or `.json.gz`); the results a list of `{"image_id", "caption"}`, one per image. Only the
+results' images are scored, as coco-caption does. Without Java, METEOR is null and the
+"unavailable" entry says why (see `s_cnn_rnn.metrics.caption_scores`).
+"""
+
+import json
+import os
+import pathlib
+import sys
+import tempfile
+import time
+
+from absl import app, flags, logging
+
+from s_cnn_rnn.metrics import caption_scores
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("references", None, "COCO caption-annotation JSON (.json or .json.gz).")
+flags.DEFINE_string("results", None, "COCO caption results JSON: [{image_id, caption}, ...].")
+flags.DEFINE_string("output", None, "Also write the scores JSON here (atomically).")
+
+
+def write_json_atomically(path: pathlib.Path, payload: dict) -> None:
+    """Writes `payload` as JSON to a temp file beside `path`, then renames it over `path`."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+            json.dump(payload, stream, indent=2)
+            stream.write("\n")
+        os.replace(temp_name, path)
+    except BaseException:
+        pathlib.Path(temp_name).unlink(missing_ok=True)
+        raise
+
+
+def main(argv) -> int:
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+    started = time.monotonic()
+    try:
+        references = caption_scores.load_references(FLAGS.references)
+        results = caption_scores.load_results(FLAGS.results)
+        logging.info("scoring %d results against %s", len(results), FLAGS.references)
+        scores = caption_scores.score_captions(references, results)
+    except caption_scores.CaptionDataError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    for name, reason in scores.get(caption_scores.UNAVAILABLE_KEY, {}).items():
+        logging.warning("%s: %s", name, reason)
+    if FLAGS.output:
+        write_json_atomically(pathlib.Path(FLAGS.output), scores)
+        logging.info("wrote %s", FLAGS.output)
+    logging.info("scored in %.1f s", time.monotonic() - started)
+    print(json.dumps(scores, indent=2))
+    return 0
+
+
+def run() -> None:
+    """Console-script entry point (`s-cnn-rnn-score-captions`)."""
+    flags.mark_flags_as_required(["references", "results"])
+    app.run(main)
+
+
+if __name__ == "__main__":
+    run()

@@ -1,0 +1,84 @@
+"""What a model directory holds besides checkpoints: its config and its vocabularies.
+
+MODEL_DIR/
+  model_config.json      the ModelConfig and the task, so evaluate/predict/export rebuild the model
+  vocab/*.txt            copies of the data's vocabularies (the model's output ids mean these words)
+  vocab/fingerprints.json
+  cnn/ rnn/ joint/       one folder per stage: checkpoints/, tensorboard/, history.jsonl
+"""
+
+import json
+import os
+
+from s_cnn_rnn import features
+from s_cnn_rnn.vocabulary import Vocabularies
+
+CONFIG_FILE = "model_config.json"
+FINGERPRINTS_FILE = "vocab/fingerprints.json"
+
+
+class VocabularyMismatchError(ValueError):
+    """The data's vocabularies differ from those the model was trained with."""
+
+
+def _write_json(path: str, payload: dict) -> None:
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    temporary = f"{path}.tmp-{os.getpid()}"
+    with open(temporary, "w", encoding="utf-8") as handle:
+        json.dump(payload, handle, indent=1, sort_keys=True)
+        handle.write("\n")
+    os.replace(temporary, path)
+
+
+def _read_json(path: str) -> dict:
+    with open(path, encoding="utf-8") as handle:
+        return json.load(handle)
+
+
+def bind_vocabularies(model_dir: str, data_dir: str) -> Vocabularies:
+    """Saves the data's vocabularies into a new model dir, or checks they match an existing one.
+
+    Args:
+      model_dir: the model directory.
+      data_dir: the converter's output the model trains or evaluates on.
+
+    Returns:
+      The vocabularies.
+
+    Raises:
+      VocabularyMismatchError: the model dir was trained on data with other vocabularies.
+    """
+    vocabularies = Vocabularies.load(data_dir)
+    fingerprints = vocabularies.fingerprints()
+    saved_path = os.path.join(model_dir, FINGERPRINTS_FILE)
+    if not os.path.exists(saved_path):
+        vocabularies.save(model_dir)
+        _write_json(saved_path, fingerprints)
+        return vocabularies
+    saved = _read_json(saved_path)
+    different = sorted(name for name in fingerprints if saved.get(name) != fingerprints[name])
+    if different:
+        raise VocabularyMismatchError(
+            f"the vocabularies of {data_dir} ({', '.join(different)}) differ from the ones the model in "
+            f"{model_dir} was trained with ({os.path.join(model_dir, features.VOCAB_DIR)}): the model's ids "
+            "would mean other words. Use the data the model was trained on, or a new --model_dir."
+        )
+    return vocabularies
+
+
+def load_vocabularies(model_dir: str) -> Vocabularies:
+    """The vocabularies saved with a model."""
+    return Vocabularies.load(model_dir)
+
+
+def save_config(model_dir: str, config: dict) -> None:
+    """Writes model_config.json (the ModelConfig dict plus the task)."""
+    _write_json(os.path.join(model_dir, CONFIG_FILE), config)
+
+
+def load_config(model_dir: str) -> dict:
+    """Reads model_config.json, with a clear error when the folder holds no model."""
+    path = os.path.join(model_dir, CONFIG_FILE)
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"{path} not found: {model_dir} holds no trained model (run s-cnn-rnn-train).")
+    return _read_json(path)
