@@ -4,6 +4,8 @@ import setuptools
 
 CONSOLE_SCRIPTS = [
     "s-cnn-rnn-convert=data_prep.convert:run",
+    "s-cnn-rnn-train=s_cnn_rnn.train:run",
+    "s-cnn-rnn-score-captions=s_cnn_rnn.score_captions:run",
 ]
 
 setuptools.setup(

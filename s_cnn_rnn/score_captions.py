@@ -36,6 +36,7 @@ def write_json_atomically(path: pathlib.Path, payload: dict) -> None:
         with os.fdopen(handle, "w", encoding="utf-8") as stream:
             json.dump(payload, stream, indent=2)
             stream.write("\n")
+        os.chmod(temp_name, 0o644)  # mkstemp creates 0600; a scores file is for everyone to read
         os.replace(temp_name, path)
     except BaseException:
         pathlib.Path(temp_name).unlink(missing_ok=True)
@@ -51,7 +52,7 @@ def main(argv) -> int:
         results = caption_scores.load_results(FLAGS.results)
         logging.info("scoring %d results against %s", len(results), FLAGS.references)
         scores = caption_scores.score_captions(references, results)
-    except caption_scores.CaptionDataError as error:
+    except (caption_scores.CaptionDataError, RuntimeError) as error:  # bad file, or java failed
         print(f"error: {error}", file=sys.stderr)
         return 1
     for name, reason in scores.get(caption_scores.UNAVAILABLE_KEY, {}).items():

@@ -113,7 +113,7 @@ def serialize(image: FixtureImage) -> bytes:
         features.TAG_INDICES: ints(image.tags),
     }
     if image.jpeg is not None:
-        height, width = tf.image.extract_jpeg_shape(image.jpeg).numpy()[:2]
+        height, width = tf.image.extract_jpeg_shape(image.jpeg).numpy()[:2] if image.jpeg else (0, 0)
         feature[features.IMAGE_ENCODED] = strings([image.jpeg])
         feature[features.IMAGE_FORMAT] = strings([b"jpeg"])
         feature[features.IMAGE_HEIGHT] = ints([int(height)])

@@ -95,7 +95,8 @@ def read_text_lines(path: str, what: str, fix: str | None = None) -> list[str]:
         try:
             decoded.append(line.decode("utf-8").rstrip("\r").rstrip())
         except UnicodeDecodeError:
-            raise fail(path, f"line {line_number} is not valid UTF-8", "Save the file as UTF-8.") from None
+            problem = f"line {line_number} is not valid UTF-8"
+            raise fail(path, problem, "Save the file as UTF-8.") from None
     return decoded
 
 

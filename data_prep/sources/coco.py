@@ -39,7 +39,8 @@ class ImageLocator:
             if not os.path.isdir(directory):
                 raise AnnotationError(
                     f"{directory}: image directory not found. Pass the folder that holds the "
-                    "image files (e.g. .../train2014), or no image directory for captions-only records."
+                    "image files (e.g. .../train2014), or no image directory for captions-only "
+                    "records."
                 )
         self._listings: dict[str, set[str]] = {}
         self._by_id: dict[int, str] | None = None
@@ -143,7 +144,8 @@ def read_caption_table(captions_json: str | Sequence[str]) -> CaptionTable:
             image_id = annotation_io.as_image_id(annotation["image_id"], path, where, _CAPTIONS_FIX)
             caption = annotation["caption"]
             if not isinstance(caption, str):
-                raise fail(path, f"{where} has a caption of type {type(caption).__name__}", _CAPTIONS_FIX)
+                problem = f"{where} has a caption of type {type(caption).__name__}"
+                raise fail(path, problem, _CAPTIONS_FIX)
             reason = None
             if image_id not in file_names:
                 reason = "caption of an image id not in 'images'"
@@ -202,7 +204,10 @@ def _default_multilabel_split(source_split: str | None, file_name: str | None) -
     """SPEC D3: train2014 trains, val2014 is the evaluation set ("test")."""
     image_set = source_split or ""
     if not image_set and file_name:
-        image_set = "val2014" if "val2014" in file_name else "train2014" if "train2014" in file_name else ""
+        if "val2014" in file_name:
+            image_set = "val2014"
+        elif "train2014" in file_name:
+            image_set = "train2014"
     if image_set == "val2014":
         return "test"
     if image_set in ("", "train2014"):
@@ -237,8 +242,10 @@ def read_coco_multilabel(
     Raises:
       AnnotationError: not exactly one label source, or a missing or malformed file.
     """
-    given = [name for name, value in (("instances_json", instances_json), ("labels_json", labels_json),
-                                       ("labels_npz", labels_npz)) if value]
+    sources = {
+        "instances_json": instances_json, "labels_json": labels_json, "labels_npz": labels_npz
+    }
+    given = [name for name, value in sources.items() if value]
     if len(given) != 1:
         raise AnnotationError(
             f"COCO multi-label needs exactly one of instances_json, labels_json, labels_npz; "

@@ -17,9 +17,16 @@ import numpy as np
 from data_prep.sources import annotation_io
 from data_prep.sources.annotation_io import fail
 
-_INSTANCES_FIX = "Pass an official COCO instances file (instances_train2014.json / instances_val2014.json)."
-_SIMPLE_FIX = 'Write it as {"names": [...], "category_id": [...], "labels": {"<image id>": [names]}}.'
-_NPZ_FIX = "Pass an npz with arrays image_id [N], labels [N, C], names [C] (and optionally split, category_id)."
+_INSTANCES_FIX = (
+    "Pass an official COCO instances file (instances_train2014.json, instances_val2014.json)."
+)
+_SIMPLE_FIX = (
+    'Write it as {"names": [...], "category_id": [...], "labels": {"<image id>": [names]}}.'
+)
+_NPZ_FIX = (
+    "Pass an npz with arrays image_id [N], labels [N, C], names [C] "
+    "(and optionally split [N], category_id [C])."
+)
 
 
 @dataclasses.dataclass
@@ -62,6 +69,19 @@ def _in_label_order(names: set[str], label_names: list[str]) -> list[str]:
     return [name for name in label_names if name in names]
 
 
+def _read_categories(document: dict, path: str) -> dict[int, str]:
+    """category id -> name, from one instances file's "categories"."""
+    categories = {}
+    entries = annotation_io.require_list(
+        document["categories"], path, "'categories'", _INSTANCES_FIX
+    )
+    for index, category in enumerate(entries):
+        where = f"categories[{index}]"
+        annotation_io.require_keys(category, ["id", "name"], path, where, _INSTANCES_FIX)
+        categories[category["id"]] = category["name"]
+    return categories
+
+
 def read_instances(paths: list[str]) -> LabelTable:
     """Reads official COCO instances JSON files (several image sets may be given).
 
@@ -69,52 +89,71 @@ def read_instances(paths: list[str]) -> LabelTable:
       AnnotationError: a file is missing or malformed, the files disagree on the
         categories, or an annotation names an unknown category.
     """
-    documents = [(path, annotation_io.read_json(path, "COCO instances JSON", _INSTANCES_FIX)) for path in paths]
-    categories: dict[int, str] | None = None
+    documents = [
+        (path, annotation_io.read_json(path, "COCO instances JSON", _INSTANCES_FIX))
+        for path in paths
+    ]
+    categories: dict[int, str] = {}
     categories_file = ""
     file_names: dict[int, str] = {}
-    label_ids: dict[int, set[int]] = {}
+    label_ids: dict[int, set[int]] = {}  # image id -> category ids of its annotations
     for path, document in documents:
-        annotation_io.require_keys(document, ["images", "annotations", "categories"], path, "the top level", _INSTANCES_FIX)
-        these_categories = {}
-        for index, category in enumerate(annotation_io.require_list(document["categories"], path, "'categories'", _INSTANCES_FIX)):
-            annotation_io.require_keys(category, ["id", "name"], path, f"categories[{index}]", _INSTANCES_FIX)
-            these_categories[category["id"]] = category["name"]
-        if categories is None:
+        annotation_io.require_keys(
+            document, ["images", "annotations", "categories"], path, "the top level", _INSTANCES_FIX
+        )
+        these_categories = _read_categories(document, path)
+        if not categories_file:
             categories, categories_file = these_categories, path
         elif these_categories != categories:
-            raise fail(path, f"its categories differ from those in {categories_file}", "Pass instances files of one COCO release.")
-        for index, image in enumerate(annotation_io.require_list(document["images"], path, "'images'", _INSTANCES_FIX)):
-            annotation_io.require_keys(image, ["id", "file_name"], path, f"images[{index}]", _INSTANCES_FIX)
-            image_id = annotation_io.as_image_id(image["id"], path, f"images[{index}]", _INSTANCES_FIX)
+            raise fail(
+                path,
+                f"its categories differ from those in {categories_file}",
+                "Pass instances files of one COCO release.",
+            )
+        images = annotation_io.require_list(document["images"], path, "'images'", _INSTANCES_FIX)
+        for index, image in enumerate(images):
+            where = f"images[{index}]"
+            annotation_io.require_keys(image, ["id", "file_name"], path, where, _INSTANCES_FIX)
+            image_id = annotation_io.as_image_id(image["id"], path, where, _INSTANCES_FIX)
             file_names[image_id] = str(image["file_name"])
             label_ids.setdefault(image_id, set())
     label_names = _names_in_category_order(
         list(categories.values()), list(categories.keys()), categories_file, _INSTANCES_FIX
     )
+
     skipped, unknown_images = [], set()
     for path, document in documents:
-        for index, annotation in enumerate(annotation_io.require_list(document["annotations"], path, "'annotations'", _INSTANCES_FIX)):
+        annotations = annotation_io.require_list(
+            document["annotations"], path, "'annotations'", _INSTANCES_FIX
+        )
+        for index, annotation in enumerate(annotations):
             where = f"annotations[{index}]"
-            annotation_io.require_keys(annotation, ["image_id", "category_id"], path, where, _INSTANCES_FIX)
-            image_id = annotation_io.as_image_id(annotation["image_id"], path, where, _INSTANCES_FIX)
-            if annotation["category_id"] not in categories:
-                raise fail(path, f"{where} has category_id {annotation['category_id']!r}, not in 'categories'", _INSTANCES_FIX)
-            if image_id not in label_ids:
-                if image_id not in unknown_images:
-                    unknown_images.add(image_id)
-                    skipped.append({"id": image_id, "kind": "image", "reason": "annotations for an image id not in 'images'"})
-                continue
-            label_ids[image_id].add(annotation["category_id"])
+            annotation_io.require_keys(
+                annotation, ["image_id", "category_id"], path, where, _INSTANCES_FIX
+            )
+            image_id = annotation_io.as_image_id(
+                annotation["image_id"], path, where, _INSTANCES_FIX
+            )
+            category_id = annotation["category_id"]
+            if category_id not in categories:
+                problem = f"{where} has category_id {category_id!r}, not in 'categories'"
+                raise fail(path, problem, _INSTANCES_FIX)
+            if image_id in label_ids:
+                label_ids[image_id].add(category_id)
+            elif image_id not in unknown_images:
+                unknown_images.add(image_id)
+                reason = "annotations for an image id not in 'images'"
+                skipped.append({"id": image_id, "kind": "image", "reason": reason})
+
     labels = {
-        image_id: _in_label_order({categories[cid] for cid in ids}, label_names) for image_id, ids in label_ids.items()
+        image_id: _in_label_order({categories[c] for c in ids}, label_names)
+        for image_id, ids in label_ids.items()
     }
-    source_splits = {
-        image_id: set_name
-        for image_id, name in file_names.items()
-        for set_name in ("train2014", "val2014")
-        if set_name in name
-    }
+    source_splits = {}
+    for image_id, name in file_names.items():
+        for image_set in ("train2014", "val2014"):
+            if image_set in name:
+                source_splits[image_id] = image_set
     return LabelTable(label_names, labels, file_names, source_splits, skipped)
 
 
@@ -132,7 +171,8 @@ def read_simple_json(path: str) -> LabelTable:
         annotation_io.require_list(category_ids, path, "'category_id'", _SIMPLE_FIX)
     label_names = _names_in_category_order(names, category_ids, path, _SIMPLE_FIX)
     if not isinstance(document["labels"], dict):
-        raise fail(path, "'labels' must be an object mapping image id to a list of names", _SIMPLE_FIX)
+        problem = "'labels' must be an object mapping image id to a list of names"
+        raise fail(path, problem, _SIMPLE_FIX)
     known = set(label_names)
     labels = {}
     for key, image_labels in document["labels"].items():
@@ -164,9 +204,11 @@ def read_npz(path: str) -> LabelTable:
     image_ids, matrix = arrays["image_id"], arrays["labels"]
     names = [str(name) for name in arrays["names"].tolist()]
     if image_ids.ndim != 1 or not np.issubdtype(image_ids.dtype, np.integer):
-        raise fail(path, f"'image_id' must be a 1-D integer array, got {image_ids.dtype} {image_ids.shape}", _NPZ_FIX)
+        problem = f"'image_id' must be a 1-D integer array, got {image_ids.dtype} {image_ids.shape}"
+        raise fail(path, problem, _NPZ_FIX)
     if matrix.shape != (len(image_ids), len(names)):
-        raise fail(path, f"'labels' has shape {matrix.shape}, expected ({len(image_ids)}, {len(names)})", _NPZ_FIX)
+        problem = f"'labels' has shape {matrix.shape}, expected ({len(image_ids)}, {len(names)})"
+        raise fail(path, problem, _NPZ_FIX)
     if len(np.unique(image_ids)) != len(image_ids):
         raise fail(path, "'image_id' contains a duplicate id", _NPZ_FIX)
     category_ids = arrays["category_id"].tolist() if "category_id" in arrays else None
@@ -174,7 +216,8 @@ def read_npz(path: str) -> LabelTable:
     column_order = [names.index(name) for name in label_names]
     set_names = arrays["split"].tolist() if "split" in arrays else [None] * len(image_ids)
     if len(set_names) != len(image_ids):
-        raise fail(path, f"'split' has {len(set_names)} entries, expected {len(image_ids)}", _NPZ_FIX)
+        problem = f"'split' has {len(set_names)} entries, expected {len(image_ids)}"
+        raise fail(path, problem, _NPZ_FIX)
     row_labels = annotation_io.names_per_row(matrix[:, column_order] != 0, label_names)
     labels, source_splits, file_names = {}, {}, {}
     for image_id, names_of_image, set_name in zip(image_ids.tolist(), row_labels, set_names):

@@ -10,7 +10,9 @@ from data_prep.sources.base import AnnotationError
 
 DEFAULT_SPLIT = "train"
 
-_FLAG_FIX = "Write the flag as --splits=NAME:FILE[,NAME:FILE...], e.g. val:val_ids.txt,test:test_ids.txt."
+_FLAG_FIX = (
+    "Write the flag as --splits=NAME:FILE[,NAME:FILE...], e.g. val:val_ids.txt,test:test_ids.txt."
+)
 
 
 def read_id_file(path: str) -> list[int]:

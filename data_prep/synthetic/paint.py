@@ -112,7 +112,8 @@ def blades(period: float, colour: RGB) -> Texture:
 
 def jitter(rgb: RGB, rng: np.random.Generator, amount: float = 0.06) -> RGB:
     """The colour with independent per-channel noise, clipped to [0, 1]."""
-    return tuple(float(np.clip(c + rng.normal(0.0, amount), 0.0, 1.0)) for c in rgb)
+    noise = rng.normal(0.0, amount, 3)
+    return tuple(min(1.0, max(0.0, float(c) + float(n))) for c, n in zip(rgb, noise))
 
 
 def mix(a: RGB, b: RGB, t: float) -> RGB:
@@ -127,13 +128,15 @@ class Painter:
       owner_id: written into `owner` for opaque pixels of every shape drawn while set;
         0 means "no labelled instance" (background, clutter).
       night: the scene is at night (drawers darken and light things accordingly).
+      scene: the scene key, for drawers whose look depends on it (pines in the snow).
     """
 
     def __init__(self, size: int, rng: np.random.Generator, supersample: int = 2,
-                 night: bool = False):
+                 night: bool = False, scene: str = ""):
         self.size = size
         self.rng = rng
         self.night = night
+        self.scene = scene
         self.canvas = np.zeros((size, size, 3), np.float32)
         self.owner = np.zeros((size, size), np.int32)
         self.owner_id = 0
@@ -141,9 +144,19 @@ class Painter:
 
     # -- shapes -----------------------------------------------------------------------
     def rect(self, box, colour, texture=None, grain=0.0, alpha=1.0):
-        """Axis-aligned rectangle `box` = (x0, y0, x1, y1)."""
-        x0, y0, x1, y1 = box
-        self.polygon([(x0, y0), (x1, y0), (x1, y1), (x0, y1)], colour, texture, grain, alpha)
+        """Axis-aligned rectangle `box` = (x0, y0, x1, y1), with exact edge coverage."""
+        x0, y0, x1, y1 = min(box[0], box[2]), min(box[1], box[3]), max(box[0], box[2]), \
+            max(box[1], box[3])
+        ix0, iy0 = max(0, int(np.floor(x0))), max(0, int(np.floor(y0)))
+        ix1, iy1 = min(self.size, int(np.ceil(x1))), min(self.size, int(np.ceil(y1)))
+        if ix1 <= ix0 or iy1 <= iy0:
+            return
+        cols = np.arange(ix0, ix1, dtype=np.float32)
+        rows = np.arange(iy0, iy1, dtype=np.float32)
+        cover_x = np.clip(np.minimum(cols + 1, x1) - np.maximum(cols, x0), 0.0, 1.0)
+        cover_y = np.clip(np.minimum(rows + 1, y1) - np.maximum(rows, y0), 0.0, 1.0)
+        self._blend(cover_y[:, None] * cover_x[None, :] * np.float32(alpha), ix0, iy0,
+                    colour, texture, grain, own=True)
 
     def polygon(self, points, colour, texture=None, grain=0.0, alpha=1.0):
         """Filled polygon through `points` [(x, y), ...]."""
@@ -202,14 +215,19 @@ class Painter:
         draw_fn(ImageDraw.Draw(mask_image), to_local)
         if ss > 1:
             mask_image = mask_image.reduce(ss)
-        mask = np.asarray(mask_image, np.float32) * (alpha / 255.0)
+        mask = np.asarray(mask_image, np.float32) * np.float32(alpha / 255.0)
+        self._blend(mask, ix0, iy0, colour, texture, grain, own)
+
+    def _blend(self, mask, ix0, iy0, colour, texture, grain, own):
+        """Blends the shape's fill into the canvas where `mask` `[h, w]` (coverage) > 0."""
         if not mask.any():
             return
+        height, width = mask.shape
         fill = self._fill(colour, texture, grain, ix0, iy0, width, height)
-        region = self.canvas[iy0:iy1, ix0:ix1]
+        region = self.canvas[iy0:iy0 + height, ix0:ix0 + width]
         region += (fill - region) * mask[..., None]
         if own:
-            self.owner[iy0:iy1, ix0:ix1][mask > 0.45] = self.owner_id
+            self.owner[iy0:iy0 + height, ix0:ix0 + width][mask > 0.45] = self.owner_id
 
     def _fill(self, colour, texture, grain, ix0, iy0, width, height):
         """The shape's colour: `[3]` when flat, else `[height, width, 3]`."""
@@ -238,8 +256,9 @@ class Painter:
         cast = rng.uniform(0.9, 1.1, size=3) * brightness
         if self.night:
             cast *= np.array([0.85, 0.9, 1.1])
-        image = self.canvas * light[..., None].astype(np.float32) * cast.astype(np.float32)
-        image += rng.normal(0.0, rng.uniform(0.01, 0.04), image.shape).astype(np.float32)
+        image = self.canvas * (light[..., None] * cast).astype(np.float32)
+        image += np.float32(rng.uniform(0.01, 0.04)) * rng.standard_normal(image.shape,
+                                                                          dtype=np.float32)
         return (np.clip(image, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
 
 

@@ -87,7 +87,7 @@ SCENES = (
     SceneSpec(
         "park", 0.20, 0.0,
         ("in a park", "in the park", "in a green park", "in a garden"),
-        ("park", "garden", "green park"),
+        ("park", "garden", "city park"),
         ("park", "garden", "green", "summer", "spring", "outdoor"),
         (
             Rule("grass", 1.0, place="region"),

@@ -56,7 +56,7 @@ def find_java() -> Optional[str]:
 
 # Abbreviations the PTB tokenizer keeps with their period (street signs are common in COCO).
 _ABBREVIATIONS = "st|rd|dr|ave|av|blvd|ln|hwy|mt|ft|mr|mrs|ms|jr|sr|vs|etc|inc|co|corp|ltd|no|dept"
-_CLITICS = r"'(?:s|re|ve|ll|d|m)\b"
+_CLITIC_SUFFIX = r"(?:s|re|ve|ll|d|m)\b"  # 's 're 've 'll 'd 'm
 _PTB_TOKEN = re.compile(
     r"(?:[a-z]\.){2,}"  # u.s. t.v. p.m.
     r"|(?-i:[A-Z])\.(?=\s)"  # an initial: "S. Pellegrino" (case still known here)
@@ -64,8 +64,8 @@ _PTB_TOKEN = re.compile(
     r"|\d+(?:[.,:/]\d+)+"  # 1,000  3.5  5:55  1/2
     r"|can(?=not\b)"  # cannot -> can not
     r"|[a-z0-9]+(?=n't\b)|n't"  # don't -> do n't
-    r"|" + _CLITICS + r"|"  # dog's -> dog 's
-    r"[a-z0-9]+(?:(?:[-&/.]|'(?!(?:s|re|ve|ll|d|m)\b))[a-z0-9]+)*"  # o'clock, black-and-white
+    r"|'" + _CLITIC_SUFFIX  # dog's -> dog 's
+    + r"|[a-z0-9]+(?:(?:[-&/.]|'(?!" + _CLITIC_SUFFIX + r"))[a-z0-9]+)*"  # o'clock, u.s, a-b
     r"|[?!]{2,}"  # "??" survives the punctuation filter
     r"|[()\[\]{}]"
     r"|[^\sa-z0-9.,:;!?'`\"-]",  # other symbols are tokens: # & + / $ %
@@ -73,7 +73,9 @@ _PTB_TOKEN = re.compile(
 )
 # The PTB tokenizer escapes brackets, then lower-cases the escapes, so they survive coco-caption's
 # punctuation filter (which lists the upper-case forms).
-_BRACKET_TOKENS = {"(": "-lrb-", ")": "-rrb-", "[": "-lsb-", "]": "-rsb-", "{": "-lcb-", "}": "-rcb-"}
+_BRACKET_TOKENS = {
+    "(": "-lrb-", ")": "-rrb-", "[": "-lsb-", "]": "-rsb-", "{": "-lcb-", "}": "-rcb-"
+}
 
 
 def python_ptb_tokenize(caption: str) -> str:
@@ -89,7 +91,8 @@ def python_ptb_tokenize(caption: str) -> str:
     Returns:
         The tokens joined by single spaces.
     """
-    return " ".join(_BRACKET_TOKENS.get(token, token.lower()) for token in _PTB_TOKEN.findall(caption))
+    tokens = _PTB_TOKEN.findall(caption)
+    return " ".join(_BRACKET_TOKENS.get(token, token.lower()) for token in tokens)
 
 
 # --- Tokenisation ---------------------------------------------------------------------------------
@@ -119,8 +122,10 @@ def _ptb_tokenize(captions: dict) -> dict:
     return output
 
 
-def _tokenize(references: dict, results: dict, java: Optional[str]) -> tuple[dict, dict, Optional[str]]:
-    """Tokenised `({id: [ref, ...]}, {id: [result]}, note)`; note says why Python tokenised, if it did."""
+def _tokenize(
+    references: dict, results: dict, java: Optional[str]
+) -> tuple[dict, dict, Optional[str]]:
+    """Tokenised `({id: [ref, ...]}, {id: [result]}, note)`; the note says why Python tokenised."""
     from pycocoevalcap.tokenizer import ptbtokenizer
 
     tokenizer_dir = os.path.dirname(os.path.abspath(ptbtokenizer.__file__))
@@ -201,8 +206,8 @@ def _run_scorer(group: str, gts: dict, res: dict) -> dict[str, float]:
     return {"CIDEr": score}
 
 
-def _check_metrics(metrics: Iterable[str]) -> list[str]:
-    metrics = list(metrics)
+def _check_metrics(metrics: Union[str, Iterable[str]]) -> list[str]:
+    metrics = [metrics] if isinstance(metrics, str) else list(metrics)
     for name in metrics:
         if name.upper() == "SPICE":
             raise ValueError(
@@ -235,7 +240,9 @@ def _check_inputs(references: Mapping, results: Mapping) -> None:
         )
     for image_id, caption in results.items():
         if not isinstance(caption, str):
-            raise CaptionDataError(f"the result for image {image_id!r} is not a string: {caption!r}")
+            raise CaptionDataError(
+                f"the result for image {image_id!r} is not a string: {caption!r}"
+            )
         captions = references[image_id]
         if isinstance(captions, str) or not captions:
             raise CaptionDataError(
@@ -318,7 +325,7 @@ def _check_caption_entry(entry, path, index: int, what: str, list_name: str) -> 
 
 
 def load_references(path: PathLike) -> dict[ImageId, list[str]]:
-    """COCO caption-annotation JSON (`{"annotations": [{"image_id", "caption"}, ...]}`) -> references.
+    """COCO caption annotations (`{"annotations": [{"image_id", "caption"}, ...]}`) -> references.
 
     Args:
         path: the JSON file, optionally gzip-compressed (`.gz`).

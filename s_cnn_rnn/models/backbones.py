@@ -12,6 +12,7 @@ small_cnn, "caffe" for vgg16); the backbones do no preprocessing of their own.
 """
 
 import os
+import warnings
 from typing import Callable, Optional
 
 import keras
@@ -20,7 +21,7 @@ from s_cnn_rnn.models import config as config_lib
 
 BACKBONE_NAME = "backbone"
 
-# keras.applications constructors by backbone name; a dict so tests can stand one in.
+# keras.applications constructors by backbone name.
 _KERAS_APPLICATIONS: dict[str, Callable[..., keras.Model]] = {
     "inception_v3": keras.applications.InceptionV3,
     "vgg16": keras.applications.VGG16,
@@ -93,8 +94,8 @@ def _imagenet_application(name: str, input_shape: tuple) -> keras.Model:
             f"failed ({error}). Without internet, use --backbone_weights=none (random init) or "
             f"--backbone_weights=PATH, where PATH is a .weights.h5 file saved on a machine with "
             f"internet by keras.applications.{application}(include_top=False, "
-            f"weights='imagenet').save_weights(PATH) (or copy keras' cached *_notop.h5 file "
-            f"into ~/.keras/models/ there)") from error
+            f"weights='imagenet').save_weights(PATH); keras' own cached ~/.keras/models/*_notop.h5 "
+            f"file from such a machine works as PATH too") from error
 
 
 def _load_weights_file(model: keras.Model, name: str, path: str) -> None:
@@ -102,13 +103,26 @@ def _load_weights_file(model: keras.Model, name: str, path: str) -> None:
         raise BackboneWeightsError(
             f"backbone weights file {path} does not exist; pass --backbone_weights=none or the path "
             f"of a .weights.h5 file saved from a {name} backbone")
-    try:
-        model.load_weights(path)
-    except Exception as error:  # Keras raises ValueError/KeyError/OSError depending on the mismatch.
+    problem = None
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            model.load_weights(path)
+        except Exception as error:  # Keras raises ValueError/KeyError/OSError by kind of mismatch.
+            problem = error
+    # Keras only warns when parts of the model find nothing in the file (they keep random weights).
+    skipped = [str(warning.message) for warning in caught
+               if "skipping" in str(warning.message).lower()]
+    if problem is None and skipped:
+        problem = skipped[0]
+    if problem is not None:
         raise BackboneWeightsError(
             f"backbone weights file {path} does not fit the {name} backbone "
-            f"(input {model.input_shape[1:]}, {len(model.weights)} variables): {error}. Save it from "
-            f"the same architecture (for small_cnn: the same small_cnn_width)") from error
+            f"(input {model.input_shape[1:]}, {len(model.weights)} variables): {problem}. Save it "
+            f"from the same architecture (for small_cnn: the same small_cnn_width)") from (
+                problem if isinstance(problem, Exception) else None)
+    for warning in caught:  # Pass the unrelated ones on.
+        warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
 
 
 def _small_cnn(input_shape: tuple, width: int) -> keras.Model:

@@ -1,0 +1,268 @@
+r"""Caption decoding throughput: batched in-graph beam search vs a per-image search vs matmul.
+
+Builds a decoder of the paper's caption sizes (Embedding V x E, LSTMCell U, Dense V; random
+weights; one LSTM unit is wired as a step counter that drives END's logit, so captions end
+around 10-12 words as a trained model's do) and measures, interleaved and repeated (medians):
+
+  batched    s_cnn_rnn.decoding.beam_search in one tf.function (and with jit_compile=True):
+             `--batch_size` images x `--beam_width` beams per call
+  per_image  the im2txt way: one tf.function step call per step over the live beams of ONE
+             image, top-k per beam in numpy (argpartition), partial and complete captions in
+             Python heaps; same semantics and the same early stop as the batched search
+  matmul     float32 matmul GFLOP/s of this machine: a [B*beam, U] x [U, V] product (the
+             decoder's biggest op) and a square 2048 one, each in a tf.function, best of repeats
+
+Decoder FLOPs per caption = steps run x beam x (LSTM 2*4*U*(E+U) + projection 2*U*V), the
+embedding gather counted as 0. fraction_of_matmul_roofline = achieved decoder GFLOP/s divided
+by the faster of the two matmul rates. The last line printed is one JSON object.
+
+Example:
+  python bench/decode.py --batch_size=64 --beam_width=3 --num_batches=3 --per_image_images=8
+"""
+
+import heapq
+import json
+import os
+import statistics
+import sys
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import numpy as np  # noqa: E402
+from absl import app  # noqa: E402
+from absl import flags  # noqa: E402
+
+import tensorflow as tf  # noqa: E402
+
+from s_cnn_rnn.decoding import beam_search  # noqa: E402
+
+_BATCH_SIZE = flags.DEFINE_integer("batch_size", 64, "Images per batched beam search call.")
+_BEAM_WIDTH = flags.DEFINE_integer("beam_width", 3, "Beam width (SPEC I2: 3).")
+_VOCAB_SIZE = flags.DEFINE_integer("vocab_size", 12000, "Output vocabulary size.")
+_LSTM_UNITS = flags.DEFINE_integer("lstm_units", 512, "LSTM units.")
+_EMBEDDING_DIM = flags.DEFINE_integer("embedding_dim", 512, "Word embedding size.")
+_MAX_LENGTH = flags.DEFINE_integer("max_length", 20, "Maximum caption length (steps).")
+_NUM_BATCHES = flags.DEFINE_integer("num_batches", 3, "Batched calls per measurement.")
+_PER_IMAGE_IMAGES = flags.DEFINE_integer("per_image_images", 8, "Images per per-image measurement.")
+_REPEATS = flags.DEFINE_integer("repeats", 5, "Measurements per method (after one warm-up).")
+_END_STEP = flags.DEFINE_float("end_step", 11.0, "Step around which END becomes the likeliest token.")
+_LOGIT_STD = flags.DEFINE_float("logit_std", 2.5, "Std of the random word logits (peakedness).")
+_SEED = flags.DEFINE_integer("seed", 0, "Random seed for weights and initial states.")
+
+START_ID, END_ID = 1, 2
+BANNED_IDS = (0, 1)  # <pad>, <start>
+_COUNTER_RATE = 0.1  # cell-state increase of the counter unit per step
+
+
+# ----------------------------------------------------------------------------- decoder
+
+
+class Decoder:
+    """Embedding -> LSTMCell -> Dense, random weights; unit 0 counts steps and drives END."""
+
+    def __init__(self, vocab_size, embedding_dim, units, end_step, logit_std, seed):
+        tf.keras.utils.set_random_seed(seed)
+        self.units = units
+        self.embedding = tf.keras.layers.Embedding(vocab_size, embedding_dim)
+        self.cell = tf.keras.layers.LSTMCell(units)
+        self.output = tf.keras.layers.Dense(vocab_size)
+        self.embedding.build([None])
+        self.cell.build([None, embedding_dim])
+        self.output.build([None, units])
+        rng = np.random.default_rng(seed)
+        # Counter unit 0: gates i, f, o saturated open and candidate g = rate, so c0 ~ rate * t.
+        kernel, recurrent, bias = (w.numpy() for w in self.cell.weights)
+        gate_columns = [gate * units for gate in range(4)]  # columns of unit 0 in i, f, c, o
+        kernel[:, gate_columns] = 0.0
+        recurrent[:, gate_columns] = 0.0
+        bias[gate_columns] = [12.0, 12.0, np.arctanh(_COUNTER_RATE), 12.0]
+        recurrent[0, :] = 0.0  # the counter does not disturb the other units
+        for weight, value in zip(self.cell.weights, (kernel, recurrent, bias)):
+            weight.assign(value)
+        # Word logits ~ N(0, logit_std) given a typical hidden state; END = slope * (h0 - h_end).
+        out_kernel = rng.normal(0, logit_std / np.sqrt(units * 0.1), [units, vocab_size])
+        out_kernel[0, :] = 0.0
+        h_end = np.tanh(_COUNTER_RATE * end_step)
+        out_kernel[0, END_ID] = 40.0
+        out_bias = np.zeros([vocab_size])
+        out_bias[END_ID] = -40.0 * h_end + logit_std * 3.5
+        self.output.kernel.assign(out_kernel.astype(np.float32))
+        self.output.bias.assign(out_bias.astype(np.float32))
+
+    def initial_state(self, batch_size, seed):
+        """(h, c) [batch, units] as a concept->Dense bridge would give; the counter at 0."""
+        rng = np.random.default_rng(seed)
+        h = np.tanh(rng.normal(0, 1, [batch_size, self.units]))
+        c = rng.normal(0, 1, [batch_size, self.units])
+        h[:, 0] = c[:, 0] = 0.0
+        return tf.constant(h, tf.float32), tf.constant(c, tf.float32)
+
+    def step_fn(self, token_ids, state):
+        """[N] int32, ([N, U], [N, U]) -> logits [N, V], new (h, c)."""
+        hidden, (h, c) = self.cell(self.embedding(token_ids), list(state))
+        return self.output(hidden), (h, c)
+
+
+# ----------------------------------------------------------------------------- per-image search
+
+
+class _TopN:
+    """The n largest items pushed (im2txt's TopN)."""
+
+    def __init__(self, n):
+        self.n, self.items, self.counter = n, [], 0
+
+    def push(self, score, item):
+        self.counter += 1  # tie-break: earlier first, never compare items
+        entry = (score, -self.counter, item)
+        if len(self.items) < self.n:
+            heapq.heappush(self.items, entry)
+        else:
+            heapq.heappushpop(self.items, entry)
+
+    def sorted(self):
+        return [(score, item) for score, _, item in sorted(self.items, reverse=True)]
+
+
+def per_image_beam_search(step, h, c, beam_width, max_length):
+    """im2txt-style beam search of one image. Returns [(log_prob, tokens)], best first."""
+    live = [(0.0, [], h, c, START_ID)]  # (log_prob, tokens, h [U], c [U], last token)
+    complete = _TopN(beam_width)
+    for _ in range(max_length):
+        log_probs, new_h, new_c = step(
+            tf.constant([item[4] for item in live], tf.int32),
+            tf.constant(np.stack([item[2] for item in live])),
+            tf.constant(np.stack([item[3] for item in live])),
+        )
+        log_probs, new_h, new_c = log_probs.numpy(), new_h.numpy(), new_c.numpy()
+        log_probs[:, list(BANNED_IDS)] = -np.inf
+        partial = _TopN(beam_width)
+        for row, (log_prob, tokens, _, _, _) in enumerate(live):
+            top = np.argpartition(-log_probs[row], beam_width)[:beam_width]
+            for token in top[np.argsort(-log_probs[row, top], kind="stable")]:
+                total = log_prob + float(log_probs[row, token])
+                if token == END_ID:
+                    complete.push(total, tokens)
+                else:
+                    partial.push(total, (tokens + [int(token)], new_h[row], new_c[row], int(token)))
+        live = [(score, *item) for score, item in partial.sorted()]
+        if not live or (len(complete.items) == beam_width and live[0][0] <= complete.sorted()[-1][0]):
+            break  # nothing live can beat the worst complete caption any more
+    finished = complete.sorted()
+    return finished + [(score, tokens) for score, tokens, *_ in live][: beam_width - len(finished)]
+
+
+# ----------------------------------------------------------------------------- timing
+
+
+def best_matmul_gflops(m, k, n, repeats):
+    """Best float32 GFLOP/s of an [m, k] x [k, n] matmul in a tf.function."""
+    a, b = tf.random.normal([m, k]), tf.random.normal([k, n])
+    matmul = tf.function(lambda x, y: tf.reduce_sum(tf.matmul(x, y)[:1, :1]))
+    matmul(a, b).numpy()
+    times = []
+    calls = max(1, int(2e9 / (2 * m * k * n)))  # ~a second of work per measurement
+    for _ in range(repeats):
+        start = time.perf_counter()
+        for _ in range(calls):
+            matmul(a, b).numpy()
+        times.append((time.perf_counter() - start) / calls)
+    return 2 * m * k * n / min(times) / 1e9
+
+
+def main(argv):
+    del argv
+    batch, beam, vocab, units, emb = (_BATCH_SIZE.value, _BEAM_WIDTH.value, _VOCAB_SIZE.value,
+                                      _LSTM_UNITS.value, _EMBEDDING_DIM.value)
+    max_length = _MAX_LENGTH.value
+    decoder = Decoder(vocab, emb, units, _END_STEP.value, _LOGIT_STD.value, _SEED.value)
+    steps_run = tf.Variable(0, dtype=tf.int64)
+
+    def counted_step_fn(token_ids, state):
+        steps_run.assign_add(1)
+        return decoder.step_fn(token_ids, state)
+
+    def search(h, c):
+        return beam_search(counted_step_fn, (h, c), START_ID, END_ID, beam_width=beam,
+                           max_length=max_length, banned_ids=BANNED_IDS)
+
+    batched = {"graph": tf.function(search), "xla": tf.function(search, jit_compile=True)}
+    state_spec = tf.TensorSpec([None, units], tf.float32)
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.int32), state_spec, state_spec])
+    def per_image_step(token_ids, h, c):
+        logits, (h, c) = decoder.step_fn(token_ids, (h, c))
+        return tf.nn.log_softmax(logits), h, c
+
+    states = [decoder.initial_state(batch, _SEED.value + i) for i in range(_NUM_BATCHES.value)]
+    image_h, image_c = (s.numpy()[: _PER_IMAGE_IMAGES.value] for s in states[0])
+
+    # Warm up (trace/compile), count steps per batch, check both searches agree.
+    steps_per_batch = []
+    for h, c in states:
+        before = steps_run.numpy()
+        output = batched["graph"](h, c)
+        steps_per_batch.append(int(steps_run.numpy() - before))
+    xla_output = batched["xla"](*states[0])
+    first = batched["graph"](*states[0])
+    lengths = first.lengths[:, 0].numpy()
+    agree = 0
+    for i in range(len(image_h)):
+        (_, tokens), *_ = per_image_beam_search(per_image_step, image_h[i], image_c[i], beam, max_length)
+        agree += tokens == list(first.token_ids[i, 0, : lengths[i]].numpy())
+    del output
+
+    timings = {"graph": [], "xla": [], "per_image": []}
+    for _ in range(_REPEATS.value):
+        for name in ("graph", "xla"):
+            start = time.perf_counter()
+            for h, c in states:
+                batched[name](h, c).token_ids.numpy()
+            timings[name].append(batch * len(states) / (time.perf_counter() - start))
+        start = time.perf_counter()
+        for i in range(len(image_h)):
+            per_image_beam_search(per_image_step, image_h[i], image_c[i], beam, max_length)
+        timings["per_image"].append(len(image_h) / (time.perf_counter() - start))
+    rates = {name: statistics.median(values) for name, values in timings.items()}
+
+    matmul_decoder_shape = best_matmul_gflops(batch * beam, units, vocab, _REPEATS.value)
+    matmul_square = best_matmul_gflops(2048, 2048, 2048, _REPEATS.value)
+    matmul_gflops = max(matmul_decoder_shape, matmul_square)
+    flops_per_beam_step = 2 * 4 * units * (emb + units) + 2 * units * vocab
+    mean_steps = statistics.mean(steps_per_batch)
+    flops_per_caption = mean_steps * beam * flops_per_beam_step
+    decoder_gflops = {name: rates[name] * flops_per_caption / 1e9 for name in ("graph", "xla")}
+    for name, values in timings.items():
+        print(f"{name:>10}: captions/s {', '.join(f'{v:.1f}' for v in values)}")
+    result = {
+        "captions_per_second_batched": round(rates["graph"], 2),
+        "captions_per_second_batched_xla": round(rates["xla"], 2),
+        "per_image": round(rates["per_image"], 2),
+        "per_image_ms_per_caption": round(1000 / rates["per_image"], 1),
+        "speedup_vs_per_image": round(rates["graph"] / rates["per_image"], 1),
+        "speedup_vs_per_image_xla": round(rates["xla"] / rates["per_image"], 1),
+        "matmul_gflops": round(matmul_gflops, 1),
+        "matmul_gflops_decoder_shape": round(matmul_decoder_shape, 1),
+        "matmul_gflops_square_2048": round(matmul_square, 1),
+        "decoder_gflops": round(decoder_gflops["graph"], 1),
+        "decoder_gflops_xla": round(decoder_gflops["xla"], 1),
+        "fraction_of_matmul_roofline": round(decoder_gflops["graph"] / matmul_gflops, 3),
+        "fraction_of_matmul_roofline_xla": round(decoder_gflops["xla"] / matmul_gflops, 3),
+        "decoder_steps_per_batch": round(mean_steps, 2),
+        "mean_best_caption_length": round(float(lengths.mean()), 2),
+        "xla_matches_graph": bool(np.array_equal(xla_output.token_ids, first.token_ids)),
+        "per_image_top1_agreement": f"{agree}/{len(image_h)}",
+        "settings": {
+            "batch_size": batch, "beam_width": beam, "vocab_size": vocab, "lstm_units": units,
+            "embedding_dim": emb, "max_length": max_length, "num_batches": _NUM_BATCHES.value,
+            "per_image_images": len(image_h), "repeats": _REPEATS.value,
+            "cpu_threads": os.cpu_count(), "tensorflow": tf.__version__,
+        },
+    }
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    app.run(main)

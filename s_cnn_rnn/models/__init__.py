@@ -1,0 +1,24 @@
+"""The S-CNN-RNN model and its baselines (Keras 3); no training code here.
+
+`build_model(ModelConfig(...))` builds any variant (table in `config.py`).
+"""
+
+from s_cnn_rnn.models.backbones import BackboneWeightsError, build_backbone
+from s_cnn_rnn.models.builder import SCnnRnnModel, build_model
+from s_cnn_rnn.models.concept_cnn import ConceptCNN, build_concept_cnn
+from s_cnn_rnn.models.config import ModelConfig, ModelConfigError
+from s_cnn_rnn.models.decoder import CaptionDecoder
+from s_cnn_rnn.models.tag_mlp import TagMLP
+
+__all__ = [
+    "BackboneWeightsError",
+    "CaptionDecoder",
+    "ConceptCNN",
+    "ModelConfig",
+    "ModelConfigError",
+    "SCnnRnnModel",
+    "TagMLP",
+    "build_backbone",
+    "build_concept_cnn",
+    "build_model",
+]
