@@ -49,7 +49,7 @@ _NUM_BATCHES = flags.DEFINE_integer("num_batches", 24, "Batches per measurement.
 _REPEATS = flags.DEFINE_integer("repeats", 5, "Measurements per method (after one warm-up).")
 _WIDTH = flags.DEFINE_integer("width", 640, "Generated JPEG width.")
 _HEIGHT = flags.DEFINE_integer("height", 480, "Generated JPEG height.")
-_QUALITY = flags.DEFINE_integer("quality", 90, "Generated JPEG quality.")
+_QUALITY = flags.DEFINE_integer("quality", 92, "Generated JPEG quality.")
 _JPEG_DIR = flags.DEFINE_string("jpeg_dir", None, "Use these JPEGs (cycled) instead of generated ones.")
 _BREAKDOWN = flags.DEFINE_bool("breakdown", False, "Also time the image stages one by one.")
 
@@ -76,7 +76,7 @@ def natural_ish_jpeg(rng: np.random.Generator, height: int, width: int, quality:
         h, w = rng.integers(30, height // 2), rng.integers(30, width // 3)
         stripes = 20 * np.sin(x[top : top + h, left : left + w] / rng.uniform(2, 9))[..., None]
         image[top : top + h, left : left + w] = rng.uniform(0, 255, 3) + stripes
-    image += rng.normal(0, 9, image.shape)  # grain
+    image += rng.normal(0, 12, image.shape)  # grain
     buffer = io.BytesIO()
     Image.fromarray(np.clip(image, 0, 255).astype(np.uint8)).save(buffer, format="JPEG", quality=quality)
     return buffer.getvalue()

@@ -3,6 +3,7 @@
 Tiny models throughout: small_cnn width 8 at 32 px, k=6 concepts, V=11 tokens, embedding and LSTM 8.
 """
 
+import dataclasses
 import json
 import re
 
@@ -82,15 +83,24 @@ def test_config_variant_properties(variant, concept_loss, decoder, bridge_input,
     (dict(backbone="small_cnn", backbone_weights="imagenet"), "--backbone_weights=none"),
     (dict(backbone_weights="weights.ckpt"), ".weights.h5"),
     (dict(variant="nic_f", use_tags=True, num_tags=3), "use_tags"),
-    (dict(use_tags=True, num_tags=0), "num_tags > 0"),
     (dict(dropout=1.0), "dropout"),
     (dict(image_size=8), "too small"),
     (dict(num_concepts=0), "num_concepts"),
-    (dict(vocab_size=3), "vocab_size"),
 ])
 def test_config_rejects_bad_values(overrides, message):
     with pytest.raises(models.ModelConfigError, match=re.escape(message)):
         tiny_config(**overrides)
+
+
+def test_placeholder_sizes_are_checked_when_building():
+    # train.py makes the config from flags first and fills k, V and num_tags from the data later.
+    placeholder = tiny_config(use_tags=True, num_tags=0, vocab_size=1, num_concepts=1)
+    with pytest.raises(models.ModelConfigError, match="num_tags > 0"):
+        models.build_model(placeholder)
+    with pytest.raises(models.ModelConfigError, match="vocab_size=3"):
+        models.build_model(dataclasses.replace(placeholder, num_tags=NUM_TAGS, vocab_size=3))
+    completed = dataclasses.replace(placeholder, num_tags=NUM_TAGS, vocab_size=VOCAB, num_concepts=K)
+    assert models.build_model(completed)(tiny_batch())["concept_probs"].shape == (BATCH, K)
 
 
 def test_config_from_dict_rejects_unknown_fields():
@@ -254,6 +264,16 @@ def test_freeze_cnn_leaves_only_tag_mlp_and_decoder_trainable():
     assert frozen and not any(id(variable) in trainable for variable in frozen)
     for layer in (model.concept_cnn.tag_mlp, model.decoder):
         assert layer.trainable_weights and all(id(v) in trainable for v in layer.trainable_weights)
+    head = {id(variable) for variable in model.concept_cnn.head_variables()}
+    assert head == {id(variable) for variable in model.concept_cnn.tag_mlp.trainable_variables}
+
+
+def test_head_variables_are_the_concept_layer_and_tag_mlp():
+    model = models.build_model(tiny_config(use_tags=True, num_tags=NUM_TAGS))
+    cnn = model.concept_cnn
+    expected = cnn.concept_layer.trainable_variables + cnn.tag_mlp.trainable_variables
+    assert [id(v) for v in cnn.head_variables()] == [id(v) for v in expected]
+    assert not {id(v) for v in cnn.head_variables()} & {id(v) for v in cnn.backbone.weights}
 
 
 def test_dropout_applies_in_training_only():
@@ -354,6 +374,18 @@ def test_stage_checkpoints_restore_by_sub_module(tmp_path):
         joint_outputs["sequence_logits"].numpy(),
         rnn_stage.relational_model_logits(concepts, batch["input_ids"]).numpy(), atol=1e-5)
     assert set(joint.tag_mlp_checkpoint_items()) == {"tag_mlp"}
+
+
+def test_whole_model_checkpoint_hands_each_half_to_the_next_stage(tmp_path):
+    # A stage saves checkpoint_items(); the joint stage reads one half of it under the same key.
+    cnn_stage = models.build_model(tiny_config())
+    path = tf.train.Checkpoint(**cnn_stage.checkpoint_items()).save(str(tmp_path / "stage"))
+    joint = models.build_model(tiny_config())
+    tf.train.Checkpoint(**joint.cnn_checkpoint_items()).read(path).assert_existing_objects_matched()
+    batch = tiny_batch()
+    np.testing.assert_allclose(joint(batch)["concept_logits"].numpy(),
+                               cnn_stage(batch)["concept_logits"].numpy(), atol=1e-6)
+    assert not np.allclose(joint.decoder.bridge.kernel.numpy(), cnn_stage.decoder.bridge.kernel.numpy())
 
 
 def test_config_module_defaults_cover_every_backbone():

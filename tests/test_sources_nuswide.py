@@ -131,6 +131,17 @@ def test_read_binary_matrix_tolerates_blank_tail_and_no_final_newline(tmp_path):
     np.testing.assert_array_equal(nuswide.read_binary_matrix(path, 1, "n"), [[1], [0]])
 
 
+def test_read_binary_matrix_in_chunks_of_a_few_lines(tmp_path, monkeypatch):
+    monkeypatch.setattr(nuswide, "_CHUNK_BYTES", 7)  # about one line per chunk
+    rows = [[1, 0, 1], [0, 1, 1], [1, 1, 1], [0, 0, 0], [1, 0, 0]]
+    path = _write(tmp_path / "m.dat", "".join(" ".join(map(str, row)) + "\r\n" for row in rows))
+    np.testing.assert_array_equal(nuswide.read_binary_matrix(path, 3, "m"), rows)
+    _write(tmp_path / "m.dat", "1 0 1\n0 1 1\n1 1 1\n0 x 0\n")
+    _raises("line 4 holds a value other than 0 or 1", nuswide.read_binary_matrix, path, 3, "m")
+    _write(tmp_path / "m.dat", "1 0 1\n0 1 1\n1 1 1\n0 0\n1 1 1\n")
+    _raises("line 4 has 2 values, expected 3", nuswide.read_binary_matrix, path, 3, "m")
+
+
 def test_exactly_one_input(tmp_path):
     _raises("exactly one of", nuswide.read_nuswide)
     _raises("exactly one of", nuswide.read_nuswide, nuswide_dir="a", annotations_json="b")

@@ -32,14 +32,38 @@ _JSON_FIX = 'Write it as {"<photo id>": {"file": ..., "tags1k": [...], "concepts
 # Bytes a 0/1 matrix file may hold: the two digits and whitespace.
 _MATRIX_BYTES = np.zeros(256, dtype=bool)
 _MATRIX_BYTES[[ord("0"), ord("1"), ord(" "), ord("\t"), ord("\r"), ord("\n")]] = True
+_NEWLINE = ord("\n")
+_CHUNK_BYTES = 1 << 24  # bounds the temporaries of read_binary_matrix to a few times this
 _OFFICIAL_PARTS = (("Train", "train"), ("Test", "test"))
+
+
+def _check_matrix_chunk(chunk: np.ndarray, first_line: int, path: str) -> np.ndarray:
+    """Validates whole lines of a 0/1 file; returns `is_digit` `[len(chunk)]` bool.
+
+    Raises:
+      AnnotationError: a byte other than 0/1/blank, or two digits glued together.
+    """
+    def line_of(position: int) -> int:
+        return first_line + int(np.count_nonzero(chunk[:position] == _NEWLINE)) + 1
+
+    bad = np.flatnonzero(~_MATRIX_BYTES[chunk])
+    if bad.size:
+        raise fail(path, f"line {line_of(bad[0])} holds a value other than 0 or 1",
+                   "Each line must hold 0/1 values separated by spaces or tabs.")
+    is_digit = (chunk == ord("0")) | (chunk == ord("1"))
+    glued = np.flatnonzero(is_digit[:-1] & is_digit[1:])
+    if glued.size:
+        raise fail(path, f"line {line_of(glued[0])} holds a value other than 0 or 1",
+                   "Separate the 0/1 values by spaces or tabs.")
+    return is_digit
 
 
 def read_binary_matrix(path: str, num_columns: int, what: str) -> np.ndarray:
     """Reads a text file of 0/1 values, `num_columns` per line, separated by blanks.
 
-    Vectorised over the raw bytes: the official Train_Tags1k.dat has 161,789 x 1,000 values.
-    Trailing blank lines are ignored.
+    Vectorised over the raw bytes, a few MB of whole lines at a time (the official
+    Train_Tags1k.dat is 161,789 lines x 1,000 values, 324 MB). Trailing blank lines are
+    ignored.
 
     Returns:
       uint8 array `[num_lines, num_columns]`.
@@ -51,25 +75,24 @@ def read_binary_matrix(path: str, num_columns: int, what: str) -> np.ndarray:
     path = annotation_io.require_file(path, what, _LAYOUT_FIX)
     with open(path, "rb") as stream:
         buffer = np.frombuffer(stream.read(), dtype=np.uint8)
-
-    def line_of(position: int) -> int:
-        return int(np.count_nonzero(buffer[:position] == ord("\n"))) + 1
-
-    bad = np.flatnonzero(~_MATRIX_BYTES[buffer])
-    if bad.size:
-        raise fail(path, f"line {line_of(bad[0])} holds a value other than 0 or 1",
-                   "Each line must hold 0/1 values separated by spaces or tabs.")
-    is_digit = (buffer == ord("0")) | (buffer == ord("1"))
-    glued = np.flatnonzero(is_digit[:-1] & is_digit[1:])
-    if glued.size:
-        raise fail(path, f"line {line_of(glued[0])} holds a value other than 0 or 1",
-                   "Separate the 0/1 values by spaces or tabs.")
     if buffer.size == 0:
         return np.zeros((0, num_columns), dtype=np.uint8)
-    newlines = np.flatnonzero(buffer == ord("\n"))
-    line_starts = np.concatenate([[0], newlines + 1])
-    line_starts = line_starts[line_starts < buffer.size]  # no empty line after the last newline
-    digits_per_line = np.add.reduceat(is_digit, line_starts, dtype=np.int64)
+    line_ends = np.flatnonzero(buffer == _NEWLINE) + 1  # exclusive end of each line
+    if buffer[-1] != _NEWLINE:
+        line_ends = np.append(line_ends, buffer.size)
+    counts, values = [], []  # per chunk: digits per line [lines], the digits [values]
+    first_line = 0
+    while first_line < line_ends.size:
+        start = int(line_ends[first_line - 1]) if first_line else 0
+        end_line = max(int(np.searchsorted(line_ends, start + _CHUNK_BYTES, side="right")),
+                       first_line + 1)
+        chunk = buffer[start : line_ends[end_line - 1]]
+        is_digit = _check_matrix_chunk(chunk, first_line, path)
+        digits_so_far = np.cumsum(is_digit, dtype=np.int64)
+        counts.append(np.diff(digits_so_far[line_ends[first_line:end_line] - start - 1], prepend=0))
+        values.append(chunk[is_digit] - ord("0"))
+        first_line = end_line
+    digits_per_line = np.concatenate(counts)
     filled = np.flatnonzero(digits_per_line)
     num_lines = int(filled[-1]) + 1 if filled.size else 0  # drop trailing blank lines
     wrong = np.flatnonzero(digits_per_line[:num_lines] != num_columns)
@@ -77,30 +100,39 @@ def read_binary_matrix(path: str, num_columns: int, what: str) -> np.ndarray:
         line = int(wrong[0])
         problem = f"line {line + 1} has {digits_per_line[line]} values, expected {num_columns}"
         raise fail(path, problem, "Regenerate it; it must hold one row per image of its list.")
-    return (buffer[is_digit] - ord("0")).reshape(num_lines, num_columns)
+    return np.concatenate(values).reshape(num_lines, num_columns)
 
 
 def photo_id_of(entry: str) -> int | None:
     """The Flickr photo id of a list entry: the digits after the last "_" of the file stem."""
-    stem = os.path.splitext(entry.replace("\\", "/").rsplit("/", 1)[-1])[0]
-    digits = stem.rsplit("_", 1)[-1]
+    name = entry.replace("\\", "/").rsplit("/", 1)[-1]
+    stem, dot, _ = name.rpartition(".")
+    digits = (stem if dot else name).rsplit("_", 1)[-1]
     return int(digits) if digits.isdigit() else None
 
 
-def _read_image_list(path: str) -> list[str]:
-    """The entries of a NUS-WIDE image list, backslashes kept; no blank lines allowed inside."""
+def _read_image_list(path: str) -> list[tuple[str, int]]:
+    """(entry, photo id) per line of a NUS-WIDE image list; entries keep their backslashes.
+
+    Raises:
+      AnnotationError: a blank line inside the list, or an entry without a photo id.
+    """
     lines = annotation_io.read_text_lines(path, "NUS-WIDE image list", _LAYOUT_FIX)
     while lines and not lines[-1].strip():
         lines.pop()
+    entries = []
     for line_number, line in enumerate(lines, start=1):
-        if not line.strip():
+        entry = line.strip()
+        if not entry:
             fix = "Remove the blank line; the files align line by line."
             raise fail(path, f"line {line_number} is blank", fix)
-        if photo_id_of(line.strip()) is None:
-            problem = f"line {line_number} ({line.strip()!r}) has no photo id after its last '_'"
+        photo_id = photo_id_of(entry)
+        if photo_id is None:
+            problem = f"line {line_number} ({entry!r}) has no photo id after its last '_'"
             fix = "Use the official list, whose entries look like actor\\0001_2124494179.jpg."
             raise fail(path, problem, fix)
-    return [line.strip() for line in lines]
+        entries.append((entry, photo_id))
+    return entries
 
 
 def _require_rows(matrix: np.ndarray, matrix_path: str, list_path: str, num_entries: int) -> None:
@@ -159,8 +191,8 @@ def _read_official(nuswide_dir: str, concepts_file: str | None):
         else:
             row_tags = [[] for _ in entries]
         row_labels = annotation_io.names_per_row(labels, label_names)
-        for entry, entry_labels, entry_tags in zip(entries, row_labels, row_tags):
-            rows.append((photo_id_of(entry), entry, official_split, entry_labels, entry_tags))
+        for (entry, photo_id), entry_labels, entry_tags in zip(entries, row_labels, row_tags):
+            rows.append((photo_id, entry, official_split, entry_labels, entry_tags))
     return label_names, tag_names, rows
 
 

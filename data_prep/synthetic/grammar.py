@@ -221,8 +221,11 @@ class _Context:
     def _group_of(self, index: int):
         return next((g for g in self.groups if index in g.members), None)
 
-    def scene_pp(self) -> str:
-        phrase = self.pick(self.spec.phrases)
+    def scene_pp(self, avoid: list = ()) -> str:
+        """A phrase naming the scene ("in a park"), not one already in `avoid` words."""
+        said = " ".join(avoid)
+        options = [p for p in self.spec.phrases if p not in said] or ["here"]
+        phrase = self.pick(options)
         return phrase + (" at night" if self.layout.night and self.rng.random() < 0.7 else "")
 
     def scene_noun(self) -> list:
@@ -239,7 +242,7 @@ class _Context:
     def fit_length(self, words: list) -> list:
         """Pads short captions with the scene or time of day; returns [] if too long."""
         words = [w for w in words if w]
-        extras = [self.scene_pp().split(), ["on", "a", "sunny", "day"]
+        extras = [self.scene_pp(words).split(), ["on", "a", "sunny", "day"]
                   if not self.layout.night else ["at", "night"], ["in", "this", "picture"]]
         for extra in extras:
             if len(words) >= MIN_WORDS:
@@ -263,7 +266,8 @@ def _t_subject(ctx: _Context):
     if not groups:
         return None
     g = groups[0]
-    return ctx.noun_phrase(g) + [ctx.verb(g)] + (ctx.location(g) or []) + ctx.scene_pp().split()
+    words = ctx.noun_phrase(g) + [ctx.verb(g)] + (ctx.location(g) or [])
+    return words + ctx.scene_pp(words).split()
 
 
 def _t_pair(ctx: _Context):
@@ -357,8 +361,8 @@ def _t_is_doing(ctx: _Context):
     for g in ctx.main_groups(2):
         verb = ctx.verb(g)
         if verb:
-            return ctx.noun_phrase(g) + [ctx.be(g), verb] + (ctx.location(g) or []) + \
-                ctx.scene_pp().split()
+            words = ctx.noun_phrase(g) + [ctx.be(g), verb] + (ctx.location(g) or [])
+            return words + ctx.scene_pp(words).split()
     return None
 
 

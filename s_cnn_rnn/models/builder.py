@@ -100,6 +100,11 @@ class SCnnRnnModel(keras.Model):
         return self.decoder(concepts, input_ids, training=training)
 
     # ------------------------------------------------------------------------------- checkpoints
+    def checkpoint_items(self) -> dict:
+        """Every sub-module (`cnn_checkpoint_items` | `decoder_checkpoint_items`), for a stage's own
+        checkpoint; the next stage reads the half it needs under the same keys."""
+        return {**self.cnn_checkpoint_items(), **self.decoder_checkpoint_items()}
+
     def cnn_checkpoint_items(self) -> dict:
         """Trackables of the unary model (backbone, concept layer, tag MLP) for `tf.train.Checkpoint`."""
         return {"concept_cnn": self.concept_cnn}
@@ -152,9 +157,11 @@ def build_model(config: config_lib.ModelConfig) -> SCnnRnnModel:
     """Builds (and creates every variable of) the model `config` describes.
 
     Raises:
+      ModelConfigError: the config is invalid or its data sizes are missing (`validate_sizes`).
       backbones.BackboneWeightsError: ImageNet download failed / weights file missing or mismatched.
     """
     config.validate()
+    config.validate_sizes()
     concept_cnn = concept_cnn_lib.build_concept_cnn(config)
     decoder = None
     if config.has_decoder:

@@ -64,6 +64,16 @@ class ConceptCNN(keras.layers.Layer):
         if self.concept_layer is not None:
             self.concept_layer.trainable = concept_layer
 
+    def head_variables(self) -> list:
+        """Trainable variables of the prediction head: concept layer and tag MLP, not the backbone.
+
+        The first phase of the CNN pretraining trains only these ("first only the prediction
+        layer", T4); with the "Fix" variant (T7) the concept layer is frozen and only the tag MLP
+        remains.
+        """
+        heads = [layer for layer in (self.concept_layer, self.tag_mlp) if layer is not None]
+        return [variable for layer in heads for variable in layer.trainable_variables]
+
     def call(self, images, tags=None, training=False) -> dict:
         """Runs the unary model.
 

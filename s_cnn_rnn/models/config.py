@@ -92,7 +92,8 @@ class ModelConfig:
 
     # ----------------------------------------------------------------------------- validation
     def validate(self) -> None:
-        """Raises `ModelConfigError` naming the bad field and the accepted values."""
+        """Raises `ModelConfigError` naming the bad field and the accepted values (not the data
+        sizes: see `validate_sizes`)."""
         _check_choice("variant", self.variant, VARIANTS)
         _check_choice("backbone", self.backbone, BACKBONES)
         _check_choice("lstm_activation", self.lstm_activation, LSTM_ACTIVATIONS)
@@ -110,13 +111,19 @@ class ModelConfig:
             raise ModelConfigError(f"ModelConfig.dropout must be in [0, 1), got {self.dropout!r}")
         self._validate_image()
         self._validate_weights()
-        if self.use_tags:
-            if self.variant not in _TAG_VARIANTS:
-                raise ModelConfigError(
-                    f"use_tags needs the concept prediction layer as the image embedding (variants "
-                    f"{_TAG_VARIANTS}); variant {self.variant!r} would ignore the tags")
-            if self.num_tags <= 0:
-                raise ModelConfigError("use_tags=True needs num_tags > 0 (the length of vocab/tags.txt)")
+        if self.use_tags and self.variant not in _TAG_VARIANTS:
+            raise ModelConfigError(
+                f"use_tags needs the concept prediction layer as the image embedding (variants "
+                f"{_TAG_VARIANTS}); variant {self.variant!r} would ignore the tags")
+
+    def validate_sizes(self) -> None:
+        """Checks the sizes that come from the data; `build_model` calls it.
+
+        Separate from `validate` (which runs on construction) so that a config can be made from flags
+        with placeholder sizes and completed with `dataclasses.replace` once the data is known.
+        """
+        if self.use_tags and self.num_tags <= 0:
+            raise ModelConfigError("use_tags=True needs num_tags > 0 (the length of vocab/tags.txt)")
         if self.has_decoder and self.vocab_size < 4:
             raise ModelConfigError(
                 f"vocab_size={self.vocab_size} leaves no room beside <pad> <start> <end>")
