@@ -189,10 +189,12 @@ def build_methods(data_dir, jpegs, jpeg_paths, backbone, image_size, batch_size,
         def resized(b):
             return tf.image.resize(cropped(b), [image_size, image_size])
 
+        # One pixel leaves the map: shapes would be static after the resize and the whole
+        # computation constant-folded away.
         stages = {
-            "decode_crop": lambda b: tf.shape(cropped(b)),
-            "+resize": lambda b: tf.shape(resized(b)),
-            "+scale": lambda b: tf.shape(image_preprocessing.scale_pixels(resized(b), mode)),
+            "decode_crop": lambda b: cropped(b)[0, 0],
+            "+resize": lambda b: resized(b)[0, 0],
+            "+scale": lambda b: image_preprocessing.scale_pixels(resized(b), mode)[0, 0],
             "+scale+batch": lambda b: image_preprocessing.scale_pixels(resized(b), mode),
         }
         for name, fn in stages.items():

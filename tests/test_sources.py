@@ -7,7 +7,7 @@ import os
 import numpy as np
 import pytest
 
-from data_prep.sources import annotation_io, coco, nuswide, synthetic
+from data_prep.sources import annotation_io, coco
 from data_prep.sources.base import AnnotationError
 from data_prep.sources.splits import parse_splits_flag, split_of
 
@@ -253,6 +253,11 @@ def test_coco_multilabel_real_mini12(shared_data_dir):
     assert data.skipped == [{"id": 336777, "kind": "image", "reason": "no labels"}]
     assert all(item.split == "test" and len(item.captions) == 5 for item in data.items)
     assert all(os.path.isfile(item.image_path) for item in data.items)
+    # Without the caption file, the image files are found by the id at the end of their name.
+    by_id = coco.read_coco_multilabel(
+        labels_json=str(mini / "labels80.json"), image_dirs=[str(mini / "images")])
+    assert [item.image_path for item in by_id.items] == [item.image_path for item in data.items]
+    assert all(item.split == "test" and item.captions == [] for item in by_id.items)
 
 
 def test_coco_multilabel_real_npz(shared_data_dir):

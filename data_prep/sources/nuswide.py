@@ -15,7 +15,6 @@ Images without any ground-truth concept are skipped ("no labels"), as the paper 
 """
 
 import os
-from collections.abc import Sequence
 
 import numpy as np
 
@@ -87,10 +86,11 @@ def read_binary_matrix(path: str, num_columns: int, what: str) -> np.ndarray:
         end_line = max(int(np.searchsorted(line_ends, start + _CHUNK_BYTES, side="right")),
                        first_line + 1)
         chunk = buffer[start : line_ends[end_line - 1]]
-        is_digit = _check_matrix_chunk(chunk, first_line, path)
-        digits_so_far = np.cumsum(is_digit, dtype=np.int64)
-        counts.append(np.diff(digits_so_far[line_ends[first_line:end_line] - start - 1], prepend=0))
-        values.append(chunk[is_digit] - ord("0"))
+        digit_positions = np.flatnonzero(_check_matrix_chunk(chunk, first_line, path))
+        # Digits before each line's end, by binary search over the sorted positions.
+        digits_before = np.searchsorted(digit_positions, line_ends[first_line:end_line] - start)
+        counts.append(np.diff(digits_before, prepend=0))
+        values.append(chunk[digit_positions] - ord("0"))
         first_line = end_line
     digits_per_line = np.concatenate(counts)
     filled = np.flatnonzero(digits_per_line)
@@ -225,7 +225,7 @@ def _read_annotations_json(path: str, concepts_file: str | None, tag_list_file: 
         tag_names = sorted(set().union(*(tags for _, _, _, tags in records)))
     known_labels, known_tags = set(label_names), set(tag_names)
     rows = []
-    for photo_id, file_name, concepts, tags in sorted(records):
+    for photo_id, file_name, concepts, tags in sorted(records, key=lambda record: record[0]):
         for names, known, kind, source in ((concepts, known_labels, "concepts81", concepts_file),
                                            (tags, known_tags, "tags1k", tag_list_file)):
             if not names <= known:

@@ -125,8 +125,7 @@ LABEL_NAMES = tuple(LABELS)
 # Labels drawn as regions of the background rather than as objects.
 REGION_LABELS = ("sky", "road", "grass", "water", "sand", "snow")
 # Labels that are scenery rather than the subject of a caption.
-SCENERY_LABELS = REGION_LABELS + ("cloud", "mountain", "building", "tree", "fence", "window",
-                                  "sun", "moon")
+SCENERY_LABELS = REGION_LABELS + ("cloud", "mountain", "building", "tree", "fence", "window")
 
 
 def category_id(label: str) -> int:

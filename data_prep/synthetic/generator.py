@@ -8,6 +8,7 @@ last num_test are test.
 
 import collections
 import multiprocessing
+import numbers
 import os
 import shutil
 import time
@@ -50,6 +51,8 @@ def generate(raw_dir: str, num_train: int = 3000, num_val: int = 500, num_test: 
       ValueError: a size or the seed is out of range.
     """
     _check_arguments(num_train, num_val, num_test, image_size, seed)
+    num_train, num_val, num_test = int(num_train), int(num_val), int(num_test)
+    image_size, seed = int(image_size), int(seed)
     raw_dir = os.path.abspath(raw_dir)
     if os.path.exists(raw_dir) and (not os.path.isdir(raw_dir) or os.listdir(raw_dir)):
         raise FileExistsError(
@@ -82,11 +85,11 @@ def generate(raw_dir: str, num_train: int = 3000, num_val: int = 500, num_test: 
 def _check_arguments(num_train, num_val, num_test, image_size, seed) -> None:
     for name, value, low in (("num_train", num_train, 1), ("num_val", num_val, 0),
                              ("num_test", num_test, 0), ("seed", seed, 0)):
-        if not isinstance(value, int) or value < low:
+        if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < low:
             raise ValueError(f"synthetic dataset: {name}={value!r} must be an integer >= {low}.")
     if num_train + num_val + num_test > _MAX_IMAGES:
         raise ValueError(f"synthetic dataset: at most {_MAX_IMAGES} images in total.")
-    if not isinstance(image_size, int) or not 32 <= image_size <= 1024:
+    if not isinstance(image_size, numbers.Integral) or not 32 <= image_size <= 1024:
         raise ValueError(f"synthetic dataset: image_size={image_size!r} must be in 32..1024.")
 
 

@@ -183,7 +183,7 @@ SCENES = (
     SceneSpec(
         "winter", 0.07, 0.0,
         ("on a snowy mountain", "in a winter landscape", "on a ski slope", "in the snow"),
-        ("winter landscape", "ski slope", "snowy valley"),
+        ("winter landscape", "ski slope", "valley"),
         ("winter", "snow", "cold", "ski", "alps", "ice"),
         (
             Rule("snow", 1.0, place="region"),
