@@ -226,6 +226,8 @@ def test_cli_converts_synthetic_in_parallel(tmp_path):
 
 def test_real_coco_mini12_and_nuswide_mini3(tmp_path, shared_data_dir):
     coco_dir = shared_data_dir / "coco_mini12"
+    # All 12 are val2014 images (test by the SPEC D3 default): list two as test, the rest train.
+    (tmp_path / "test_ids.txt").write_text("27440\n33645\n")
     manifest = conversion.convert(
         conversion.ConvertOptions(
             dataset="coco_multilabel",
@@ -233,10 +235,12 @@ def test_real_coco_mini12_and_nuswide_mini3(tmp_path, shared_data_dir):
             labels_json=str(coco_dir / "labels80.json"),
             captions_json=[str(coco_dir / "captions.json")],
             image_dirs=[str(coco_dir / "images")],
+            splits=f"test:{tmp_path / 'test_ids.txt'}",
             num_workers=0,
             show_progress=False,
         )
     )
+    assert manifest["splits"]["test"]["num_examples"] == 2
     # Image 336777 has no label and is skipped (SPEC D2 rule applied to COCO); 11 remain.
     assert sum(info["num_examples"] for info in manifest["splits"].values()) == 11
     assert [e["id"] for e in manifest["skipped"]] == [336777]

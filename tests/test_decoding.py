@@ -13,6 +13,7 @@ from decoding_reference import (
     greedy_reference,
 )
 from s_cnn_rnn.decoding import beam_search, greedy_decode
+from s_cnn_rnn.decoding.beam_search import masked_top_k
 
 PAD, START, END, A, B, C, D = range(7)
 SPECIALS = (PAD, START)
@@ -269,6 +270,22 @@ def test_decoders_run_inside_an_exported_saved_model(tmp_path):
     np.testing.assert_array_equal(
         greedy_ids, greedy_decode(model.step_fn, model.initial_state(), START, END, 7, SPECIALS).token_ids)
     assert loaded.decode(model.initial_state()[:1])[0].shape == (1, 3, 7)  # any batch size
+
+
+@pytest.mark.parametrize("vocab_size,k,banned", [(12000, 3, (0, 1)), (12000, 5, (0, 1, 61, 11999)),
+                                                 (2048, 3, ()), (1031, 3, (2,)), (50, 3, (0,))])
+def test_masked_top_k_equals_tf_top_k_including_ties(vocab_size, k, banned):
+    rng = np.random.default_rng(vocab_size + k)
+    logits = np.round(rng.normal(size=[7, vocab_size]) * 2).astype(np.float32)  # many ties
+    logits[0, list(banned)] = 100.0  # banned ids would win
+    logits[1, :] = 0.0  # all tied
+    expected_logits = logits.copy()
+    expected_logits[:, list(banned)] = -1e9
+    expected = tf.math.top_k(expected_logits, k)
+    for fn in (masked_top_k, tf.function(masked_top_k, jit_compile=True)):
+        values, ids = fn(tf.constant(logits), k, banned)
+        np.testing.assert_array_equal(values, expected.values)
+        np.testing.assert_array_equal(ids, expected.indices)
 
 
 def test_bad_settings_are_rejected():
