@@ -21,3 +21,23 @@ def shared_data_dir() -> pathlib.Path:
             "project checkout to run this test"
         )
     return SHARED_DATA_DIR
+
+
+@pytest.fixture(scope="session")
+def tiny_synthetic_data(tmp_path_factory) -> str:
+    """A converted built-in dataset small enough for training tests (64 images of 32 px)."""
+    from data_prep import conversion  # pylint: disable=import-outside-toplevel
+
+    output_dir = tmp_path_factory.mktemp("tiny_synthetic") / "data"
+    conversion.convert(
+        conversion.ConvertOptions(
+            dataset="synthetic",
+            output_dir=str(output_dir),
+            synthetic_sizes=(48, 8, 8),
+            synthetic_image_size=32,
+            num_concepts=40,
+            num_workers=0,
+            show_progress=False,
+        )
+    )
+    return str(output_dir)

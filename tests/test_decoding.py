@@ -83,6 +83,12 @@ def test_beam_search_matches_reference_on_random_rnns(seed, alpha):
     assert_beam_parity(model, batch=5, beam_width=3, max_length=7, alpha=alpha)
 
 
+def test_beam_search_matches_reference_with_a_large_vocabulary():
+    # V = 2048 takes the chunked top-k path of the search.
+    model = TinyRnnToyModel(vocab_size=2048, hidden=8, batch=2, seed=11, end_bias=6.0)
+    assert_beam_parity(model, batch=2, beam_width=3, max_length=5, banned=(PAD, START, 1500))
+
+
 @pytest.mark.parametrize("seed", range(3))
 def test_beam_search_matches_reference_on_time_dependent_markov_models(seed):
     rng = np.random.default_rng(seed)

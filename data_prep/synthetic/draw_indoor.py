@@ -6,22 +6,21 @@ rectangles, a window is a framed rectangle of sky; a clock, a ball and the sun a
 
 from data_prep.synthetic import paint
 from data_prep.synthetic.catalogue import COLOURS
-from data_prep.synthetic.draw_living import _darker, _lighter
 
 _GLASS = (0.62, 0.78, 0.92)
 
 
 def _wood(f, rgb):
-    return paint.stripes(max(1.5, 0.05 * f.h), 90, _darker(rgb, 0.82), 0.3)
+    return paint.stripes(max(1.5, 0.05 * f.h), 90, paint.darker(rgb, 0.82), 0.3)
 
 
 def draw_table(pen, f, rgb, rng, thing):
     """Table: a lighter top surface in perspective, a front edge, four legs."""
     del rng, thing
-    dark = _darker(rgb, 0.75)
+    dark = paint.darker(rgb, 0.75)
     for u in (0.2, 0.76):
-        pen.rect(f.box(u, 0.27, u + 0.04, 0.86), _darker(rgb, 0.6))
-    pen.polygon(f.pts((0.05, 0.0), (0.95, 0.0), (1.0, 0.16), (0.0, 0.16)), _lighter(rgb, 0.15),
+        pen.rect(f.box(u, 0.27, u + 0.04, 0.86), paint.darker(rgb, 0.6))
+    pen.polygon(f.pts((0.05, 0.0), (0.95, 0.0), (1.0, 0.16), (0.0, 0.16)), paint.lighter(rgb, 0.15),
                 _wood(f, rgb))
     pen.rect(f.box(0.0, 0.16, 1.0, 0.27), dark)
     for u in (0.03, 0.90):
@@ -34,8 +33,8 @@ def draw_chair(pen, f, rgb, rng, thing):
     pen.rect(f.box(0.08, 0.0, 0.92, 0.12), rgb, grain=0.03)
     for u in (0.08, 0.78):
         pen.rect(f.box(u, 0.0, u + 0.14, 0.55), rgb)
-        pen.rect(f.box(u - 0.04, 0.6, u + 0.1, 1.0), _darker(rgb, 0.7))
-    pen.rect(f.box(0.0, 0.50, 1.0, 0.63), _lighter(rgb, 0.15), grain=0.03)
+        pen.rect(f.box(u - 0.04, 0.6, u + 0.1, 1.0), paint.darker(rgb, 0.7))
+    pen.rect(f.box(0.0, 0.50, 1.0, 0.63), paint.lighter(rgb, 0.15), grain=0.03)
 
 
 def draw_lamp(pen, f, rgb, rng, thing):
@@ -53,7 +52,7 @@ def draw_book(pen, f, rgb, rng, thing):
     del rng, thing
     pen.rect(f.box(0.0, 0.15, 1.0, 1.0), rgb)
     pen.rect(f.box(0.06, 0.40, 1.0, 0.78), (0.95, 0.92, 0.8))
-    pen.rect(f.box(0.0, 0.15, 0.12, 1.0), _darker(rgb, 0.7))
+    pen.rect(f.box(0.0, 0.15, 0.12, 1.0), paint.darker(rgb, 0.7))
 
 
 def draw_cup(pen, f, rgb, rng, thing):
@@ -87,7 +86,7 @@ def draw_window(pen, f, rgb, rng, thing):
     glass = (0.08, 0.1, 0.2) if pen.night else paint.jitter(_GLASS, rng, 0.04)
     pen.rect((f.x0, f.y0, f.x1, f.y1), frame)
     x0, y0, x1, y1 = f.box(0.08, 0.08, 0.92, 0.92)
-    pen.rect((x0, y0, x1, y1), _lighter(glass, 0.2), paint.vertical_gradient(y0, y1, glass))
+    pen.rect((x0, y0, x1, y1), paint.lighter(glass, 0.2), paint.vertical_gradient(y0, y1, glass))
     pen.rect(f.box(0.46, 0.05, 0.54, 0.95), frame)
     pen.rect(f.box(0.05, 0.46, 0.95, 0.54), frame)
     if thing.variant % 3 == 0:
@@ -95,7 +94,7 @@ def draw_window(pen, f, rgb, rng, thing):
             thing.variant % 4 % 3], rng, 0.05)
         for box in ((-0.12, -0.04, 0.14, 1.06), (0.86, -0.04, 1.12, 1.06)):
             pen.rect(f.box(*box), curtain, paint.stripes(max(1.5, 0.06 * f.w), 0,
-                                                         _darker(curtain, 0.8), 0.4))
+                                                         paint.darker(curtain, 0.8), 0.4))
 
 
 def draw_clock(pen, f, rgb, rng, thing):

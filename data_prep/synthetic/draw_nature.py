@@ -4,7 +4,6 @@ import math
 
 from data_prep.synthetic import paint
 from data_prep.synthetic.catalogue import COLOURS
-from data_prep.synthetic.draw_living import _darker, _lighter
 
 _TRUNK = (0.38, 0.24, 0.12)
 _RAINBOW = ((0.9, 0.15, 0.15), (0.98, 0.55, 0.1), (0.98, 0.92, 0.2), (0.25, 0.75, 0.25),
@@ -13,11 +12,11 @@ _RAINBOW = ((0.9, 0.15, 0.15), (0.98, 0.55, 0.1), (0.98, 0.92, 0.2), (0.25, 0.75
 
 def draw_tree(pen, f, rgb, rng, thing):
     """Tree: a leafy round crown on a brown trunk, or a layered pine (always in snow)."""
-    leaves = paint.blobs(max(1.2, 0.08 * f.w), _darker(rgb, 0.65), 0.3,
+    leaves = paint.blobs(max(1.2, 0.08 * f.w), paint.darker(rgb, 0.65), 0.3,
                          tuple(rng.uniform(0, 6, 4)))
     if thing.variant % 3 == 0 or pen.scene == "winter":
         pen.rect(f.box(0.44, 0.75, 0.56, 1.0), _TRUNK)
-        dark = _darker(rgb, 0.7)
+        dark = paint.darker(rgb, 0.7)
         for top, bottom, half in ((0.0, 0.45, 0.32), (0.2, 0.65, 0.42), (0.38, 0.82, 0.5)):
             pen.polygon(f.pts((0.5, top), (0.5 + half, bottom), (0.5 - half, bottom)), dark,
                         grain=0.06)
@@ -120,7 +119,7 @@ def draw_plant(pen, f, rgb, rng, thing):
         length = rng.uniform(0.45, 0.62)
         tip = (0.5 + math.cos(angle) * length * 0.9 * f.h / max(1e-3, f.w) * 0.5,
                0.62 + math.sin(angle) * length)
-        pen.line([f.p(0.5, 0.62), f.p(*tip)], width, _lighter(green, 0.1 * (k % 2)))
+        pen.line([f.p(0.5, 0.62), f.p(*tip)], width, paint.lighter(green, 0.1 * (k % 2)))
     pen.polygon(f.pts((0.22, 0.6), (0.78, 0.6), (0.68, 1.0), (0.32, 1.0)), pot, grain=0.03)
 
 

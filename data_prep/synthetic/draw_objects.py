@@ -4,7 +4,6 @@ import math
 
 from data_prep.synthetic import paint
 from data_prep.synthetic.catalogue import COLOURS
-from data_prep.synthetic.draw_living import _box, _darker, _lighter, _mirrored
 
 _GLASS = (0.62, 0.76, 0.86)
 _NIGHT_GLASS = (0.12, 0.14, 0.22)
@@ -19,52 +18,52 @@ def _glass(pen):
 def draw_car(pen, f, rgb, rng, thing):
     """Car: body, cabin with glass, two dark wheels, head and tail lights."""
     del rng
-    f = _mirrored(f, thing)
+    f = f.mirrored(thing.variant % 2 == 1)
     pen.polygon(f.pts((0.18, 0.42), (0.30, 0.04), (0.72, 0.04), (0.86, 0.42)), rgb)
     pen.polygon(f.pts((0.26, 0.40), (0.35, 0.12), (0.67, 0.12), (0.77, 0.40)), _glass(pen))
-    pen.rect(_box(f, 0.49, 0.10, 0.53, 0.42), rgb)
-    pen.rect(_box(f, 0.0, 0.38, 1.0, 0.82), rgb, grain=0.03)
-    pen.rect(_box(f, 0.94, 0.45, 1.0, 0.56), _LIT)
-    pen.rect(_box(f, 0.0, 0.45, 0.04, 0.56), (0.9, 0.1, 0.1))
+    pen.rect(f.box(0.49, 0.10, 0.53, 0.42), rgb)
+    pen.rect(f.box(0.0, 0.38, 1.0, 0.82), rgb, grain=0.03)
+    pen.rect(f.box(0.94, 0.45, 1.0, 0.56), _LIT)
+    pen.rect(f.box(0.0, 0.45, 0.04, 0.56), (0.9, 0.1, 0.1))
     for u in (0.12, 0.66):
-        pen.ellipse(_box(f, u, 0.62, u + 0.22, 1.0), _TYRE)
-        pen.ellipse(_box(f, u + 0.07, 0.74, u + 0.15, 0.88), COLOURS["silver"])
+        pen.ellipse(f.box(u, 0.62, u + 0.22, 1.0), _TYRE)
+        pen.ellipse(f.box(u + 0.07, 0.74, u + 0.15, 0.88), COLOURS["silver"])
 
 
 def draw_bus(pen, f, rgb, rng, thing):
     """Bus: long tall box, a row of windows, a door, a white stripe, two wheels."""
     del rng
-    f = _mirrored(f, thing)
-    pen.rect(_box(f, 0.0, 0.0, 1.0, 0.86), rgb, grain=0.03)
+    f = f.mirrored(thing.variant % 2 == 1)
+    pen.rect(f.box(0.0, 0.0, 1.0, 0.86), rgb, grain=0.03)
     for i in range(5):
         u = 0.04 + i * 0.155
-        pen.rect(_box(f, u, 0.12, u + 0.12, 0.45), _glass(pen))
-    pen.rect(_box(f, 0.84, 0.12, 0.95, 0.80), _glass(pen))
-    pen.rect(_box(f, 0.0, 0.55, 0.82, 0.60), COLOURS["white"])
+        pen.rect(f.box(u, 0.12, u + 0.12, 0.45), _glass(pen))
+    pen.rect(f.box(0.84, 0.12, 0.95, 0.80), _glass(pen))
+    pen.rect(f.box(0.0, 0.55, 0.82, 0.60), COLOURS["white"])
     for u in (0.10, 0.68):
-        pen.ellipse(_box(f, u, 0.68, u + 0.16, 1.0), _TYRE)
+        pen.ellipse(f.box(u, 0.68, u + 0.16, 1.0), _TYRE)
 
 
 def draw_bicycle(pen, f, rgb, rng, thing):
     """Bicycle: two thin black rings and a coloured diamond frame."""
     del rng
-    f = _mirrored(f, thing)
+    f = f.mirrored(thing.variant % 2 == 1)
     tyre = max(1.0, 0.05 * abs(f.w))
-    pen.ring(_box(f, 0.0, 0.44, 0.42, 1.0), tyre, _TYRE)
-    pen.ring(_box(f, 0.58, 0.44, 1.0, 1.0), tyre, _TYRE)
+    pen.ring(f.box(0.0, 0.44, 0.42, 1.0), tyre, _TYRE)
+    pen.ring(f.box(0.58, 0.44, 1.0, 1.0), tyre, _TYRE)
     width = max(1.0, 0.045 * abs(f.w))
     pen.line(f.pts((0.21, 0.72), (0.47, 0.72), (0.38, 0.36), (0.21, 0.72)), width, rgb)
     pen.line(f.pts((0.47, 0.72), (0.72, 0.38), (0.79, 0.72)), width, rgb)
     pen.line(f.pts((0.38, 0.36), (0.72, 0.38)), width, rgb)
     pen.line(f.pts((0.72, 0.38), (0.70, 0.18), (0.80, 0.18)), width, _TYRE)
-    pen.rect(_box(f, 0.31, 0.27, 0.45, 0.33), _TYRE)
+    pen.rect(f.box(0.31, 0.27, 0.45, 0.33), _TYRE)
 
 
 def draw_boat(pen, f, rgb, rng, thing):
     """Boat: trapezoid hull with a light stripe; a white sail or a cabin."""
-    f = _mirrored(f, thing)
+    f = f.mirrored(thing.variant % 2 == 1)
     pen.polygon(f.pts((0.0, 0.62), (1.0, 0.62), (0.84, 1.0), (0.16, 1.0)), rgb, grain=0.03)
-    pen.rect(_box(f, 0.04, 0.62, 0.96, 0.70), _lighter(rgb, 0.5))
+    pen.rect(f.box(0.04, 0.62, 0.96, 0.70), paint.lighter(rgb, 0.5))
     if thing.variant % 3:
         pen.line(f.pts((0.47, 0.0), (0.47, 0.63)), max(1.0, 0.025 * abs(f.w)),
                  COLOURS["brown"])
@@ -73,17 +72,17 @@ def draw_boat(pen, f, rgb, rng, thing):
         if thing.variant % 3 == 2:
             pen.polygon(f.pts((0.44, 0.08), (0.44, 0.58), (0.16, 0.58)), sail)
     else:
-        pen.rect(_box(f, 0.28, 0.34, 0.70, 0.63), COLOURS["white"])
-        pen.rect(_box(f, 0.33, 0.42, 0.65, 0.52), _glass(pen))
+        pen.rect(f.box(0.28, 0.34, 0.70, 0.63), COLOURS["white"])
+        pen.rect(f.box(0.33, 0.42, 0.65, 0.52), _glass(pen))
 
 
 def draw_plane(pen, f, rgb, rng, thing):
     """Plane: a long fuselage, swept wing and a tail fin."""
     del rng
-    f = _mirrored(f, thing)
-    pen.polygon(f.pts((0.0, 0.42), (0.06, 0.0), (0.16, 0.0), (0.22, 0.42)), _darker(rgb, 0.8))
-    pen.ellipse(_box(f, 0.0, 0.34, 1.0, 0.66), rgb)
-    pen.polygon(f.pts((0.38, 0.50), (0.62, 0.50), (0.48, 1.0), (0.40, 1.0)), _darker(rgb, 0.75))
+    f = f.mirrored(thing.variant % 2 == 1)
+    pen.polygon(f.pts((0.0, 0.42), (0.06, 0.0), (0.16, 0.0), (0.22, 0.42)), paint.darker(rgb, 0.8))
+    pen.ellipse(f.box(0.0, 0.34, 1.0, 0.66), rgb)
+    pen.polygon(f.pts((0.38, 0.50), (0.62, 0.50), (0.48, 1.0), (0.40, 1.0)), paint.darker(rgb, 0.75))
 
 
 def draw_building(pen, f, rgb, rng, thing):
@@ -94,19 +93,19 @@ def draw_building(pen, f, rgb, rng, thing):
                          (f.x0 + 0.05 * f.w, f.y0 + 0.05 * f.h),
                          lit=0.5 if pen.night else 1.0)
     pen.rect((f.x0, f.y0, f.x1, f.y1), rgb, windows, grain=0.03)
-    pen.rect(f.box(-0.02, 0.0, 1.02, 0.04), _darker(rgb))
+    pen.rect(f.box(-0.02, 0.0, 1.02, 0.04), paint.darker(rgb))
     if rng.random() < 0.3:
-        pen.rect(f.box(0.4, -0.08, 0.6, 0.0), _darker(rgb, 0.8))
+        pen.rect(f.box(0.4, -0.08, 0.6, 0.0), paint.darker(rgb, 0.8))
 
 
 def draw_house(pen, f, rgb, rng, thing):
     """House: walls, a triangular roof, a door and two crossed windows."""
     roof = paint.jitter(((0.55, 0.16, 0.12), (0.35, 0.25, 0.2), (0.35, 0.36, 0.4))[
         thing.variant % 3], rng, 0.03)
-    bricks = paint.stripes(max(2.0, 0.06 * f.h), 90, _darker(rgb, 0.8), 0.2) \
+    bricks = paint.stripes(max(2.0, 0.06 * f.h), 90, paint.darker(rgb, 0.8), 0.2) \
         if thing.colour == "red" else None
     if thing.variant % 4 == 0:
-        pen.rect(f.box(0.68, 0.05, 0.78, 0.35), _darker(rgb, 0.7))
+        pen.rect(f.box(0.68, 0.05, 0.78, 0.35), paint.darker(rgb, 0.7))
     pen.rect(f.box(0.1, 0.45, 0.9, 1.0), rgb, bricks, grain=0.02)
     pen.polygon(f.pts((0.0, 0.48), (0.5, 0.0), (1.0, 0.48)), roof)
     pen.rect(f.box(0.43, 0.68, 0.58, 1.0), (0.4, 0.24, 0.12))
@@ -175,7 +174,7 @@ def draw_ball(pen, f, rgb, rng, thing):
 def draw_kite(pen, f, rgb, rng, thing):
     """Kite: a diamond with a dark cross and a zigzag tail."""
     del rng, thing
-    dark = _darker(rgb, 0.4)
+    dark = paint.darker(rgb, 0.4)
     width = max(1.0, 0.05 * f.w)
     pen.line(f.pts((0.5, 0.72), (0.38, 0.82), (0.62, 0.90), (0.45, 1.0)), width, dark)
     pen.polygon(f.pts((0.5, 0.0), (1.0, 0.28), (0.5, 0.72), (0.0, 0.28)), rgb)

@@ -121,6 +121,16 @@ def mix(a: RGB, b: RGB, t: float) -> RGB:
     return tuple(float(x + (y - x) * t) for x, y in zip(a, b))
 
 
+def darker(rgb: RGB, factor: float = 0.6) -> RGB:
+    """The colour scaled towards black."""
+    return tuple(c * factor for c in rgb)
+
+
+def lighter(rgb: RGB, amount: float = 0.4) -> RGB:
+    """The colour blended towards white."""
+    return mix(rgb, (1.0, 1.0, 1.0), amount)
+
+
 class Painter:
     """Draws into `canvas` float32 `[size, size, 3]` and tracks `owner` int32 `[size, size]`.
 
@@ -287,6 +297,10 @@ class Frame:
         return [self.p(u, v) for u, v in uvs]
 
     def box(self, u0, v0, u1, v1):
-        """The pixel box spanning (u0, v0)-(u1, v1)."""
-        return (self.x0 + u0 * self.w, self.y0 + v0 * self.h,
-                self.x0 + u1 * self.w, self.y0 + v1 * self.h)
+        """The pixel box spanning (u0, v0)-(u1, v1), ordered even in a mirrored frame."""
+        xa, xb = self.x0 + u0 * self.w, self.x0 + u1 * self.w
+        return (min(xa, xb), self.y0 + v0 * self.h, max(xa, xb), self.y0 + v1 * self.h)
+
+    def mirrored(self, flip: bool) -> "Frame":
+        """This frame flipped left-right when `flip` (objects facing left)."""
+        return Frame((self.x1, self.y0, self.x0, self.y1)) if flip else self

@@ -282,7 +282,16 @@ def _add_dependencies(layout: Layout, rng: np.random.Generator) -> None:
                 thing.depth = thing.box[3]
                 continue
             things[index] = _put_on(thing, things[table], table, rng)
-    layout.things = [t for t in things if t.place != "drop"]
+    _drop_marked(layout)
+
+
+def _drop_marked(layout: Layout) -> None:
+    """Removes things marked "drop", keeping partner indices pointing at the same things."""
+    kept = [i for i, t in enumerate(layout.things) if t.place != "drop"]
+    new_index = {old: new for new, old in enumerate(kept)}
+    layout.things = [layout.things[i] for i in kept]
+    for thing in layout.things:
+        thing.partner = new_index.get(thing.partner, -1)
 
 
 def _move_beside(small: Thing, big: Thing, rng: np.random.Generator) -> None:

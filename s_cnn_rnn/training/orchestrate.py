@@ -58,7 +58,7 @@ def complete_model_config(options: TrainOptions) -> ModelConfig:
     if options.task == "caption":
         num_concepts, vocab_size = info["num_concepts"], info["vocab_size"]
     else:
-        num_concepts, vocab_size = info["num_labels"], info["num_labels"] + 3
+        num_concepts, vocab_size = info["num_labels"], info["num_label_tokens"]
     if num_concepts == 0:
         raise ValueError(
             f"{options.data_dir} has no {'concepts' if options.task == 'caption' else 'labels'} for "
@@ -137,7 +137,7 @@ def train(options: TrainOptions) -> dict:
     for stage in requested:
         stages.check_stage(stage, config.variant)
     info = input_pipeline.dataset_info(options.data_dir)
-    has_val = bool(options.val_split) and info["splits"].get(options.val_split, 0) > 0
+    has_val = bool(options.val_split) and info["num_examples"].get(options.val_split, 0) > 0
     with strategy.scope():
         model = builder.build_model(config)
     results = {}
@@ -149,7 +149,8 @@ def train(options: TrainOptions) -> dict:
 
         def train_dataset(start_step, stage=stage):
             return input_pipeline.make_dataset(
-                options.data_dir, "train", _pipeline_config(options, stage, training=True), start_step=start_step
+                options.data_dir, "train", _pipeline_config(options, stage, training=True),
+                skip_examples=start_step * options.stage_settings[stage].batch_size,
             )
 
         def val_dataset(stage=stage):

@@ -1,0 +1,232 @@
+"""The three training stages on tiny synthetic data: hand-off, resume, learning, errors."""
+
+import dataclasses
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from s_cnn_rnn import input_pipeline
+from s_cnn_rnn.models import builder
+from s_cnn_rnn.models.config import ModelConfig
+from s_cnn_rnn.training import history as history_lib
+from s_cnn_rnn.training import model_store
+from s_cnn_rnn.training import orchestrate
+from s_cnn_rnn.training import trainer
+
+TINY_MODEL = ModelConfig(
+    variant="s_cnn_rnn",
+    backbone="small_cnn",
+    backbone_weights="none",
+    image_size=32,
+    num_concepts=1,
+    vocab_size=4,
+    embedding_dim=16,
+    lstm_units=16,
+    small_cnn_width=8,
+)
+
+
+def _options(data_dir, model_dir, stage="all", steps=(2, 2, 2), task="caption", **kwargs) -> orchestrate.TrainOptions:
+    model = kwargs.pop("model", TINY_MODEL)
+    settings = {
+        name: trainer.StageSettings(
+            stage=name, train_steps=count, batch_size=4, learning_rate=1e-3, optimizer="adam",
+            log_every=1, checkpoint_every=kwargs.pop(f"{name}_checkpoint_every", 100), validate_every=2,
+            validation_steps=1, head_steps=1 if name == "cnn" else 0,
+        )
+        for name, count in zip(("cnn", "rnn", "joint"), steps)
+    }
+    return orchestrate.TrainOptions(
+        stage=stage, data_dir=data_dir, model_dir=str(model_dir), task=task, model=model,
+        stage_settings=settings, **kwargs,
+    )
+
+
+def _weights(layer) -> list[np.ndarray]:
+    return [np.array(v) for v in layer.weights]
+
+
+def test_all_stages_run_and_write_history_and_checkpoints(tiny_synthetic_data, tmp_path):
+    results = orchestrate.train(_options(tiny_synthetic_data, tmp_path / "model"))
+    assert set(results) == {"cnn", "rnn", "joint"}
+    for stage, terms in (("cnn", {"L_u"}), ("rnn", {"L_r"}), ("joint", {"L_u", "L_r"})):
+        records = history_lib.read_history(str(tmp_path / "model" / stage / "history.jsonl"))
+        assert [r["step"] for r in records] == [1, 2]
+        for record in records:
+            assert terms <= set(record) and np.isfinite(record["loss"])
+            assert record["loss"] == pytest.approx(sum(record[t] for t in terms), rel=1e-5)
+        assert "val_loss" in records[-1]
+        assert tf.train.latest_checkpoint(str(tmp_path / "model" / stage / "checkpoints")).endswith("-2")
+    assert json.loads((tmp_path / "model" / "model_config.json").read_text())["task"] == "caption"
+    # A rerun does not retrain finished stages.
+    again = orchestrate.train(_options(tiny_synthetic_data, tmp_path / "model"))
+    assert all(record.get("skipped") for record in again.values())
+
+
+def test_joint_stage_starts_from_the_cnn_and_rnn_checkpoints(tiny_synthetic_data, tmp_path):
+    model_dir = tmp_path / "model"
+    orchestrate.train(_options(tiny_synthetic_data, model_dir, stage="cnn"))
+    orchestrate.train(_options(tiny_synthetic_data, model_dir, stage="rnn"))
+    options = _options(tiny_synthetic_data, model_dir, stage="joint")
+    config = orchestrate.complete_model_config(options)
+
+    def restored(items_of):
+        model = builder.build_model(config)
+        stage = "cnn" if items_of == "cnn_checkpoint_items" else "rnn"
+        path = tf.train.latest_checkpoint(str(model_dir / stage / "checkpoints"))
+        tf.train.Checkpoint(**getattr(model, items_of)()).read(path).expect_partial()
+        return model
+
+    expected_cnn = restored("cnn_checkpoint_items").concept_cnn
+    expected_decoder = restored("decoder_checkpoint_items").decoder
+    model = builder.build_model(config)
+    fresh_cnn = _weights(model.concept_cnn)
+    orchestrate._initializer(options, model, "joint")()  # pylint: disable=protected-access
+    for got, want, before in zip(_weights(model.concept_cnn), _weights(expected_cnn), fresh_cnn):
+        np.testing.assert_array_equal(got, want)
+    assert any(not np.array_equal(a, b) for a, b in zip(_weights(model.concept_cnn), fresh_cnn))
+    for got, want in zip(_weights(model.decoder), _weights(expected_decoder)):
+        np.testing.assert_array_equal(got, want)
+
+
+def test_joint_without_previous_stages_is_a_clear_error(tiny_synthetic_data, tmp_path):
+    with pytest.raises(FileNotFoundError, match="--stage=cnn"):
+        orchestrate.train(_options(tiny_synthetic_data, tmp_path / "model", stage="joint"))
+
+
+def test_resume_gives_the_same_weights_as_an_uninterrupted_run(tiny_synthetic_data, tmp_path):
+    def final_weights(model_dir, steps_in_runs):
+        for steps in steps_in_runs:
+            orchestrate.train(
+                _options(tiny_synthetic_data, model_dir, stage="cnn", steps=(steps, 0, 0), deterministic=True,
+                         cnn_checkpoint_every=2, seed=3)
+            )
+        reader = tf.train.load_checkpoint(tf.train.latest_checkpoint(str(model_dir / "cnn" / "checkpoints")))
+        names = sorted(n for n in reader.get_variable_to_shape_map() if n.startswith("concept_cnn/"))
+        return {n: reader.get_tensor(n) for n in names}
+
+    interrupted = final_weights(tmp_path / "a", [2, 4])
+    uninterrupted = final_weights(tmp_path / "b", [4])
+    assert interrupted.keys() == uninterrupted.keys() and interrupted
+    for name in interrupted:
+        np.testing.assert_array_equal(interrupted[name], uninterrupted[name], err_msg=name)
+    history = history_lib.read_history(str(tmp_path / "a" / "cnn" / "history.jsonl"))
+    assert [r["step"] for r in history] == [1, 2, 3, 4]
+
+
+@pytest.mark.parametrize("stage,term", [("cnn", "L_u"), ("rnn", "L_r"), ("joint", "L_r")])
+def test_each_loss_can_be_driven_near_zero_on_one_fixed_batch(tiny_synthetic_data, tmp_path, stage, term):
+    options = _options(tiny_synthetic_data, tmp_path / "model", stage=stage)
+    config = orchestrate.complete_model_config(options)
+    model = builder.build_model(config)
+    pipeline = input_pipeline.PipelineConfig(
+        task="caption", batch_size=4, backbone="small_cnn", image_size=32, training=False,
+        read_images=stage != "rnn", deterministic=True,
+    )
+    fixed = input_pipeline.make_dataset(tiny_synthetic_data, "train", pipeline).take(1).cache().repeat()
+    settings = trainer.StageSettings(
+        stage=stage, train_steps=250, batch_size=4, learning_rate=1e-2, optimizer="adam",
+        log_every=250, checkpoint_every=1000, validate_every=0,
+    )
+    stage_trainer = trainer.StageTrainer(model, tf.distribute.get_strategy(), settings,
+                                         str(tmp_path / stage), lambda start: fixed)
+    final = stage_trainer.run()
+    first = history_lib.read_history(str(tmp_path / stage / "history.jsonl"))[0]
+    assert final[term] < 0.05 * max(first[term], 1.0), (first, final)
+
+
+def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(tiny_synthetic_data, tmp_path):
+    options = _options(tiny_synthetic_data, tmp_path / "model", stage="cnn")
+    model = builder.build_model(orchestrate.complete_model_config(options))
+    pipeline = input_pipeline.PipelineConfig(
+        task="caption", batch_size=4, backbone="small_cnn", image_size=32, training=True
+    )
+    good = input_pipeline.make_dataset(tiny_synthetic_data, "train", pipeline)
+    poisoned = good.enumerate().map(
+        lambda index, batch: dict(batch, image=tf.where(index >= 3, np.nan, batch["image"]))
+    )
+    settings = trainer.StageSettings(stage="cnn", train_steps=6, batch_size=4, log_every=1, checkpoint_every=1,
+                                     validate_every=0)
+    stage_trainer = trainer.StageTrainer(model, tf.distribute.get_strategy(), settings, str(tmp_path / "cnn"),
+                                         lambda start: poisoned)
+    with pytest.raises(trainer.NonFiniteLossError, match="non-finite at step 4.*step 3"):
+        stage_trainer.run()
+    assert tf.train.latest_checkpoint(str(tmp_path / "cnn" / "checkpoints")).endswith("-3")
+
+
+def test_vocabulary_mismatch_is_a_clear_error(tiny_synthetic_data, tmp_path):
+    model_dir = tmp_path / "model"
+    model_store.bind_vocabularies(str(model_dir), tiny_synthetic_data)
+    other = tmp_path / "other"
+    os.makedirs(other / "vocab")
+    for name in ("words", "concepts", "labels", "tags"):
+        text = open(os.path.join(tiny_synthetic_data, "vocab", f"{name}.txt"), encoding="utf-8").read()
+        if name == "concepts":
+            lines = text.splitlines()
+            text = "\n".join([lines[1], lines[0]] + lines[2:]) + "\n"
+        (other / "vocab" / f"{name}.txt").write_text(text, encoding="utf-8")
+    with pytest.raises(model_store.VocabularyMismatchError, match="concepts"):
+        model_store.bind_vocabularies(str(model_dir), str(other))
+
+
+MIRRORED_SCRIPT = r"""
+import sys, json
+import numpy as np
+import tensorflow as tf
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+sys.path.insert(0, sys.argv[2])
+from s_cnn_rnn import input_pipeline
+from s_cnn_rnn.models import builder
+from s_cnn_rnn.models.config import ModelConfig
+from s_cnn_rnn.training import stages
+data_dir = sys.argv[1]
+info = input_pipeline.dataset_info(data_dir)
+config = ModelConfig(variant="s_cnn_rnn", backbone="small_cnn", backbone_weights="none", image_size=32,
+                     num_concepts=info["num_concepts"], vocab_size=info["vocab_size"], embedding_dim=16,
+                     lstm_units=16, small_cnn_width=8)
+pipeline = input_pipeline.PipelineConfig(task="caption", batch_size=8, backbone="small_cnn", image_size=32,
+                                         training=False, deterministic=True)
+batch = next(iter(input_pipeline.make_dataset(data_dir, "train", pipeline)))
+losses = {}
+for name, strategy in (("one", tf.distribute.OneDeviceStrategy("/cpu:0")),
+                       ("mirrored", tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]))):
+    tf.keras.utils.set_random_seed(0)
+    with strategy.scope():
+        model = builder.build_model(config)
+    if name == "one":
+        weights = model.get_weights()
+    else:
+        model.set_weights(weights)
+    dataset = strategy.experimental_distribute_dataset(tf.data.Dataset.from_tensors(batch))
+    def replica(b):
+        terms = stages.per_example_losses("joint", model, b, training=False)
+        return tf.nn.compute_average_loss(tf.add_n(list(terms.values())), global_batch_size=8)
+    per_replica = strategy.run(tf.function(replica), args=(next(iter(dataset)),))
+    losses[name] = float(strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica, axis=None))
+    losses[name + "_replicas"] = strategy.num_replicas_in_sync
+print(json.dumps(losses))
+"""
+
+
+def test_mirrored_on_two_logical_cpus_gives_the_single_device_loss(tiny_synthetic_data, tmp_path):
+    script = tmp_path / "mirrored.py"
+    script.write_text(MIRRORED_SCRIPT)
+    project_root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    completed = subprocess.run([sys.executable, str(script), tiny_synthetic_data, project_root],
+                               capture_output=True, text=True, timeout=300, check=False)
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    losses = json.loads(completed.stdout.strip().splitlines()[-1])
+    assert losses["mirrored_replicas"] == 2 and losses["one_replicas"] == 1
+    assert losses["mirrored"] == pytest.approx(losses["one"], rel=1e-4)
+
+
+def test_variant_without_a_stage_is_refused(tiny_synthetic_data, tmp_path):
+    model = dataclasses.replace(TINY_MODEL, variant="nic_f")
+    with pytest.raises(ValueError, match="has no 'rnn' stage"):
+        orchestrate.train(_options(tiny_synthetic_data, tmp_path / "m", stage="rnn", model=model))
