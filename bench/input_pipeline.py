@@ -203,18 +203,25 @@ def build_methods(data_dir, jpegs, jpeg_paths, backbone, image_size, batch_size,
     return methods
 
 
-def measure(methods: dict, repeats: int) -> dict:
-    """Interleaved timings, one warm-up each; returns name -> list of images/s."""
+def measure(methods: dict, repeats: int) -> tuple[dict, dict]:
+    """Interleaved timings, one warm-up each.
+
+    Returns:
+      name -> list of images/s (wall clock), and name -> list of this process's CPU
+      milliseconds per image (all threads; robust to other processes sharing the cores).
+    """
     for run in methods.values():
         run()
     rates = {name: [] for name in methods}
+    cpu_ms = {name: [] for name in methods}
     names = list(methods)
     for repeat in range(repeats):
         for name in names[repeat % len(names) :] + names[: repeat % len(names)]:  # rotate the order
-            start = time.perf_counter()
+            wall, cpu = time.perf_counter(), time.process_time()
             count = methods[name]()
-            rates[name].append(count / (time.perf_counter() - start))
-    return rates
+            rates[name].append(count / (time.perf_counter() - wall))
+            cpu_ms[name].append(1000 * (time.process_time() - cpu) / count)
+    return rates, cpu_ms
 
 
 def main(argv):
@@ -228,24 +235,27 @@ def main(argv):
         methods = build_methods(
             data_dir, jpegs, jpeg_paths, backbone, image_size, _BATCH_SIZE.value, _NUM_BATCHES.value
         )
-        rates = measure(methods, _REPEATS.value)
+        rates, cpu_ms = measure(methods, _REPEATS.value)
     medians = {name: statistics.median(values) for name, values in rates.items()}
+    cpu_medians = {name: statistics.median(values) for name, values in cpu_ms.items()}
     mean_kb = sum(map(len, jpegs)) / len(jpegs) / 1024
     print(
         f"\n{len(jpegs)} JPEGs ({'from ' + _JPEG_DIR.value if _JPEG_DIR.value else 'generated'}, "
         f"mean {mean_kb:.0f} KB), {backbone} at {image_size} px, batch {_BATCH_SIZE.value} x "
         f"{_NUM_BATCHES.value} batches, {_REPEATS.value} repeats, {os.cpu_count()} CPUs"
     )
-    print(f"{'method':<14}{'median img/s':>14}{'min':>10}{'max':>10}{'vs bound':>10}")
+    print(f"{'method':<14}{'median img/s':>14}{'min':>10}{'max':>10}{'vs bound':>10}{'CPU ms/img':>12}")
     for name, values in rates.items():
         print(
             f"{name:<14}{medians[name]:>14.1f}{min(values):>10.1f}{max(values):>10.1f}"
-            f"{medians[name] / medians['bound']:>10.3f}"
+            f"{medians[name] / medians['bound']:>10.3f}{cpu_medians[name]:>12.2f}"
         )
     result = {
         "images_per_second": {name: round(value, 1) for name, value in medians.items()},
         "fraction_of_decode_bound": round(medians["pipeline"] / medians["bound"], 3),
         "speedup_vs_pil_loop": round(medians["pipeline"] / medians["pil_loop"], 3),
+        "cpu_ms_per_image": {name: round(value, 3) for name, value in cpu_medians.items()},
+        "cpu_fraction_of_decode_bound": round(cpu_medians["bound"] / cpu_medians["pipeline"], 3),
         "settings": {
             "num_images": len(jpegs), "image_size": image_size, "backbone": backbone,
             "batch_size": _BATCH_SIZE.value, "num_batches": _NUM_BATCHES.value, "repeats": _REPEATS.value,

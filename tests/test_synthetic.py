@@ -250,10 +250,11 @@ def test_rejects_bad_arguments(tmp_path, arguments):
 
 
 def test_real_reader_reads_it_unchanged(raw):
-    from data_prep.sources import synthetic as synthetic_source  # pylint: disable=import-outside-toplevel
+    # The other side of the contract: the real reader must accept the files as written.
+    from data_prep.sources import synthetic as reader  # pylint: disable=import-outside-toplevel
 
     raw_dir, _ = raw
-    data = synthetic_source.read_synthetic(raw_dir)
+    data = reader.read_synthetic(raw_dir)
     assert len(data.items) == sum(SPLIT.values()) and not data.skipped
     assert data.label_names == list(catalogue.LABEL_NAMES)
     assert len(data.tag_names) == 1000

@@ -46,12 +46,20 @@ _REGION_NOUNS = {
     "sand": ("the sand", "white sand"), "snow": ("fresh snow", "the snow", "white snow"),
 }
 _NEAR = ("next to", "near", "beside", "by")
-_BEHIND_OK = ("building", "house", "fence", "tree", "mountain", "bench", "sign")
+# Things another object can stand "in front of".
+_BACKDROP_LABELS = ("building", "house", "fence", "tree", "mountain", "bench", "sign")
 
 
 @dataclasses.dataclass
 class Group:
-    """All visible instances of one label."""
+    """All visible instances of one label.
+
+    Attributes:
+      label: the label.
+      members: indices into `Layout.things`, in index order.
+      area: visible pixels, weighted by how likely the label is a caption's subject.
+      colours: colour names of the members (None for labels without one).
+    """
 
     label: str
     members: list
@@ -177,7 +185,8 @@ class CaptionContext:
         if best is None:
             return None
         behind = self.things[best.members[0]]
-        if best.label in _BEHIND_OK and behind.depth < thing.depth and self.rng.random() < 0.5:
+        in_front = best.label in _BACKDROP_LABELS and behind.depth < thing.depth
+        if in_front and self.rng.random() < 0.5:
             return ["in", "front", "of"], best
         return self.pick(_NEAR).split(), best
 

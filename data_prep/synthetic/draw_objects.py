@@ -82,7 +82,8 @@ def draw_plane(pen, f, rgb, rng, thing):
     f = f.mirrored(thing.variant % 2 == 1)
     pen.polygon(f.pts((0.0, 0.42), (0.06, 0.0), (0.16, 0.0), (0.22, 0.42)), paint.darker(rgb, 0.8))
     pen.ellipse(f.box(0.0, 0.34, 1.0, 0.66), rgb)
-    pen.polygon(f.pts((0.38, 0.50), (0.62, 0.50), (0.48, 1.0), (0.40, 1.0)), paint.darker(rgb, 0.75))
+    wing = paint.darker(rgb, 0.75)
+    pen.polygon(f.pts((0.38, 0.50), (0.62, 0.50), (0.48, 1.0), (0.40, 1.0)), wing)
 
 
 def draw_building(pen, f, rgb, rng, thing):

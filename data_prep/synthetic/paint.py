@@ -187,7 +187,7 @@ class Painter:
             colour, None, 0.0, alpha)
 
     def pieslice(self, box, start, end, colour, texture=None, grain=0.0):
-        """Sector of the ellipse in `box` from `start` to `end` degrees (clockwise from 3 o'clock)."""
+        """Sector of the ellipse in `box`, `start` to `end` degrees clockwise from 3 o'clock."""
         self._paint(box, lambda draw, tx: draw.pieslice(_flat(tx(_corners(box))), start, end,
                                                          fill=255),
                     colour, texture, grain, 1.0)
