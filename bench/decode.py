@@ -17,10 +17,14 @@ around 10-12 words as a trained model's do) and measures, interleaved and repeat
 
 Decoder FLOPs per caption = steps run x beam x (LSTM 2*4*U*(E+U) + projection 2*U*V), the
 embedding gather counted as 0. fraction_of_matmul_roofline = achieved decoder GFLOP/s divided
-by the faster of the two matmul rates. The last line printed is one JSON object.
+by the faster of the two matmul rates. The machine is shared, so ratios (roofline fraction,
+speedups) are taken within each repeat, between neighbouring measurements, then the median;
+`best_of_repeats` gives the same from each method's least disturbed repeat. The last line
+printed is one JSON object.
 
 Example:
-  python bench/decode.py --batch_size=64 --beam_width=3 --num_batches=3 --per_image_images=8
+  python bench/decode.py --batch_size=64 --beam_width=3 --vocab_size=12000 --lstm_units=512 \
+      --embedding_dim=512 --max_length=20 --num_batches=2 --per_image_images=8 --repeats=7
 """
 
 import heapq
@@ -47,10 +51,11 @@ _VOCAB_SIZE = flags.DEFINE_integer("vocab_size", 12000, "Output vocabulary size.
 _LSTM_UNITS = flags.DEFINE_integer("lstm_units", 512, "LSTM units.")
 _EMBEDDING_DIM = flags.DEFINE_integer("embedding_dim", 512, "Word embedding size.")
 _MAX_LENGTH = flags.DEFINE_integer("max_length", 20, "Maximum caption length (steps).")
-_NUM_BATCHES = flags.DEFINE_integer("num_batches", 3, "Batched calls per measurement.")
+_NUM_BATCHES = flags.DEFINE_integer("num_batches", 2, "Batched calls per measurement.")
 _PER_IMAGE_IMAGES = flags.DEFINE_integer("per_image_images", 8, "Images per per-image measurement.")
-_REPEATS = flags.DEFINE_integer("repeats", 5, "Measurements per method (after one warm-up).")
-_END_STEP = flags.DEFINE_float("end_step", 14.0, "Where END's logit ramp is centred (14 -> ~11-word captions).")
+_REPEATS = flags.DEFINE_integer("repeats", 7, "Measurements per method (after one warm-up).")
+_END_STEP = flags.DEFINE_float(
+    "end_step", 14.0, "Where END's logit ramp is centred (14 -> ~11-word captions).")
 _LOGIT_STD = flags.DEFINE_float("logit_std", 3.5, "Std of the random word logits (peakedness).")
 _SEED = flags.DEFINE_integer("seed", 0, "Random seed for weights and initial states.")
 
@@ -171,7 +176,7 @@ def matmul_gflops_fn(m, k, n):
     a, b = tf.random.normal([m, k]), tf.random.normal([k, n])
     matmul = tf.function(lambda x, y: tf.reduce_sum(tf.matmul(x, y)[:1, :1]))
     matmul(a, b).numpy()
-    calls = max(1, int(1e9 / (2 * m * k * n)))  # ~0.1-0.5 s of work per measurement
+    calls = max(1, int(4e9 / (2 * m * k * n)))  # ~0.02-0.1 s of work per measurement
 
     def measure():
         start = time.perf_counter()
@@ -257,49 +262,66 @@ def main(argv):
             per_image_beam_search(per_image_step, image_h[i], image_c[i], beam, max_length, early_stop)
 
     num_batched = batch * len(states)
+    # Neighbours in this order are compared with each other (the machine's load drifts).
     measures = {
-        "graph": lambda: captions_per_second(lambda: run_batched("graph"), num_batched),
-        "xla": lambda: captions_per_second(lambda: run_batched("xla"), num_batched),
-        "steps_only": lambda: captions_per_second(run_steps_only, num_batched),
         "per_image": lambda: captions_per_second(lambda: run_per_image(False), len(image_h)),
-        "per_image_early_stop": lambda: captions_per_second(lambda: run_per_image(True), len(image_h)),
+        "graph": lambda: captions_per_second(lambda: run_batched("graph"), num_batched),
+        "steps_only": lambda: captions_per_second(run_steps_only, num_batched),
         "matmul_decoder_shape": matmul_gflops_fn(batch * beam, units, vocab),
         "matmul_square_2048": matmul_gflops_fn(2048, 2048, 2048),
+        "xla": lambda: captions_per_second(lambda: run_batched("xla"), num_batched),
+        "per_image_early_stop": lambda: captions_per_second(lambda: run_per_image(True), len(image_h)),
     }
-    timings = {name: [] for name in measures}
+    runs = {name: [] for name in measures}
     for _ in range(_REPEATS.value):  # interleaved, so load changes hit every method alike
         for name, measure in measures.items():
-            timings[name].append(measure())
-    for name, values in timings.items():
+            runs[name].append(measure())
+    for name, values in runs.items():
         print(f"{name:>20}: {', '.join(f'{v:.1f}' for v in values)}")
-    rate = {name: statistics.median(values) for name, values in timings.items()}
-    matmul = {name: max(timings[name]) for name in ("matmul_decoder_shape", "matmul_square_2048")}
-    matmul_gflops = max(matmul.values())
+    runs = {name: np.array(values) for name, values in runs.items()}
+    runs["matmul"] = np.maximum(runs["matmul_decoder_shape"], runs["matmul_square_2048"])
     flops_per_caption = mean_steps * beam * (2 * 4 * units * (emb + units) + 2 * units * vocab)
-    gflops = {name: rate[name] * flops_per_caption / 1e9 for name in ("graph", "xla", "steps_only")}
-    result = {
-        "captions_per_second_batched": round(rate["graph"], 2),
-        "captions_per_second_batched_xla": round(rate["xla"], 2),
-        "per_image": round(rate["per_image"], 2),
-        "per_image_ms_per_caption": round(1000 / rate["per_image"], 1),
-        "speedup_vs_per_image": round(rate["graph"] / rate["per_image"], 1),
-        "speedup_vs_per_image_xla": round(rate["xla"] / rate["per_image"], 1),
+    for name in ("graph", "xla", "steps_only"):
+        runs[f"{name}_gflops"] = runs[name] * flops_per_caption / 1e9
+    ratios = {  # per repeat, then the median
+        "fraction_of_matmul_roofline": runs["graph_gflops"] / runs["matmul"],
+        "fraction_of_matmul_roofline_xla": runs["xla_gflops"] / runs["matmul"],
+        "speedup_vs_per_image": runs["graph"] / runs["per_image"],
+        "speedup_vs_per_image_xla": runs["xla"] / runs["per_image"],
         # Against a per-image search given the batched search's early stop too: batching alone.
-        "per_image_early_stop": round(rate["per_image_early_stop"], 2),
-        "speedup_vs_per_image_early_stop": round(rate["graph"] / rate["per_image_early_stop"], 1),
-        # No search can beat the model's own steps: the speedup's ceiling on this machine.
-        "speedup_ceiling_steps_only_vs_per_image_early_stop": round(
-            rate["steps_only"] / rate["per_image_early_stop"], 1),
-        "matmul_gflops": round(matmul_gflops, 1),
-        "matmul_gflops_decoder_shape": round(matmul["matmul_decoder_shape"], 1),
-        "matmul_gflops_square_2048": round(matmul["matmul_square_2048"], 1),
-        "decoder_gflops": round(gflops["graph"], 1),
-        "decoder_gflops_xla": round(gflops["xla"], 1),
-        "fraction_of_matmul_roofline": round(gflops["graph"] / matmul_gflops, 3),
-        "fraction_of_matmul_roofline_xla": round(gflops["xla"] / matmul_gflops, 3),
+        "speedup_vs_per_image_early_stop": runs["graph"] / runs["per_image_early_stop"],
+        # The model's steps alone, no search: the ceiling of that speedup on this machine.
+        "speedup_ceiling_steps_only_vs_per_image_early_stop":
+            runs["steps_only"] / runs["per_image_early_stop"],
         # Time share of the search itself (top-k, logsumexp, gathers, loop) next to the model.
-        "search_overhead_fraction": round(1 - rate["graph"] / rate["steps_only"], 3),
-        "steps_only_gflops": round(gflops["steps_only"], 1),
+        "search_overhead_fraction": 1 - runs["graph"] / runs["steps_only"],
+    }
+    median = {name: float(np.median(values)) for name, values in {**runs, **ratios}.items()}
+    best = {name: float(values.max()) for name, values in runs.items()}
+    result = {
+        "captions_per_second_batched": round(median["graph"], 2),
+        "captions_per_second_batched_xla": round(median["xla"], 2),
+        "per_image": round(median["per_image"], 2),
+        "per_image_ms_per_caption": round(1000 / median["per_image"], 1),
+        "per_image_early_stop": round(median["per_image_early_stop"], 2),
+        "matmul_gflops": round(best["matmul"], 1),
+        "matmul_gflops_decoder_shape": round(best["matmul_decoder_shape"], 1),
+        "matmul_gflops_square_2048": round(best["matmul_square_2048"], 1),
+        "decoder_gflops": round(median["graph_gflops"], 1),
+        "decoder_gflops_xla": round(median["xla_gflops"], 1),
+        "steps_only_gflops": round(median["steps_only_gflops"], 1),
+        **{name: round(median[name], 3) for name in ratios},
+        # The same from each method's best repeat (the least disturbed by other processes).
+        "best_of_repeats": {
+            "captions_per_second_batched": round(best["graph"], 2),
+            "per_image": round(best["per_image"], 2),
+            "per_image_early_stop": round(best["per_image_early_stop"], 2),
+            "decoder_gflops": round(best["graph_gflops"], 1),
+            "fraction_of_matmul_roofline": round(best["graph_gflops"] / best["matmul"], 3),
+            "speedup_vs_per_image": round(best["graph"] / best["per_image"], 1),
+            "speedup_vs_per_image_early_stop": round(best["graph"] / best["per_image_early_stop"], 1),
+            "search_overhead_fraction": round(1 - best["graph"] / best["steps_only"], 3),
+        },
         "decoder_steps_per_batch": round(mean_steps, 2),
         "mean_best_caption_length": round(float(best_lengths.mean()), 2),
         "xla_matches_graph": xla_matches,

@@ -68,12 +68,12 @@ def natural_ish_jpeg(rng: np.random.Generator, height: int, width: int, quality:
     sky, ground = rng.uniform(60, 230, 3), rng.uniform(30, 180, 3)
     image = np.where((y < horizon)[..., None], sky * (0.7 + 0.3 * y / horizon)[..., None], ground)
     for _ in range(rng.integers(4, 9)):  # soft blobs (foliage, clouds)
-        cy, cx, radius = rng.uniform(0, height), rng.uniform(0, width), rng.uniform(20, 120)
+        cy, cx, radius = rng.uniform(0, height), rng.uniform(0, width), rng.uniform(0.04, 0.25) * height
         weight = np.exp(-((y - cy) ** 2 + (x - cx) ** 2) / (2 * radius**2))[..., None]
         image = image * (1 - weight) + rng.uniform(0, 255, 3) * weight
     for _ in range(rng.integers(3, 8)):  # hard-edged objects with a stripe texture
-        top, left = rng.integers(0, height - 40), rng.integers(0, width - 40)
-        h, w = rng.integers(30, height // 2), rng.integers(30, width // 3)
+        top, left = rng.integers(0, height * 3 // 4 + 1), rng.integers(0, width * 3 // 4 + 1)
+        h, w = rng.integers(height // 16 + 1, height // 2 + 2), rng.integers(width // 20 + 1, width // 3 + 2)
         stripes = 20 * np.sin(x[top : top + h, left : left + w] / rng.uniform(2, 9))[..., None]
         image[top : top + h, left : left + w] = rng.uniform(0, 255, 3) + stripes
     image += rng.normal(0, 12, image.shape)  # grain

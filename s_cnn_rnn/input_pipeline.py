@@ -169,72 +169,28 @@ def _shard_paths(data_dir: str, split: str, manifest: dict) -> list[str]:
     return paths
 
 
-# ----------------------------------------------------------------------------- one example
+# ----------------------------------------------------------------------------- examples
+
+# The record keys the pipeline reads (caption/text and image/source_id are for people).
+_KEYS = (
+    features.IMAGE_ID,
+    features.CAPTION_TOKEN_IDS,
+    features.CAPTION_LENGTHS,
+    features.CONCEPT_INDICES,
+    features.LABEL_SEQUENCE,
+    features.TAG_INDICES,
+)
+_SEQUENCE_KEYS = ("input_ids", "target_ids", "target_mask")
 
 
-def _multi_hot(indices: tf.Tensor, depth: int, what: str) -> tf.Tensor:
-    """int64 `[n]` indices -> float32 `[depth]` multi-hot, with a clear range check."""
-    indices = tf.cast(indices, tf.int32)
-    checks = [
-        tf.debugging.assert_less(
-            indices, depth, message=f"{what} index out of range (>= {depth}): the records and vocab/ "
-            f"come from different conversions; {_CONVERT_HINT} again"
-        )
-    ]
-    with tf.control_dependencies(checks):
-        hits = tf.scatter_nd(indices[:, None], tf.ones_like(indices, tf.float32), [depth])
-    return tf.minimum(hits, 1.0)  # a repeated index still means "present"
+def _parsing_spec(read_images: bool) -> dict:
+    spec = features.parsing_spec(with_image=read_images)
+    return {key: spec[key] for key in _KEYS + ((features.IMAGE_ENCODED,) if read_images else ())}
 
 
-def _frame(tokens: tf.Tensor, max_length: int) -> dict:
-    """Token ids `[..., n]` (ragged or dense) -> input/target ids `[..., n + 1]` and mask.
-
-    Works on one sequence `[n]` (dense) or on all captions of an image `[C, None]` (ragged),
-    truncated to `max_length` tokens before <end>.
-    """
-    if isinstance(tokens, tf.RaggedTensor):
-        tokens = tf.cast(tokens[:, :max_length], tf.int32)
-        start = tf.fill([tokens.nrows(), 1], features.START_ID)
-        end = tf.fill([tokens.nrows(), 1], features.END_ID)
-        input_ids = tf.concat([start, tokens], axis=1).to_tensor()
-        target_ids = tf.concat([tokens, end], axis=1).to_tensor()
-        lengths = tokens.row_lengths() + 1
-        mask = tf.sequence_mask(lengths, tf.shape(input_ids)[1], dtype=tf.float32)
-    else:
-        tokens = tf.cast(tokens[:max_length], tf.int32)
-        input_ids = tf.concat([[features.START_ID], tokens], axis=0)
-        target_ids = tf.concat([tokens, [features.END_ID]], axis=0)
-        mask = tf.ones_like(input_ids, tf.float32)
-    return {"input_ids": input_ids, "target_ids": target_ids, "target_mask": mask}
-
-
-def _caption_tokens(parsed: dict, config: PipelineConfig, seed: tf.Tensor):
-    """The sampled caption `[n]` ("sample") or all captions `[C, None]` ragged ("all")."""
-    token_ids = parsed[features.CAPTION_TOKEN_IDS]
-    lengths = parsed[features.CAPTION_LENGTHS]
-    checks = [
-        tf.debugging.assert_equal(
-            tf.reduce_sum(lengths), tf.size(token_ids, out_type=tf.int64),
-            message="caption/lengths does not sum to len(caption/token_ids): corrupt record",
-        )
-    ]
-    with tf.control_dependencies(checks):
-        lengths = tf.identity(lengths)
-    if config.captions == "all":
-        return tf.RaggedTensor.from_row_lengths(token_ids, lengths)
-    # One extra empty caption at the end stands in when an image has none (never crash).
-    num_captions = tf.size(lengths)
-    lengths = tf.concat([lengths, [0]], axis=0)
-    starts = tf.cumsum(lengths, exclusive=True)
-    index = tf.random.stateless_uniform(
-        [], seed=seed, minval=0, maxval=tf.maximum(num_captions, 1), dtype=tf.int32
-    )
-    return token_ids[starts[index] : starts[index] + lengths[index]]
-
-
-def _example_fn(config: PipelineConfig, depths: dict, data_dir: str):
-    """Returns `fn(serialized, seed) -> element dict` for `Dataset.map`."""
-    spec = features.parsing_spec(with_image=config.read_images)
+def _image_example_fn(config: PipelineConfig, data_dir: str):
+    """Returns `fn(serialized, seed) -> parsed dict` with "image" decoded (one record)."""
+    spec = _parsing_spec(read_images=True)
     empty_image_message = (
         f"a record in {data_dir} has no image bytes: the data dir is captions-only; re-convert with "
         "`s-cnn-rnn-convert ... --image_dir=IMAGES` or read it with read_images=False"
@@ -242,48 +198,112 @@ def _example_fn(config: PipelineConfig, depths: dict, data_dir: str):
 
     def example_fn(serialized, seed):
         parsed = tf.io.parse_single_example(serialized, spec)
-        parsed = {key: value.values if isinstance(value, tf.SparseTensor) else value for key, value in parsed.items()}
-        caption_seed, image_seed = tf.unstack(tf.random.experimental.stateless_split(seed, num=2))
-        element = {"image_id": parsed[features.IMAGE_ID]}
-        if config.read_images:
-            encoded = parsed[features.IMAGE_ENCODED]
-            check = tf.debugging.assert_greater(tf.strings.length(encoded), 0, message=empty_image_message)
-            with tf.control_dependencies([check]):
-                encoded = tf.identity(encoded)
-            element["image"] = image_preprocessing.decode_and_preprocess(
-                encoded, config.backbone, config.resolved_image_size, training=config.training,
-                augment=config.augment, flip=config.flip, seed=image_seed,
-            )
-        if config.task == "caption":
-            element["concepts"] = _multi_hot(parsed[features.CONCEPT_INDICES], depths["concepts"], "concept")
-            tokens = _caption_tokens(parsed, config, caption_seed)
-        else:
-            labels = parsed[features.LABEL_SEQUENCE]
-            element["concepts"] = _multi_hot(labels, depths["concepts"], "label")
-            tokens = labels + len(features.LABEL_SPECIALS)
-            if config.captions == "all":
-                tokens = tf.RaggedTensor.from_tensor(tokens[None, :])
-        element["tags"] = _multi_hot(parsed[features.TAG_INDICES], depths["tags"], "tag")
-        element.update(_frame(tokens, config.max_caption_length))
-        return element
+        encoded = parsed.pop(features.IMAGE_ENCODED)
+        check = tf.debugging.assert_greater(tf.strings.length(encoded), 0, message=empty_image_message)
+        with tf.control_dependencies([check]):
+            encoded = tf.identity(encoded)
+        parsed["image"] = image_preprocessing.decode_and_preprocess(
+            encoded, config.backbone, config.resolved_image_size, training=config.training,
+            augment=config.augment, flip=config.flip, seed=seed,
+        )
+        return parsed
 
     return example_fn
 
 
-def _one_element_per_caption(element: dict) -> tf.data.Dataset:
-    """An image's element with `[C, T]` sequences -> C elements sharing the rest."""
-    sequence_keys = ("input_ids", "target_ids", "target_mask")
-    sequences = tf.data.Dataset.from_tensor_slices({key: element[key] for key in sequence_keys})
-    rest = {key: value for key, value in element.items() if key not in sequence_keys}
-    num_captions = tf.shape(element["input_ids"], out_type=tf.int64)[0]
-    shared = tf.data.Dataset.from_tensors(rest).repeat(num_captions)
+# ----------------------------------------------------------------------------- batches
 
-    def merge(rest, sequence):
-        # Drop the padding the image's [C, T] matrix gave this caption.
-        length = tf.cast(tf.reduce_sum(sequence["target_mask"]), tf.int32)
-        return {**rest, **{key: value[:length] for key, value in sequence.items()}}
 
-    return tf.data.Dataset.zip(shared, sequences).map(merge)
+def _multi_hot(indices: tf.SparseTensor, depth: int, what: str) -> tf.Tensor:
+    """Sparse `[B, n]` indices -> float32 `[B, depth]` multi-hot, with a clear range check."""
+    rows, values = indices.indices[:, 0], indices.values
+    check = tf.debugging.assert_less(
+        values, tf.constant(depth, tf.int64), message=f"{what} index out of range (>= {depth}): the "
+        f"records and vocab/ come from different conversions; {_CONVERT_HINT} again",
+    )
+    with tf.control_dependencies([check]):
+        positions = tf.stack([rows, values], axis=1)
+    hits = tf.scatter_nd(positions, tf.ones_like(values, tf.float32), [indices.dense_shape[0], depth])
+    return tf.minimum(hits, 1.0)  # a repeated index still means "present"
+
+
+def _caption_rows(parsed: dict, config: PipelineConfig, seed: tf.Tensor):
+    """Caption token ids of a batch: the sequences and how many belong to each image.
+
+    Returns:
+      ragged int64 `[R, None]` sequences and int64 `[B]` rows per image: one sampled
+      caption per image ("sample"; R = B) or every caption ("all"; R = captions in batch).
+    """
+    tokens = tf.RaggedTensor.from_sparse(parsed[features.CAPTION_TOKEN_IDS])  # [B, None]
+    lengths = tf.RaggedTensor.from_sparse(parsed[features.CAPTION_LENGTHS])  # [B, captions]
+    check = tf.debugging.assert_equal(
+        tf.reduce_sum(lengths, axis=1), tokens.row_lengths(),
+        message="caption/lengths does not sum to len(caption/token_ids): corrupt record",
+    )
+    with tf.control_dependencies([check]):
+        captions = tf.RaggedTensor.from_row_lengths(tokens.flat_values, lengths.flat_values)  # [C, None]
+    num_captions = lengths.row_lengths()  # [B]
+    if config.captions == "all":
+        return captions, num_captions
+    # Row captions.nrows() is an extra empty caption, for an image without any (never crash).
+    captions = tf.concat([captions, tf.RaggedTensor.from_row_lengths(tf.zeros([0], tf.int64), [0])], axis=0)
+    uniform = tf.random.stateless_uniform(tf.shape(num_captions), seed=seed, dtype=tf.float64)
+    offset = tf.minimum(tf.cast(uniform * tf.cast(num_captions, tf.float64), tf.int64), num_captions - 1)
+    chosen = tf.where(num_captions > 0, lengths.row_starts() + offset, captions.nrows() - 1)
+    return tf.gather(captions, chosen), tf.ones_like(num_captions)
+
+
+def _frame(tokens: tf.RaggedTensor, max_length: int) -> dict:
+    """Ragged token ids `[R, None]` -> ragged input ids, target ids and mask `[R, n + 1]`."""
+    tokens = tf.cast(tokens[:, :max_length], tf.int32)
+    start = tf.fill([tokens.nrows(), 1], features.START_ID)
+    end = tf.fill([tokens.nrows(), 1], features.END_ID)
+    input_ids = tf.concat([start, tokens], axis=1)
+    return {
+        "input_ids": input_ids,
+        "target_ids": tf.concat([tokens, end], axis=1),
+        "target_mask": tf.ones_like(input_ids, dtype=tf.float32),
+    }
+
+
+def _batch_fn(config: PipelineConfig, depths: dict):
+    """Returns `fn(parsed batch, seed) -> batch dict` (vectorised over the batch).
+
+    In "all" mode the result has one row per caption and ragged sequences (unbatched and
+    rebatched afterwards); otherwise it is the final batch.
+    """
+
+    def batch_fn(parsed, seed):
+        if config.task == "caption":
+            concepts = _multi_hot(parsed[features.CONCEPT_INDICES], depths["concepts"], "concept")
+            sequences, rows_per_image = _caption_rows(parsed, config, seed)
+        else:
+            labels = parsed[features.LABEL_SEQUENCE]
+            concepts = _multi_hot(labels, depths["concepts"], "label")
+            sequences = tf.RaggedTensor.from_sparse(labels) + len(features.LABEL_SPECIALS)
+            rows_per_image = tf.ones_like(parsed[features.IMAGE_ID])
+        per_image = {
+            "image_id": parsed[features.IMAGE_ID],
+            "concepts": concepts,
+            "tags": _multi_hot(parsed[features.TAG_INDICES], depths["tags"], "tag"),
+        }
+        if "image" in parsed:
+            per_image["image"] = parsed["image"]
+        batch_size = parsed[features.IMAGE_ID].shape[0]  # static when drop_remainder
+        for key, value in per_image.items():
+            value.set_shape([batch_size] + value.shape[1:])
+        framed = _frame(sequences, config.max_caption_length)
+        if config.captions == "all":
+            return {**{key: tf.repeat(value, rows_per_image, axis=0) for key, value in per_image.items()}, **framed}
+        return {**per_image, **_densify(framed, config, batch_size)}
+
+    return batch_fn
+
+
+def _densify(framed: dict, config: PipelineConfig, batch_size=None) -> dict:
+    """Ragged `[B, None]` sequences -> zero-padded dense `[B, T]`."""
+    length = config.max_caption_length + 1 if config.pad_to_max_length else None
+    return {key: value.to_tensor(0, shape=[batch_size, length]) for key, value in framed.items()}
 
 
 # ----------------------------------------------------------------------------- dataset
@@ -291,6 +311,10 @@ def _one_element_per_caption(element: dict) -> tf.data.Dataset:
 
 def make_dataset(data_dir: str, split: str, config: PipelineConfig) -> tf.data.Dataset:
     """Batches of one split of a converted data dir (the dict described in the module doc).
+
+    Stages: shard interleave -> [shuffle] -> [repeat] -> per record (images only): parse,
+    decode, preprocess, in parallel -> batch -> per batch, vectorised: parse (no images),
+    multi-hot, caption sampling, <start>/<end> framing, padding -> prefetch.
 
     Args:
       data_dir: the converter's output dir (manifest.json, shards, vocab/).
@@ -320,6 +344,7 @@ def make_dataset(data_dir: str, split: str, config: PipelineConfig) -> tf.data.D
         )
     depths = {"concepts": depth, "tags": info["num_tags"]}
     seed = config.seed if config.deterministic else None
+    parallel = dict(num_parallel_calls=tf.data.AUTOTUNE, deterministic=config.deterministic)
 
     files = tf.data.Dataset.from_tensor_slices(shard_paths)
     if config.training:
@@ -327,41 +352,35 @@ def make_dataset(data_dir: str, split: str, config: PipelineConfig) -> tf.data.D
     cycle_length = (
         min(len(shard_paths), _DETERMINISTIC_CYCLE_LENGTH) if config.deterministic else tf.data.AUTOTUNE
     )
-    records = files.interleave(
-        tf.data.TFRecordDataset,
-        cycle_length=cycle_length,
-        num_parallel_calls=tf.data.AUTOTUNE,
-        deterministic=config.deterministic,
-    )
+    records = files.interleave(tf.data.TFRecordDataset, cycle_length=cycle_length, **parallel)
     if config.training:
         records = records.shuffle(config.shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
     if config.resolved_repeat:
         records = records.repeat()
-    # One [2] seed per element read; a new stream each pass when the dataset is re-iterated.
-    element_seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
-    elements = tf.data.Dataset.zip(records, element_seeds).map(
-        _example_fn(config, depths, data_dir),
-        num_parallel_calls=tf.data.AUTOTUNE,
-        deterministic=config.deterministic,
-    )
-    if config.captions == "all":
-        elements = elements.flat_map(_one_element_per_caption)
 
-    sequence_length = config.max_caption_length + 1 if config.pad_to_max_length else None
-    padded_shapes = {
-        "image_id": [],
-        "concepts": [depths["concepts"]],
-        "tags": [depths["tags"]],
-        "input_ids": [sequence_length],
-        "target_ids": [sequence_length],
-        "target_mask": [sequence_length],
-    }
+    # "all" batches images first and captions after; "sample" batches once.
+    sample = config.captions == "sample" or config.task == "multilabel"
+    drop_image_batch = config.resolved_drop_remainder if sample else False
     if config.read_images:
-        size = config.resolved_image_size
-        padded_shapes["image"] = [size, size, 3]
-    batches = elements.padded_batch(
-        config.batch_size, padded_shapes=padded_shapes, drop_remainder=config.resolved_drop_remainder
-    )
+        # A new [2] seed per record for augmentation, and a new stream on each re-iteration.
+        element_seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
+        parsed = tf.data.Dataset.zip(records, element_seeds).map(_image_example_fn(config, data_dir), **parallel)
+        parsed = parsed.batch(config.batch_size, drop_remainder=drop_image_batch)
+    else:
+        spec = _parsing_spec(read_images=False)
+        parsed = records.batch(config.batch_size, drop_remainder=drop_image_batch).map(
+            lambda serialized: tf.io.parse_example(serialized, spec), **parallel
+        )
+    batch_seed = None if seed is None else seed + 1
+    batch_seeds = tf.data.Dataset.random(seed=batch_seed, rerandomize_each_iteration=True).batch(2)
+    batches = tf.data.Dataset.zip(parsed, batch_seeds).map(_batch_fn(config, depths), **parallel)
+    if not sample:
+        batch_size = config.batch_size if config.resolved_drop_remainder else None
+        batches = (
+            batches.unbatch()
+            .batch(config.batch_size, drop_remainder=config.resolved_drop_remainder)
+            .map(lambda batch: {**batch, **_densify({k: batch[k] for k in _SEQUENCE_KEYS}, config, batch_size)})
+        )
     options = tf.data.Options()
     options.deterministic = config.deterministic
     return batches.with_options(options).prefetch(tf.data.AUTOTUNE)

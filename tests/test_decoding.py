@@ -48,9 +48,10 @@ def assert_beam_parity(model, batch, beam_width, max_length, alpha=0.0, banned=S
     for example in range(batch):
         expected = beam_search_reference(model.next_log_probs(example, START), END, beam_width,
                                          max_length, alpha, banned)
-        got = beams(output, example)
+        got, empty_slots = beams(output, example)[: len(expected)], beams(output, example)[len(expected):]
         assert [tokens for tokens, _ in got] == [h.tokens for h in expected], example
         np.testing.assert_allclose([lp for _, lp in got], [h.log_prob for h in expected], atol=1e-4)
+        assert all(slot == ([], float("-inf")) for slot in empty_slots)
         for j, h in enumerate(expected):  # 0-padded after the hypothesis
             assert not np.any(output.token_ids[example, j, len(h.tokens):].numpy())
     return output
@@ -130,6 +131,15 @@ def test_max_length_one():
     greedy = greedy_decode(model.step_fn, model.initial_state(), START, END, 1, SPECIALS)
     assert greedy.token_ids.numpy().tolist() == [[A], [A]]
     assert greedy.lengths.numpy().tolist() == [1, 1]
+
+
+def test_more_beams_than_possible_hypotheses_leaves_empty_slots():
+    model = markov(BEAM_BEATS_GREEDY, vocab_size=5)  # only END, a, b can be emitted
+    output = assert_beam_parity(model, batch=1, beam_width=4, max_length=1)
+    assert beams(output) == [([], pytest.approx(math.log(0.05), abs=1e-4)),
+                             ([A], pytest.approx(math.log(0.5), abs=1e-4)),
+                             ([B], pytest.approx(math.log(0.45), abs=1e-4)), ([], float("-inf"))]
+    assert output.lengths.numpy().tolist() == [[0, 1, 1, 0]]
 
 
 def test_examples_ending_at_different_steps():

@@ -7,7 +7,8 @@ Live and finished hypotheses are kept apart (as im2txt and flax's WMT example do
 - as in im2txt, every live hypothesis proposes its `beam_width` most probable allowed tokens;
   an END proposal goes to the finished pool (the best `beam_width` by score are kept), the
   others compete for the `beam_width` live slots. A finished hypothesis never returns to the
-  live set. (With beam_width 1 this is exactly greedy decoding.);
+  live set. With beam_width 1 this is exactly greedy decoding (without no_repeat);
+- log-probs are the model's own (softmax over all V); banned ids are only never chosen;
 - score = log-prob / length**alpha, length counting END (alpha = 0 by default: no normalisation,
   as in the paper and NIC);
 - an example is done when its finished pool is full and its best live hypothesis cannot beat the
@@ -133,8 +134,8 @@ def masked_top_k(logits, k: int, banned_ids: Sequence[int] = ()):
             tf.gather(tf.constant(banned_in_chunk), best_chunks), NEG_INF, candidates
         )  # [N, k, S]
     values, flat_index = tf.math.top_k(tf.reshape(candidates, [num_rows, k * chunk]), k=k)  # [N, k]
-    ids = tf.gather(best_chunks, flat_index // chunk, batch_dims=1) * chunk + flat_index % chunk
-    return values, ids  # [N, k], [N, k]
+    ids = tf.gather(best_chunks, flat_index // chunk, batch_dims=1) * chunk + flat_index % chunk  # [N, k]
+    return values, ids
 
 
 def _tile_beams(state, beam_width: int):
@@ -181,7 +182,6 @@ def beam_search(
         logits, new_decoder_state = step_fn(s.live_last_ids, s.live_decoder_state)
         new_decoder_state = match_state_structure(s.live_decoder_state, new_decoder_state)
         logits = tf.cast(logits, tf.float32)  # [B * K, V]
-        vocab_size = tf.shape(logits)[-1]
         # log p = logit - logsumexp(logits): the top-K order is the logits' own order, so the
         # full [B * K, V] log-softmax is never materialised.
         log_normalizer = tf.reduce_logsumexp(logits, axis=-1, keepdims=True)  # [B * K, 1]
