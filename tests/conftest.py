@@ -41,3 +41,35 @@ def tiny_synthetic_data(tmp_path_factory) -> str:
         )
     )
     return str(output_dir)
+
+
+def _train_tiny_model(data_dir: str, model_dir: str, task: str) -> str:
+    """Trains every stage of a tiny S-CNN-RNN for two steps (weights are not meaningful)."""
+    from s_cnn_rnn.models.config import ModelConfig  # pylint: disable=import-outside-toplevel
+    from s_cnn_rnn.training import orchestrate, trainer  # pylint: disable=import-outside-toplevel
+
+    model = ModelConfig(
+        variant="s_cnn_rnn", backbone="small_cnn", backbone_weights="none", image_size=32,
+        num_concepts=1, vocab_size=4, embedding_dim=16, lstm_units=16, small_cnn_width=8,
+        lstm_activation="relu" if task == "multilabel" else "tanh",
+    )
+    settings = {
+        stage: trainer.StageSettings(stage=stage, train_steps=2, batch_size=4, learning_rate=1e-3,
+                                     optimizer="adam", log_every=1, validate_every=0)
+        for stage in ("cnn", "rnn", "joint")
+    }
+    orchestrate.train(orchestrate.TrainOptions(stage="all", data_dir=data_dir, model_dir=model_dir,
+                                               task=task, model=model, stage_settings=settings))
+    return model_dir
+
+
+@pytest.fixture(scope="session")
+def tiny_caption_model_dir(tiny_synthetic_data, tmp_path_factory) -> str:
+    """A model dir of a tiny captioning S-CNN-RNN trained for a few steps on `tiny_synthetic_data`."""
+    return _train_tiny_model(tiny_synthetic_data, str(tmp_path_factory.mktemp("caption_model")), "caption")
+
+
+@pytest.fixture(scope="session")
+def tiny_multilabel_model_dir(tiny_synthetic_data, tmp_path_factory) -> str:
+    """A model dir of a tiny multi-label S-CNN-RNN trained for a few steps on `tiny_synthetic_data`."""
+    return _train_tiny_model(tiny_synthetic_data, str(tmp_path_factory.mktemp("label_model")), "multilabel")
