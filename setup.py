@@ -6,6 +6,7 @@ CONSOLE_SCRIPTS = [
     "s-cnn-rnn-convert=data_prep.convert:run",
     "s-cnn-rnn-train=s_cnn_rnn.train:run",
     "s-cnn-rnn-score-captions=s_cnn_rnn.score_captions:run",
+    "s-cnn-rnn-evaluate=s_cnn_rnn.evaluate:run",
 ]
 
 setuptools.setup(

@@ -1,0 +1,138 @@
+"""What the records of a split say about each image, read without decoding any image.
+
+Evaluation needs the reference captions as written (`caption/text`, for coco-caption), the
+rare-first label sequence and the image's own name; the report also needs a few JPEGs, as
+bytes. The input pipeline drops all of these, so they are read here straight from the shards
+listed in `manifest.json` (see `s_cnn_rnn.features` for the record keys).
+"""
+
+import dataclasses
+import json
+import os
+
+import tensorflow as tf
+
+from s_cnn_rnn import features
+
+_CONVERT_HINT = "run `s-cnn-rnn-convert --dataset=... --output_dir=DATA_DIR` to create it"
+# Records parsed per tf.io.parse_example call.
+_PARSE_BATCH = 512
+# Shards read round-robin when scanning for JPEGs, as the evaluation pipeline reads them
+# (deterministic, at most 4 at once), so the first evaluated images are found first.
+_SCAN_CYCLE_LENGTH = 4
+
+
+@dataclasses.dataclass(frozen=True)
+class RecordInfo:
+    """One image of a split, as the converter stored it.
+
+    Attributes:
+      image_id: the dataset's numeric image id (`image/id`).
+      source_id: the dataset's own name for the image (file name, photo id).
+      captions: every reference caption, as written in the source.
+      label_indices: indices into labels.txt, rare-first (ascending).
+    """
+
+    image_id: int
+    source_id: str
+    captions: tuple[str, ...]
+    label_indices: tuple[int, ...]
+
+
+def split_shard_paths(data_dir: str, split: str) -> list[str]:
+    """The TFRecord shards of `split` listed in DATA_DIR/manifest.json.
+
+    Raises:
+      FileNotFoundError: no manifest or a listed shard is missing.
+      ValueError: the manifest is malformed or has no such split.
+    """
+    manifest_path = os.path.join(data_dir, features.MANIFEST_FILE)
+    if not os.path.isfile(manifest_path):
+        raise FileNotFoundError(f"{manifest_path} not found: {data_dir} is not a converted data dir; {_CONVERT_HINT}")
+    try:
+        with open(manifest_path, encoding="utf-8") as handle:
+            splits = json.load(handle)["splits"]
+    except (ValueError, KeyError, TypeError) as error:
+        raise ValueError(f"{manifest_path} is not a valid manifest ({error}); {_CONVERT_HINT} again") from error
+    if split not in splits:
+        raise ValueError(f"split {split!r} is not in {manifest_path} (it has {sorted(splits)}); pick another split")
+    paths = [os.path.join(data_dir, shard) for shard in splits[split].get("shards", [])]
+    missing = [path for path in paths if not os.path.isfile(path)]
+    if missing:
+        raise FileNotFoundError(f"{missing[0]} (listed in {manifest_path}) not found; {_CONVERT_HINT} again")
+    return paths
+
+
+def read_split(data_dir: str, split: str) -> list[RecordInfo]:
+    """Every record of a split, in shard order, without touching the image bytes.
+
+    Raises:
+      FileNotFoundError, ValueError: see `split_shard_paths`; ValueError too when two records
+        share an image id (results are keyed by it).
+    """
+    full_spec = features.parsing_spec(with_image=False)
+    keys = (features.IMAGE_ID, features.IMAGE_SOURCE_ID, features.CAPTION_TEXT, features.LABEL_SEQUENCE)
+    spec = {key: full_spec[key] for key in keys}
+    records = tf.data.TFRecordDataset(split_shard_paths(data_dir, split)).batch(_PARSE_BATCH)
+    infos: list[RecordInfo] = []
+    seen: set[int] = set()
+    for serialized in records:
+        parsed = tf.io.parse_example(serialized, spec)
+        captions = tf.RaggedTensor.from_sparse(parsed[features.CAPTION_TEXT]).to_list()
+        labels = tf.RaggedTensor.from_sparse(parsed[features.LABEL_SEQUENCE]).to_list()
+        for image_id, source_id, texts, label_indices in zip(
+            parsed[features.IMAGE_ID].numpy(), parsed[features.IMAGE_SOURCE_ID].numpy(), captions, labels
+        ):
+            image_id = int(image_id)
+            if image_id in seen:
+                raise ValueError(
+                    f"image id {image_id} occurs twice in split {split!r} of {data_dir}: results are keyed "
+                    "by image id; re-convert the dataset"
+                )
+            seen.add(image_id)
+            infos.append(RecordInfo(
+                image_id=image_id,
+                source_id=source_id.decode("utf-8", errors="replace"),
+                captions=tuple(text.decode("utf-8", errors="replace") for text in texts),
+                label_indices=tuple(int(index) for index in label_indices),
+            ))
+    return infos
+
+
+def caption_references(records: list[RecordInfo]) -> dict[int, list[str]]:
+    """image id -> its reference captions (what `score_captions` takes)."""
+    return {record.image_id: list(record.captions) for record in records}
+
+
+def read_encoded_images(data_dir: str, split: str, image_ids) -> dict[int, bytes]:
+    """The stored JPEG bytes of the given images (not decoded); stops once all are found.
+
+    Args:
+      data_dir: the converter's output.
+      split: the split holding the images.
+      image_ids: the wanted `image/id`s.
+
+    Returns:
+      image id -> JPEG bytes, for the wanted ids that have an image (an id that is not in the
+      split, or a captions-only record, is absent).
+    """
+    wanted = {int(image_id) for image_id in image_ids}
+    paths = split_shard_paths(data_dir, split)
+    if not paths or not wanted:
+        return {}
+    spec = {
+        features.IMAGE_ID: tf.io.FixedLenFeature([], tf.int64),
+        features.IMAGE_ENCODED: tf.io.FixedLenFeature([], tf.string, default_value=""),
+    }
+    records = tf.data.Dataset.from_tensor_slices(paths).interleave(
+        tf.data.TFRecordDataset, cycle_length=min(len(paths), _SCAN_CYCLE_LENGTH))
+    found: dict[int, bytes] = {}
+    for serialized in records:
+        if len(found) == len(wanted):
+            break
+        parsed = tf.io.parse_single_example(serialized, spec)
+        image_id = int(parsed[features.IMAGE_ID])
+        encoded = parsed[features.IMAGE_ENCODED].numpy()
+        if image_id in wanted and encoded:
+            found[image_id] = encoded
+    return found
