@@ -7,6 +7,8 @@ CONSOLE_SCRIPTS = [
     "s-cnn-rnn-train=s_cnn_rnn.train:run",
     "s-cnn-rnn-score-captions=s_cnn_rnn.score_captions:run",
     "s-cnn-rnn-evaluate=s_cnn_rnn.evaluate:run",
+    "s-cnn-rnn-predict=s_cnn_rnn.predict:run",
+    "s-cnn-rnn-export=s_cnn_rnn.export:run",
 ]
 
 setuptools.setup(

@@ -187,7 +187,7 @@ def build_methods(data_dir, jpegs, jpeg_paths, backbone, image_size, batch_size,
             return tf.io.decode_and_crop_jpeg(b, window, channels=3)
 
         def resized(b):
-            return tf.image.resize(cropped(b), [image_size, image_size])
+            return tf.image.resize(tf.cast(cropped(b), tf.float32), [image_size, image_size])
 
         # One pixel leaves the map: shapes would be static after the resize and the whole
         # computation constant-folded away.

@@ -47,6 +47,7 @@ class PipelineConfig:
       batch_size: examples per batch.
       backbone: key of `image_preprocessing.BACKBONES`; picks pixel scaling and default size.
       image_size: image side in pixels; None -> the backbone's default.
+      preprocessing: pixel scaling "tf" | "caffe"; None -> the backbone's.
       training: shuffle (files and examples); enables `augment`.
       augment: random crop/scale + colour jitter (needs `training`).
       flip: random horizontal flip too (needs `augment`); off because captions say "left".
@@ -69,6 +70,7 @@ class PipelineConfig:
     batch_size: int
     backbone: str = "inception_v3"
     image_size: int | None = None
+    preprocessing: str | None = None
     training: bool = False
     augment: bool = False
     flip: bool = False
@@ -90,6 +92,8 @@ class PipelineConfig:
         if self.batch_size < 1 or self.max_caption_length < 1:
             raise ValueError("batch_size and max_caption_length must be >= 1")
         image_preprocessing.backbone_settings(self.backbone)
+        if self.preprocessing not in (None,) + image_preprocessing.MODES:
+            raise ValueError(f"preprocessing={self.preprocessing!r}; expected one of {image_preprocessing.MODES}")
         if self.augment and not self.training:
             raise ValueError("augment=True needs training=True")
         if self.flip and not self.augment:
@@ -172,15 +176,10 @@ def _shard_paths(data_dir: str, split: str, manifest: dict) -> list[str]:
 # ----------------------------------------------------------------------------- examples
 
 # The record keys the pipeline reads (caption/text and image/source_id are for people).
-_KEYS = (
-    features.IMAGE_ID,
-    features.CAPTION_TOKEN_IDS,
-    features.CAPTION_LENGTHS,
-    features.CONCEPT_INDICES,
-    features.LABEL_SEQUENCE,
-    features.TAG_INDICES,
-)
+_KEYS = (features.IMAGE_ID, features.CAPTION_TOKEN_IDS, features.CAPTION_LENGTHS,
+         features.CONCEPT_INDICES, features.LABEL_SEQUENCE, features.TAG_INDICES)
 _SEQUENCE_KEYS = ("input_ids", "target_ids", "target_mask")
+_CAPTION_RANDOM = "caption_random"  # int64 [0, 2^32) per record, for the caption choice
 
 
 def _parsing_spec(read_images: bool) -> dict:
@@ -189,99 +188,132 @@ def _parsing_spec(read_images: bool) -> dict:
 
 
 def _image_example_fn(config: PipelineConfig, data_dir: str):
-    """Returns `fn(serialized, seed) -> parsed dict` with "image" decoded (one record)."""
-    spec = _parsing_spec(read_images=True)
+    """Returns `fn(serialized, randoms) -> (serialized, randoms, image)` for one record."""
+    spec = {features.IMAGE_ENCODED: features.parsing_spec(with_image=True)[features.IMAGE_ENCODED]}
     empty_image_message = (
         f"a record in {data_dir} has no image bytes: the data dir is captions-only; re-convert with "
         "`s-cnn-rnn-convert ... --image_dir=IMAGES` or read it with read_images=False"
     )
 
-    def example_fn(serialized, seed):
-        parsed = tf.io.parse_single_example(serialized, spec)
-        encoded = parsed.pop(features.IMAGE_ENCODED)
+    def example_fn(serialized, randoms):
+        encoded = tf.io.parse_single_example(serialized, spec)[features.IMAGE_ENCODED]
         check = tf.debugging.assert_greater(tf.strings.length(encoded), 0, message=empty_image_message)
         with tf.control_dependencies([check]):
             encoded = tf.identity(encoded)
-        parsed["image"] = image_preprocessing.decode_and_preprocess(
+        image = image_preprocessing.decode_and_preprocess(
             encoded, config.backbone, config.resolved_image_size, training=config.training,
-            augment=config.augment, flip=config.flip, seed=seed,
+            augment=config.augment, flip=config.flip, seed=randoms[:2], mode=config.preprocessing,
         )
-        return parsed
+        return serialized, randoms, image
 
     return example_fn
 
 
 # ----------------------------------------------------------------------------- batches
+# Vectorised over the batch with plain dense ops on the parsed SparseTensors' flat values
+# (ragged-tensor ops cost several times more small ops per batch).
+
+
+def _row_ids(indices: tf.SparseTensor) -> tf.Tensor:
+    return indices.indices[:, 0]
 
 
 def _multi_hot(indices: tf.SparseTensor, depth: int, what: str) -> tf.Tensor:
     """Sparse `[B, n]` indices -> float32 `[B, depth]` multi-hot, with a clear range check."""
-    rows, values = indices.indices[:, 0], indices.values
+    values = indices.values
     check = tf.debugging.assert_less(
         values, tf.constant(depth, tf.int64), message=f"{what} index out of range (>= {depth}): the "
         f"records and vocab/ come from different conversions; {_CONVERT_HINT} again",
     )
     with tf.control_dependencies([check]):
-        positions = tf.stack([rows, values], axis=1)
+        positions = tf.stack([_row_ids(indices), values], axis=1)
     hits = tf.scatter_nd(positions, tf.ones_like(values, tf.float32), [indices.dense_shape[0], depth])
     return tf.minimum(hits, 1.0)  # a repeated index still means "present"
 
 
-def _caption_rows(parsed: dict, config: PipelineConfig, seed: tf.Tensor):
-    """Caption token ids of a batch: the sequences and how many belong to each image.
+def _count_per_row(indices: tf.SparseTensor) -> tf.Tensor:
+    """int64 `[B]`: how many values each row of a sparse `[B, n]` tensor has."""
+    num_rows = tf.cast(indices.dense_shape[0], tf.int32)
+    return tf.math.unsorted_segment_sum(tf.ones_like(indices.values), _row_ids(indices), num_rows)
+
+
+def _caption_spans(parsed: dict, config: PipelineConfig):
+    """Where the batch's captions lie in the flat token ids.
 
     Returns:
-      ragged int64 `[R, None]` sequences and int64 `[B]` rows per image: one sampled
-      caption per image ("sample"; R = B) or every caption ("all"; R = captions in batch).
+      int64 `[R]` start offsets, `[R]` lengths and `[R]` image (batch row) of each
+      sequence: one sampled caption per image ("sample", R = B; length 0 for an image
+      without captions) or every caption ("all", R = captions in the batch).
     """
-    tokens = tf.RaggedTensor.from_sparse(parsed[features.CAPTION_TOKEN_IDS])  # [B, None]
-    lengths = tf.RaggedTensor.from_sparse(parsed[features.CAPTION_LENGTHS])  # [B, captions]
+    tokens, lengths = parsed[features.CAPTION_TOKEN_IDS], parsed[features.CAPTION_LENGTHS]
+    num_rows = tf.cast(lengths.dense_shape[0], tf.int32)
     check = tf.debugging.assert_equal(
-        tf.reduce_sum(lengths, axis=1), tokens.row_lengths(),
+        tf.math.unsorted_segment_sum(lengths.values, _row_ids(lengths), num_rows), _count_per_row(tokens),
         message="caption/lengths does not sum to len(caption/token_ids): corrupt record",
     )
     with tf.control_dependencies([check]):
-        captions = tf.RaggedTensor.from_row_lengths(tokens.flat_values, lengths.flat_values)  # [C, None]
-    num_captions = lengths.row_lengths()  # [B]
+        starts = tf.cumsum(lengths.values, exclusive=True)  # [C]; valid because the sums match
     if config.captions == "all":
-        return captions, num_captions
-    # Row captions.nrows() is an extra empty caption, for an image without any (never crash).
-    captions = tf.concat([captions, tf.RaggedTensor.from_row_lengths(tf.zeros([0], tf.int64), [0])], axis=0)
-    uniform = tf.random.stateless_uniform(tf.shape(num_captions), seed=seed, dtype=tf.float64)
+        return starts, lengths.values, _row_ids(lengths)
+    num_captions = _count_per_row(lengths)  # [B]
+    # The record's own 32 random bits (Dataset.random) -> uniform [0, 1), so the choice
+    # travels with the record (also across `skip_examples`).
+    uniform = tf.cast(tf.bitwise.bitwise_and(parsed[_CAPTION_RANDOM], 2**32 - 1), tf.float64) / 2.0**32
     offset = tf.minimum(tf.cast(uniform * tf.cast(num_captions, tf.float64), tf.int64), num_captions - 1)
-    chosen = tf.where(num_captions > 0, lengths.row_starts() + offset, captions.nrows() - 1)
-    return tf.gather(captions, chosen), tf.ones_like(num_captions)
+    chosen = tf.maximum(tf.cumsum(num_captions, exclusive=True) + offset, 0)  # [B]
+
+    def pick(values):  # one trailing 0 so that a batch with no caption at all still gathers
+        return tf.where(num_captions > 0, tf.gather(tf.concat([values, [0]], 0), chosen), 0)
+
+    return pick(starts), pick(lengths.values), tf.range(tf.size(num_captions, out_type=tf.int64))
 
 
-def _frame(tokens: tf.RaggedTensor, max_length: int) -> dict:
-    """Ragged token ids `[R, None]` -> ragged input ids, target ids and mask `[R, n + 1]`."""
-    tokens = tf.cast(tokens[:, :max_length], tf.int32)
-    start = tf.fill([tokens.nrows(), 1], features.START_ID)
-    end = tf.fill([tokens.nrows(), 1], features.END_ID)
-    input_ids = tf.concat([start, tokens], axis=1)
+def _frame(flat_tokens, starts, lengths, config: PipelineConfig) -> dict:
+    """Spans of a flat token array -> dense input ids, target ids and mask `[R, T]`.
+
+    input_ids = <start> + tokens, target_ids = tokens + <end>, both zero-padded; tokens are
+    truncated to `max_caption_length`. T = the longest framed sequence (or the fixed
+    `max_caption_length + 1` with `pad_to_max_length`).
+    """
+    lengths = tf.minimum(lengths, config.max_caption_length)[:, None]  # [R, 1]
+    if config.pad_to_max_length:
+        length = config.max_caption_length + 1
+    else:
+        length = tf.reduce_max(tf.concat([lengths[:, 0], [0]], 0)) + 1
+    positions = tf.range(length, dtype=tf.int64)[None, :]  # [1, T]
+    padded_tokens = tf.cast(tf.concat([flat_tokens, [0]], 0), tf.int32)  # never empty
+    last = tf.size(padded_tokens, out_type=tf.int64) - 1
+
+    def token_at(shift):  # [R, T] token at each position; the where()s below keep the real ones
+        return tf.gather(padded_tokens, tf.clip_by_value(starts[:, None] + positions + shift, 0, last))
+
+    zeros = tf.zeros_like(positions + lengths, tf.int32)  # [R, T]
+    input_ids = tf.where(positions == 0, features.START_ID, tf.where(positions <= lengths, token_at(-1), zeros))
+    target_ids = tf.where(positions < lengths, token_at(0), tf.where(positions == lengths, features.END_ID, zeros))
     return {
         "input_ids": input_ids,
-        "target_ids": tf.concat([tokens, end], axis=1),
-        "target_mask": tf.ones_like(input_ids, dtype=tf.float32),
+        "target_ids": target_ids,
+        "target_mask": tf.cast(positions <= lengths, tf.float32),
     }
 
 
 def _batch_fn(config: PipelineConfig, depths: dict):
-    """Returns `fn(parsed batch, seed) -> batch dict` (vectorised over the batch).
+    """Returns `fn(parsed batch) -> batch dict`, vectorised over the batch.
 
-    In "all" mode the result has one row per caption and ragged sequences (unbatched and
-    rebatched afterwards); otherwise it is the final batch.
+    In "all" mode the result has one row per caption (unbatched and rebatched afterwards).
     """
 
-    def batch_fn(parsed, seed):
+    def batch_fn(parsed):
         if config.task == "caption":
             concepts = _multi_hot(parsed[features.CONCEPT_INDICES], depths["concepts"], "concept")
-            sequences, rows_per_image = _caption_rows(parsed, config, seed)
+            flat_tokens = parsed[features.CAPTION_TOKEN_IDS].values
+            starts, lengths, image_of_row = _caption_spans(parsed, config)
         else:
             labels = parsed[features.LABEL_SEQUENCE]
             concepts = _multi_hot(labels, depths["concepts"], "label")
-            sequences = tf.RaggedTensor.from_sparse(labels) + len(features.LABEL_SPECIALS)
-            rows_per_image = tf.ones_like(parsed[features.IMAGE_ID])
+            flat_tokens = labels.values + len(features.LABEL_SPECIALS)
+            lengths = _count_per_row(labels)
+            starts, image_of_row = tf.cumsum(lengths, exclusive=True), None
         per_image = {
             "image_id": parsed[features.IMAGE_ID],
             "concepts": concepts,
@@ -290,97 +322,123 @@ def _batch_fn(config: PipelineConfig, depths: dict):
         if "image" in parsed:
             per_image["image"] = parsed["image"]
         batch_size = parsed[features.IMAGE_ID].shape[0]  # static when drop_remainder
-        for key, value in per_image.items():
+        for value in per_image.values():
             value.set_shape([batch_size] + value.shape[1:])
-        framed = _frame(sequences, config.max_caption_length)
-        if config.captions == "all":
-            return {**{key: tf.repeat(value, rows_per_image, axis=0) for key, value in per_image.items()}, **framed}
-        return {**per_image, **_densify(framed, config, batch_size)}
+        framed = _frame(flat_tokens, starts, lengths, config)
+        if config.task == "caption" and config.captions == "all":
+            per_image = {key: tf.gather(value, image_of_row) for key, value in per_image.items()}
+        else:
+            for value in framed.values():
+                value.set_shape([batch_size, value.shape[1]])
+        return {**per_image, **framed}
 
     return batch_fn
 
 
-def _densify(framed: dict, config: PipelineConfig, batch_size=None) -> dict:
-    """Ragged `[B, None]` sequences -> zero-padded dense `[B, T]`."""
-    length = config.max_caption_length + 1 if config.pad_to_max_length else None
-    return {key: value.to_tensor(0, shape=[batch_size, length]) for key, value in framed.items()}
+def _trim_padding(batch: dict) -> dict:
+    """Cuts `[B, T]` sequences to the longest one in the batch (after re-batching)."""
+    length = tf.cast(tf.reduce_max(tf.reduce_sum(batch["target_mask"], axis=1)), tf.int32)
+    return {**batch, **{key: batch[key][:, :length] for key in _SEQUENCE_KEYS}}
 
 
 # ----------------------------------------------------------------------------- dataset
 
 
-def make_dataset(data_dir: str, split: str, config: PipelineConfig) -> tf.data.Dataset:
-    """Batches of one split of a converted data dir (the dict described in the module doc).
-
-    Stages: shard interleave -> [shuffle] -> [repeat] -> per record (images only): parse,
-    decode, preprocess, in parallel -> batch -> per batch, vectorised: parse (no images),
-    multi-hot, caption sampling, <start>/<end> framing, padding -> prefetch.
-
-    Args:
-      data_dir: the converter's output dir (manifest.json, shards, vocab/).
-      split: a split name in manifest.json ("train", "val", "test", ...).
-      config: how to read it.
-
-    Raises:
-      FileNotFoundError: no manifest.json, a missing shard or vocabulary file.
-      ValueError: unknown split, an empty split, a captions-only dir with `read_images`,
-        a task the data dir has no vocabulary for.
-    """
-    manifest = _read_manifest(data_dir)
-    shard_paths = _shard_paths(data_dir, split, manifest)
-    info = dataset_info(data_dir)
+def _check_task(data_dir: str, info: dict, config: PipelineConfig) -> dict:
+    """The multi-hot widths `{"concepts": k, "tags": num_tags}`; ValueError if unusable."""
     if config.read_images and not info["has_images"]:
         raise ValueError(
             f"{os.path.join(data_dir, features.MANIFEST_FILE)} says the records have no images "
             "(captions-only); re-convert with `s-cnn-rnn-convert ... --image_dir=IMAGES` or use "
             "read_images=False"
         )
-    vocab_file = features.CONCEPTS_FILE if config.task == "caption" else features.LABELS_FILE
-    depth = info["num_concepts"] if config.task == "caption" else info["num_labels"]
+    vocab_file, depth = (
+        (features.CONCEPTS_FILE, info["num_concepts"]) if config.task == "caption"
+        else (features.LABELS_FILE, info["num_labels"])
+    )
     if depth == 0:
         raise ValueError(
             f"{os.path.join(data_dir, vocab_file)} is empty: this data dir has no "
             f"{'captions' if config.task == 'caption' else 'labels'} for task={config.task!r}"
         )
-    depths = {"concepts": depth, "tags": info["num_tags"]}
-    seed = config.seed if config.deterministic else None
-    parallel = dict(num_parallel_calls=tf.data.AUTOTUNE, deterministic=config.deterministic)
+    return {"concepts": depth, "tags": info["num_tags"]}
 
+
+def _records(shard_paths: list[str], config: PipelineConfig, seed) -> tf.data.Dataset:
+    """Serialised records: shards interleaved, shuffled (training), repeated."""
     files = tf.data.Dataset.from_tensor_slices(shard_paths)
     if config.training:
         files = files.shuffle(len(shard_paths), seed=seed, reshuffle_each_iteration=True)
     cycle_length = (
         min(len(shard_paths), _DETERMINISTIC_CYCLE_LENGTH) if config.deterministic else tf.data.AUTOTUNE
     )
-    records = files.interleave(tf.data.TFRecordDataset, cycle_length=cycle_length, **parallel)
+    records = files.interleave(
+        tf.data.TFRecordDataset, cycle_length=cycle_length, num_parallel_calls=tf.data.AUTOTUNE,
+        deterministic=config.deterministic,
+    )
     if config.training:
         records = records.shuffle(config.shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
-    if config.resolved_repeat:
-        records = records.repeat()
+    return records.repeat() if config.resolved_repeat else records
 
-    # "all" batches images first and captions after; "sample" batches once.
-    sample = config.captions == "sample" or config.task == "multilabel"
-    drop_image_batch = config.resolved_drop_remainder if sample else False
+
+def _randoms(seed) -> tf.data.Dataset:
+    """Endless int64 `[3]` random values, one per record; a new stream on each re-iteration."""
+    return tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(3)
+
+
+def make_dataset(data_dir: str, split: str, config: PipelineConfig, skip_examples: int = 0) -> tf.data.Dataset:
+    """Batches of one split of a converted data dir (the dict described in the module doc).
+
+    Stages: shards interleaved -> [shuffle] -> [repeat] -> per record, in parallel (images
+    only): parse, decode, preprocess -> batch -> per batch, vectorised: parse (no images),
+    multi-hot, caption choice, <start>/<end> framing, padding -> ("all": one row per
+    caption, re-batched) -> prefetch.
+
+    Args:
+      data_dir: the converter's output dir (manifest.json, shards, vocab/).
+      split: a split name in manifest.json ("train", "val", "test", ...).
+      config: how to read it.
+      skip_examples: drop the first this many rows (images, or captions in "all" mode) of
+        the stream, e.g. `step * batch_size` to resume training; with `deterministic` the
+        rest equals an uninterrupted run's. Skipped records are read but not decoded
+        (except in "all" mode).
+
+    Raises:
+      FileNotFoundError: no manifest.json, a missing shard or vocabulary file.
+      ValueError: unknown split, an empty split, a captions-only dir with `read_images`,
+        a task the data dir has no vocabulary for.
+    """
+    shard_paths = _shard_paths(data_dir, split, _read_manifest(data_dir))
+    depths = _check_task(data_dir, dataset_info(data_dir), config)
+    seed = config.seed if config.deterministic else None
+    parallel = dict(num_parallel_calls=tf.data.AUTOTUNE, deterministic=config.deterministic)
+    rows_are_images = config.captions == "sample" or config.task == "multilabel"
+    records = tf.data.Dataset.zip(_records(shard_paths, config, seed), _randoms(seed))
+    if rows_are_images and skip_examples:
+        records = records.skip(skip_examples)
+
+    # "all" batches images first (keeping every one) and re-batches captions afterwards.
+    drop_remainder = config.resolved_drop_remainder if rows_are_images else False
+    spec = _parsing_spec(read_images=False)
+
+    def parse_batch(serialized, randoms, images=None):
+        parsed = {**tf.io.parse_example(serialized, spec), _CAPTION_RANDOM: randoms[:, 2]}
+        return parsed if images is None else {**parsed, "image": images}
+
     if config.read_images:
-        # A new [2] seed per record for augmentation, and a new stream on each re-iteration.
-        element_seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
-        parsed = tf.data.Dataset.zip(records, element_seeds).map(_image_example_fn(config, data_dir), **parallel)
-        parsed = parsed.batch(config.batch_size, drop_remainder=drop_image_batch)
-    else:
-        spec = _parsing_spec(read_images=False)
-        parsed = records.batch(config.batch_size, drop_remainder=drop_image_batch).map(
-            lambda serialized: tf.io.parse_example(serialized, spec), **parallel
+        records = records.map(_image_example_fn(config, data_dir), **parallel)
+    parsed = records.batch(config.batch_size, drop_remainder=drop_remainder).map(parse_batch, **parallel)
+    batches = parsed.map(_batch_fn(config, depths), **parallel)
+    if not rows_are_images:
+        batches = batches.unbatch()
+        if config.training:  # else an image's captions sit side by side; images cost ~1 MB each
+            buffer_size = 4 * config.batch_size if config.read_images else config.shuffle_buffer
+            batches = batches.shuffle(buffer_size, seed=seed)
+        batches = batches.skip(skip_examples).padded_batch(
+            config.batch_size, drop_remainder=config.resolved_drop_remainder
         )
-    batch_seed = None if seed is None else seed + 1
-    batch_seeds = tf.data.Dataset.random(seed=batch_seed, rerandomize_each_iteration=True).batch(2)
-    batches = tf.data.Dataset.zip(parsed, batch_seeds).map(_batch_fn(config, depths), **parallel)
-    if not sample:
-        batch_size = config.batch_size if config.resolved_drop_remainder else None
-        batches = (
-            batches.unbatch()
-            .batch(config.batch_size, drop_remainder=config.resolved_drop_remainder)
-            .map(lambda batch: {**batch, **_densify({k: batch[k] for k in _SEQUENCE_KEYS}, config, batch_size)})
-        )
+        if not config.pad_to_max_length:
+            batches = batches.map(_trim_padding)
     options = tf.data.Options()
     options.deterministic = config.deterministic
     return batches.with_options(options).prefetch(tf.data.AUTOTUNE)

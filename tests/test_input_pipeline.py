@@ -114,6 +114,18 @@ def test_deterministic_runs_are_identical_and_seed_matters(data_dir):
     assert [int(r["image_id"]) for r in other_seed] != [int(r["image_id"]) for r in run_a]
 
 
+@pytest.mark.parametrize("overrides", [dict(augment=True), dict(read_images=False, captions="all")])
+def test_skip_examples_resumes_the_same_stream(data_dir, overrides):
+    config = _config(training=True, batch_size=3, **overrides)
+    full = _rows(input_pipeline.make_dataset(data_dir, "train", config).take(6))
+    resumed = _rows(input_pipeline.make_dataset(data_dir, "train", config, skip_examples=2 * 3).take(4))
+    assert len(resumed) == len(full[6:]) == 12
+    for row_full, row_resumed in zip(full[6:], resumed, strict=True):
+        assert _sequence(row_full) == _sequence(row_resumed)  # T may differ: batch padding
+        for key in ("image_id", "concepts", "tags", "image"):
+            np.testing.assert_array_equal(row_full.get(key), row_resumed.get(key))
+
+
 def test_eval_order_is_stable_and_training_shuffles(data_dir):
     def ids(config):
         return [int(row["image_id"]) for row in _rows(input_pipeline.make_dataset(data_dir, "train", config))]
@@ -224,6 +236,17 @@ def test_tf_and_caffe_scaling():
     caffe = image_preprocessing.preprocess(rgb, "vgg16").numpy()
     assert caffe.shape == (224, 224, 3)  # the backbone's default size
     np.testing.assert_allclose(caffe[0, 0], [30 - 103.939, 20 - 116.779, 10 - 123.68], atol=1e-3)
+
+
+def test_preprocessing_mode_override(data_dir):
+    jpeg = record_fixtures.make_jpeg(30, 40, seed=2)
+    as_caffe = image_preprocessing.decode_and_preprocess(jpeg, "inception_v3", 8, mode="caffe").numpy()
+    np.testing.assert_allclose(as_caffe, image_preprocessing.decode_and_preprocess(jpeg, "vgg16", 8), atol=1e-4)
+    config = _config(preprocessing="caffe", batch_size=2)
+    batch = next(iter(input_pipeline.make_dataset(data_dir, "val", config)))
+    assert batch["image"].numpy().min() < -50  # mean-subtracted, not [-1, 1]
+    with pytest.raises(ValueError, match="preprocessing='torch'"):
+        _config(preprocessing="torch")
 
 
 def test_augmented_values_stay_in_range_and_follow_the_seed():
