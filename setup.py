@@ -1,8 +1,11 @@
 """Package metadata for the S-CNN-RNN reference implementation."""
 
+import glob
+
 import setuptools
 
 CONSOLE_SCRIPTS = [
+    "s-cnn-rnn-demo=s_cnn_rnn.demo:run",
     "s-cnn-rnn-convert=data_prep.convert:run",
     "s-cnn-rnn-train=s_cnn_rnn.train:run",
     "s-cnn-rnn-score-captions=s_cnn_rnn.score_captions:run",
@@ -37,4 +40,6 @@ setuptools.setup(
     ],
     extras_require={"test": ["pytest>=8.0"]},
     entry_points={"console_scripts": CONSOLE_SCRIPTS},
+    # The experiment flagfiles, so that an installed `s-cnn-rnn-demo` finds its settings.
+    data_files=[("share/s-cnn-rnn/flags", sorted(glob.glob("flags/*.flags")))],
 )

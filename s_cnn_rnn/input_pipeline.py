@@ -182,9 +182,10 @@ _SEQUENCE_KEYS = ("input_ids", "target_ids", "target_mask")
 _CAPTION_RANDOM = "caption_random"  # int64 [0, 2^32) per record, for the caption choice
 
 
-def _parsing_spec(read_images: bool) -> dict:
-    spec = features.parsing_spec(with_image=read_images)
-    return {key: spec[key] for key in _KEYS + ((features.IMAGE_ENCODED,) if read_images else ())}
+def _label_parsing_spec() -> dict:
+    """The contract's spec, without the image and the keys only people read."""
+    spec = features.parsing_spec(with_image=False)
+    return {key: spec[key] for key in _KEYS}
 
 
 def _image_example_fn(config: PipelineConfig, data_dir: str):
@@ -390,9 +391,9 @@ def make_dataset(data_dir: str, split: str, config: PipelineConfig, skip_example
     """Batches of one split of a converted data dir (the dict described in the module doc).
 
     Stages: shards interleaved -> [shuffle] -> [repeat] -> per record, in parallel (images
-    only): parse, decode, preprocess -> batch -> per batch, vectorised: parse (no images),
-    multi-hot, caption choice, <start>/<end> framing, padding -> ("all": one row per
-    caption, re-batched) -> prefetch.
+    only): parse the image bytes, decode, preprocess -> batch -> per batch, vectorised:
+    parse the rest, multi-hot, caption choice, <start>/<end> framing, padding -> ("all":
+    one row per caption, re-batched) -> prefetch.
 
     Args:
       data_dir: the converter's output dir (manifest.json, shards, vocab/).
@@ -417,18 +418,17 @@ def make_dataset(data_dir: str, split: str, config: PipelineConfig, skip_example
     if rows_are_images and skip_examples:
         records = records.skip(skip_examples)
 
-    # "all" batches images first (keeping every one) and re-batches captions afterwards.
-    drop_remainder = config.resolved_drop_remainder if rows_are_images else False
-    spec = _parsing_spec(read_images=False)
-
-    def parse_batch(serialized, randoms, images=None):
-        parsed = {**tf.io.parse_example(serialized, spec), _CAPTION_RANDOM: randoms[:, 2]}
-        return parsed if images is None else {**parsed, "image": images}
-
     if config.read_images:
         records = records.map(_image_example_fn(config, data_dir), **parallel)
-    parsed = records.batch(config.batch_size, drop_remainder=drop_remainder).map(parse_batch, **parallel)
-    batches = parsed.map(_batch_fn(config, depths), **parallel)
+    spec, batch_fn = _label_parsing_spec(), _batch_fn(config, depths)
+
+    def parse_batch(serialized, randoms, images=None):  # [B] records -> the batch dict
+        parsed = {**tf.io.parse_example(serialized, spec), _CAPTION_RANDOM: randoms[:, 2]}
+        return batch_fn(parsed if images is None else {**parsed, "image": images})
+
+    # "all" batches images first (keeping every one) and re-batches captions afterwards.
+    drop_remainder = config.resolved_drop_remainder if rows_are_images else False
+    batches = records.batch(config.batch_size, drop_remainder=drop_remainder).map(parse_batch, **parallel)
     if not rows_are_images:
         batches = batches.unbatch()
         if config.training:  # else an image's captions sit side by side; images cost ~1 MB each

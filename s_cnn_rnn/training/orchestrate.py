@@ -93,6 +93,8 @@ def _pipeline_config(options: TrainOptions, stage: str, training: bool) -> input
         augment=options.augment and training,
         read_images=stages.reads_images(stage),
         max_caption_length=options.max_caption_length,
+        # Static sequence length: one trace of the step function (and XLA-friendly shapes).
+        pad_to_max_length=True,
         deterministic=options.deterministic,
         seed=options.seed,
     )

@@ -1,0 +1,399 @@
+r"""The relational model alone (stage 2, T5) on real COCO captions: train, decode, score.
+
+No images: the LSTM decoder is fed each image's GROUND-TRUTH concept vector (its caption words
+among the 1,000 concepts, M7), so this measures what the decoder does with perfect concepts.
+
+  1. data: the 40,504 COCO val2014 images and their captions (`--captions_json`; a .json.gz is
+     decompressed into the work dir, the reader takes plain JSON); Karpathy val / test ids ->
+     "val" / "test", the other 30,504 images -> "train"; captions-only records written by
+     `data_prep.conversion.convert`.
+  2. training: `python -m s_cnn_rnn.train --flagfile=flags/coco_real_captions_rnn.flags
+     --stage=rnn ...` in a subprocess. Without `--train_steps`, a short first run measures the
+     step rate, one test batch measures the decoding rate, and a second run resumes up to the
+     step count that fits `--budget_minutes` (decoding and scoring time reserved).
+  3. decoding: beam search (width 3, at most 20 tokens) from the test images' ground-truth
+     concepts, one tf.function over fixed-size batches, decoder restored from the rnn checkpoint.
+  4. scoring: `caption_scores.score_captions` against all captions of each test image, then
+     again by the `s-cnn-rnn-score-captions` CLI on the files written (they must agree).
+
+Prints progress (stderr), the scores beside the paper's Table 4 "Ours" row, and a last line of
+one JSON object. Example:
+  python bench/real_captions.py --budget_minutes=20
+"""
+
+import dataclasses
+import gzip
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, PROJECT_ROOT)
+
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+from absl import app  # noqa: E402
+from absl import flags  # noqa: E402
+
+from data_prep import conversion  # noqa: E402
+from data_prep.sources import splits as splits_lib  # noqa: E402
+from s_cnn_rnn import decoding, features, input_pipeline  # noqa: E402
+from s_cnn_rnn.metrics import caption_scores  # noqa: E402
+from s_cnn_rnn.models import builder  # noqa: E402
+from s_cnn_rnn.models.config import ModelConfig  # noqa: E402
+from s_cnn_rnn.training import model_store  # noqa: E402
+
+_COCO_DIR = os.path.join(os.path.dirname(PROJECT_ROOT), "shared", "data", "coco_captions")
+# Table 4 (ablation on the COCO validation split), row "Ours": CNN-predicted concepts.
+PAPER_TABLE4_OURS = {"Bleu_4": 0.340, "METEOR": 0.260, "ROUGE_L": 0.550, "CIDEr": 1.054}
+# Scoring 5,000 images (PTB tokenizer, BLEU, METEOR, ROUGE-L, CIDEr) took 33 s here.
+_SCORE_SECONDS_FIXED, _SCORE_SECONDS_PER_IMAGE, _SAFETY_SECONDS = 15.0, 0.01, 30.0
+
+_BUDGET_MINUTES = flags.DEFINE_float("budget_minutes", 20.0, "Wall-clock budget of the whole command.")
+_TRAIN_STEPS = flags.DEFINE_integer("train_steps", None, "Train exactly this many steps (no budget).")
+_WORK_DIR = flags.DEFINE_string("work_dir", None, "Where data, model and results go (default: a new temp dir).")
+_BATCH_SIZE = flags.DEFINE_integer("batch_size", None, "Training batch size (default: the flagfile's).")
+_MAX_TRAIN_IMAGES = flags.DEFINE_integer("max_train_images", None, "Only the first N train images.")
+_MAX_VAL_IMAGES = flags.DEFINE_integer("max_val_images", None, "Only the first N Karpathy val images.")
+_MAX_TEST_IMAGES = flags.DEFINE_integer("max_test_images", 5000, "Only the first N Karpathy test images.")
+_MIN_WORD_COUNT = flags.DEFINE_integer("min_word_count", 5, "Output words need this many train occurrences.")
+_CAPTIONS_JSON = flags.DEFINE_string(
+    "captions_json", os.path.join(_COCO_DIR, "captions_val2014_reconstructed.json.gz"), "COCO caption JSON[.gz].")
+_VAL_IDS = flags.DEFINE_string("val_ids", os.path.join(_COCO_DIR, "karpathy_val_ids.txt"), "Val image ids.")
+_TEST_IDS = flags.DEFINE_string("test_ids", os.path.join(_COCO_DIR, "karpathy_test_ids.txt"), "Test image ids.")
+_TRAIN_FLAGFILE = flags.DEFINE_string(
+    "train_flagfile", os.path.join(PROJECT_ROOT, "flags", "coco_real_captions_rnn.flags"), "s_cnn_rnn.train flags.")
+_TRAIN_FLAG = flags.DEFINE_multi_string(
+    "train_flag", [], "Extra s_cnn_rnn.train flag after the flagfile (repeatable): --train_flag=--lstm_units=64.")
+_PROBE_STEPS = flags.DEFINE_integer("probe_steps", 30, "Steps of the speed-measuring first run.")
+_BEAM_WIDTH = flags.DEFINE_integer("beam_width", 3, "Beam width (SPEC I2: 3).")
+_MAX_LENGTH = flags.DEFINE_integer("max_length", 20, "Most tokens decoded per caption.")
+_DECODE_BATCH_SIZE = flags.DEFINE_integer("decode_batch_size", 100, "Images per beam search call.")
+_SKIP_CLI = flags.DEFINE_bool("skip_cli", False, "Do not re-score with the s-cnn-rnn-score-captions CLI.")
+
+
+def log(message: str) -> None:
+    print(f"[real_captions {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def _write_json_atomically(path: str, payload) -> None:
+    temporary = f"{path}.tmp-{os.getpid()}"
+    with open(temporary, "w", encoding="utf-8") as handle:
+        json.dump(payload, handle)
+    os.replace(temporary, path)
+
+
+# ----------------------------------------------------------------------------- data
+
+
+@dataclasses.dataclass
+class Selection:
+    """The images used. captions_json: the plain-JSON subset written; counts: images per split;
+    test_references: test image id -> all its captions."""
+
+    captions_json: str
+    counts: dict
+    test_references: dict
+
+
+def select_images(captions_json: str, val_ids: str, test_ids: str, work_dir: str, max_train=None,
+                  max_val=None, max_test=None) -> Selection:
+    """Reads the caption JSON (.gz too), keeps the first N images (by id) of each split, writes
+    the subset as plain JSON into `work_dir` (the converter reads plain JSON only)."""
+    opener = gzip.open if captions_json.endswith(".gz") else open
+    with opener(captions_json, "rt", encoding="utf-8") as handle:
+        document = json.load(handle)
+    split_of = {i: "val" for i in splits_lib.read_id_file(val_ids)}
+    split_of.update({i: "test" for i in splits_lib.read_id_file(test_ids)})
+    limits = {"train": max_train, "val": max_val, "test": max_test}
+    kept, counts = set(), {"train": 0, "val": 0, "test": 0}
+    for image in sorted(document["images"], key=lambda image: image["id"]):
+        split = split_of.get(image["id"], "train")
+        if limits[split] is None or counts[split] < limits[split]:
+            kept.add(image["id"])
+            counts[split] += 1
+    annotations = [a for a in document["annotations"] if a["image_id"] in kept]
+    test_references: dict = {}
+    for annotation in annotations:
+        if split_of.get(annotation["image_id"]) == "test":
+            test_references.setdefault(annotation["image_id"], []).append(annotation["caption"])
+    path = os.path.join(work_dir, "captions.json")
+    _write_json_atomically(path, {"images": [i for i in document["images"] if i["id"] in kept],
+                                  "annotations": annotations})
+    return Selection(path, counts, test_references)
+
+
+def convert_captions(captions_json: str, val_ids: str, test_ids: str, data_dir: str, min_word_count: int) -> dict:
+    """Captions-only records (no image_dirs) via the project's converter; returns the manifest."""
+    return conversion.convert(conversion.ConvertOptions(
+        dataset="coco_captions", output_dir=data_dir, captions_json=[captions_json], image_dirs=None,
+        splits=f"val:{val_ids},test:{test_ids}", overwrite=True, min_word_count=min_word_count,
+        num_workers=0, show_progress=False))
+
+
+# ----------------------------------------------------------------------------- training
+
+
+def _history(model_dir: str) -> list[dict]:
+    path = os.path.join(model_dir, "rnn", "history.jsonl")
+    with open(path, encoding="utf-8") as handle:
+        return [json.loads(line) for line in handle if line.strip()]
+
+
+def measured_steps_per_second(model_dir: str) -> float:
+    """Median step rate of the logged windows, the first one (tracing) left out when possible."""
+    rates = [r["steps_per_second"] for r in _history(model_dir) if "steps_per_second" in r]
+    if not rates:
+        raise RuntimeError(f"{model_dir}/rnn/history.jsonl has no step rate")
+    return statistics.median(rates[1:] or rates)
+
+
+def last_history_record(model_dir: str) -> dict:
+    return _history(model_dir)[-1]
+
+
+def flagfile_value(path: str, name: str) -> str | None:
+    """The last `--name=value` line of a flagfile (nested flagfiles are not followed)."""
+    value = None
+    with open(path, encoding="utf-8") as handle:
+        for line in handle:
+            if line.strip().startswith(f"--{name}="):
+                value = line.strip().split("=", 1)[1]
+    return value
+
+
+def train_command(data_dir: str, model_dir: str, steps: int, log_every: int | None = None) -> list[str]:
+    command = [sys.executable, "-m", "s_cnn_rnn.train", f"--flagfile={_TRAIN_FLAGFILE.value}", "--stage=rnn",
+               f"--data_dir={data_dir}", f"--model_dir={model_dir}", f"--rnn_train_steps={steps}"]
+    if _BATCH_SIZE.value:
+        command.append(f"--batch_size={_BATCH_SIZE.value}")
+    command += list(_TRAIN_FLAG.value) + ([f"--log_every={log_every}"] if log_every else [])
+    return command
+
+
+def run_training(data_dir: str, model_dir: str, steps: int, log_every: int | None = None) -> float:
+    """Runs s_cnn_rnn.train up to `steps` in total (it resumes); returns its wall seconds."""
+    command = train_command(data_dir, model_dir, steps, log_every)
+    log("$ " + " ".join(command))
+    started = time.monotonic()
+    completed = subprocess.run(command, cwd=PROJECT_ROOT, check=False)
+    if completed.returncode != 0:
+        raise RuntimeError(f"training failed (exit {completed.returncode}): {' '.join(command)}")
+    return time.monotonic() - started
+
+
+# ----------------------------------------------------------------------------- decoding
+
+
+class ConceptDecoder:
+    """The decoder of a model dir, run from ground-truth concepts with beam search.
+
+    Args:
+      model_dir: an s_cnn_rnn.train model dir with an rnn checkpoint.
+      beam_width, max_length: beam search settings.
+      batch_size: images per call; the last batch is zero-padded (one trace).
+    """
+
+    def __init__(self, model_dir: str, beam_width: int = 3, max_length: int = 20, batch_size: int = 100):
+        self.model_dir, self.batch_size = model_dir, batch_size
+        self.beam_width, self.max_length = beam_width, max_length
+        self.model = None
+
+    def build(self) -> None:
+        """Builds the model of model_config.json (untrained until `restore_latest`)."""
+        saved = model_store.load_config(self.model_dir)
+        saved.pop("task")
+        self.config = ModelConfig.from_dict(dict(saved, backbone_weights="none"))
+        self.model = builder.build_model(self.config)
+        self.words = model_store.load_vocabularies(self.model_dir).words
+        banned = (features.PAD_ID, features.START_ID)
+
+        @tf.function
+        def decode_batch(concepts):  # [B, k] -> best beam: ids [B, T], lengths [B]
+            state = tuple(self.model.decoder_initial_state(concepts))  # ([B, H], [B, H])
+            output = decoding.beam_search(self.model.step, state, start_id=features.START_ID,
+                                          end_id=features.END_ID, beam_width=self.beam_width,
+                                          max_length=self.max_length, banned_ids=banned)
+            return output.token_ids[:, 0], output.lengths[:, 0]
+
+        self._decode_batch = decode_batch
+
+    def restore_latest(self) -> str:
+        """Restores the decoder from the newest rnn checkpoint; returns its path."""
+        if self.model is None:
+            self.build()
+        path = tf.train.latest_checkpoint(os.path.join(self.model_dir, "rnn", "checkpoints"))
+        if path is None:
+            raise FileNotFoundError(f"{self.model_dir}/rnn/checkpoints holds no checkpoint")
+        tf.train.Checkpoint(**self.model.decoder_checkpoint_items()).read(path).expect_partial() \
+            .assert_existing_objects_matched()
+        return path
+
+    def _batches(self, data_dir: str, split: str):
+        config = input_pipeline.PipelineConfig(
+            task="caption", batch_size=self.batch_size, backbone=self.config.backbone, training=False,
+            read_images=False, deterministic=True)
+        return input_pipeline.make_dataset(data_dir, split, config)
+
+    def _decode(self, batch) -> dict:
+        concepts = batch["concepts"]  # [n, k], n <= B
+        count = int(concepts.shape[0])
+        padded = tf.pad(concepts, [[0, self.batch_size - count], [0, 0]])  # [B, k]
+        token_ids, lengths = self._decode_batch(padded)
+        captions = {}
+        for image_id, ids, length in zip(batch["image_id"].numpy(), token_ids.numpy()[:count], lengths.numpy()):
+            captions[int(image_id)] = " ".join(self.words.decode(ids[:length]))
+        return captions
+
+    def decode_split(self, data_dir: str, split: str, max_images: int | None = None) -> dict:
+        """image id -> best-beam caption, for the first `max_images` images of `split`."""
+        if self.model is None:
+            self.build()
+        captions: dict = {}
+        for batch in self._batches(data_dir, split):
+            captions.update(self._decode(batch))
+            if max_images is not None and len(captions) >= max_images:
+                break
+        return dict(list(captions.items())[:max_images]) if max_images else captions
+
+    def seconds_per_image(self, data_dir: str, split: str) -> float:
+        """Decoding time per image of a full batch, after one batch to trace."""
+        batches = iter(self._batches(data_dir, split))
+        first = next(batches)
+        self._decode(first)
+        second = next(batches, first)
+        started = time.monotonic()
+        self._decode(second)
+        return (time.monotonic() - started) / self.batch_size
+
+
+# ----------------------------------------------------------------------------- scoring
+
+
+def write_caption_files(work_dir: str, references: dict, results: dict) -> tuple[str, str]:
+    """COCO caption annotations of the scored images and a COCO results list."""
+    references_path = os.path.join(work_dir, "references_test.json")
+    results_path = os.path.join(work_dir, "results_test.json")
+    annotations = [{"image_id": i, "id": n, "caption": caption} for n, (i, caption) in enumerate(
+        (i, caption) for i in results for caption in references[i])]
+    _write_json_atomically(references_path, {"images": [{"id": i} for i in results], "annotations": annotations})
+    _write_json_atomically(results_path, [{"image_id": i, "caption": c} for i, c in results.items()])
+    return references_path, results_path
+
+
+def score_with_cli(references_path: str, results_path: str, work_dir: str) -> dict:
+    """Runs `python -m s_cnn_rnn.score_captions` on the written files; returns its --output JSON."""
+    output = os.path.join(work_dir, "cli_scores.json")
+    command = [sys.executable, "-m", "s_cnn_rnn.score_captions", f"--references={references_path}",
+               f"--results={results_path}", f"--output={output}"]
+    log("$ " + " ".join(command))
+    completed = subprocess.run(command, cwd=PROJECT_ROOT, check=False, stdout=subprocess.DEVNULL)
+    if completed.returncode != 0:
+        raise RuntimeError(f"the score CLI failed (exit {completed.returncode}): {' '.join(command)}")
+    with open(output, encoding="utf-8") as handle:
+        return json.load(handle)
+
+
+def same_scores(first: dict, second: dict, tolerance: float = 1e-6) -> bool:
+    return all((first.get(k) is None and second.get(k) is None)
+               or (first.get(k) is not None and second.get(k) is not None and abs(first[k] - second[k]) <= tolerance)
+               for k in caption_scores.SCORE_KEYS)
+
+
+def scores_table(scores: dict, num_images: int) -> str:
+    lines = [f"Karpathy test, {num_images} images, decoder fed ground-truth concepts (beam "
+             f"{_BEAM_WIDTH.value}) vs the paper's Table 4 'Ours' (CNN-predicted concepts):",
+             f"{'metric':<8} {'ours (GT concepts)':>19} {'paper Ours':>11}"]
+    for key, paper in PAPER_TABLE4_OURS.items():
+        value = scores.get(key)
+        lines.append(f"{key:<8} {('n/a' if value is None else f'{value:.3f}'):>19} {paper:>11.3f}")
+    return "\n".join(lines)
+
+
+# ----------------------------------------------------------------------------- main
+
+
+def plan_steps(started: float, data_dir: str, model_dir: str, decoder: ConceptDecoder, num_test: int):
+    """Probe run + decoding probe -> (total steps that fit the budget, the measurements)."""
+    probe_steps = _PROBE_STEPS.value
+    probe_seconds = run_training(data_dir, model_dir, probe_steps, log_every=max(1, probe_steps // 3))
+    steps_per_second = measured_steps_per_second(model_dir)
+    decoder.restore_latest()
+    decode_seconds_per_image = decoder.seconds_per_image(data_dir, "test")
+    startup_seconds = max(0.0, probe_seconds - probe_steps / steps_per_second)
+    score_seconds = (1 if _SKIP_CLI.value else 2) * (_SCORE_SECONDS_FIXED + num_test * _SCORE_SECONDS_PER_IMAGE)
+    reserved = num_test * decode_seconds_per_image + score_seconds + startup_seconds + _SAFETY_SECONDS
+    train_seconds = max(0.0, started + 60.0 * _BUDGET_MINUTES.value - time.monotonic() - reserved)
+    steps = probe_steps + int(0.97 * train_seconds * steps_per_second)  # ~3% validation, checkpoints
+    log(f"measured {steps_per_second:.3f} steps/s, {1000 * decode_seconds_per_image:.1f} ms per decoded image, "
+        f"{startup_seconds:.0f} s start-up; {train_seconds / 60:.1f} min left to train -> {steps} steps in all")
+    return steps, {"probe_steps": probe_steps, "steps_per_second": round(steps_per_second, 4),
+                   "decode_seconds_per_image": round(decode_seconds_per_image, 5),
+                   "startup_seconds": round(startup_seconds, 1), "reserved_seconds": round(reserved, 1)}
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+    started = time.monotonic()
+    work_dir = os.path.abspath(_WORK_DIR.value or tempfile.mkdtemp(prefix="real_captions_"))
+    if (work_dir + os.sep).startswith(PROJECT_ROOT + os.sep):
+        raise app.UsageError(f"--work_dir={work_dir} is inside the project tree; choose a directory outside it")
+    os.makedirs(work_dir, exist_ok=True)
+    data_dir, model_dir = os.path.join(work_dir, "data"), os.path.join(work_dir, "model")
+    log(f"work dir {work_dir}")
+    selection = select_images(_CAPTIONS_JSON.value, _VAL_IDS.value, _TEST_IDS.value, work_dir,
+                              _MAX_TRAIN_IMAGES.value, _MAX_VAL_IMAGES.value, _MAX_TEST_IMAGES.value)
+    manifest = convert_captions(selection.captions_json, _VAL_IDS.value, _TEST_IDS.value, data_dir,
+                                _MIN_WORD_COUNT.value)
+    vocab_sizes = {name: entry["size"] for name, entry in manifest["vocabularies"].items() if entry["size"]}
+    log(f"converted {selection.counts} images; vocabularies {vocab_sizes} ({time.monotonic() - started:.0f} s)")
+    num_test = len(selection.test_references)
+
+    decoder = ConceptDecoder(model_dir, _BEAM_WIDTH.value, _MAX_LENGTH.value, _DECODE_BATCH_SIZE.value)
+    plan = {}
+    if _TRAIN_STEPS.value is not None:
+        steps = _TRAIN_STEPS.value
+    else:
+        steps, plan = plan_steps(started, data_dir, model_dir, decoder, num_test)
+    train_started = time.monotonic()
+    run_training(data_dir, model_dir, steps)
+    train_seconds = time.monotonic() - train_started
+
+    checkpoint = decoder.restore_latest()
+    decode_started = time.monotonic()
+    results = decoder.decode_split(data_dir, "test", max_images=num_test)
+    decode_seconds = time.monotonic() - decode_started
+    log(f"decoded {len(results)} test images from {checkpoint} in {decode_seconds:.0f} s; e.g. "
+        + " | ".join(f"{i}: {results[i]}" for i in list(results)[:3]))
+    references_path, results_path = write_caption_files(work_dir, selection.test_references, results)
+    score_started = time.monotonic()
+    scores = caption_scores.score_captions(selection.test_references, results)
+    cli_scores = None if _SKIP_CLI.value else score_with_cli(references_path, results_path, work_dir)
+    score_seconds = time.monotonic() - score_started
+
+    print(scores_table(scores, len(results)))
+    summary = {
+        "work_dir": work_dir, "images": selection.counts, "vocabularies": vocab_sizes, "train_steps": steps,
+        "batch_size": int(_BATCH_SIZE.value or flagfile_value(_TRAIN_FLAGFILE.value, "batch_size") or 32),
+        "final_train_record": last_history_record(model_dir), "budget_minutes": _BUDGET_MINUTES.value,
+        "plan": plan, "seconds": {"train": round(train_seconds, 1), "decode": round(decode_seconds, 1),
+                                  "score": round(score_seconds, 1), "total": round(time.monotonic() - started, 1)},
+        "scores": {k: v for k, v in scores.items() if k != caption_scores.UNAVAILABLE_KEY},
+        "unavailable": scores.get(caption_scores.UNAVAILABLE_KEY, {}),
+        "paper_table4_ours": PAPER_TABLE4_OURS,
+        "beats_paper_cider": bool(scores.get("CIDEr") is not None and scores["CIDEr"] > PAPER_TABLE4_OURS["CIDEr"]),
+        "cli_scores_match": None if cli_scores is None else same_scores(scores, cli_scores),
+        "files": {"references": references_path, "results": results_path},
+    }
+    print(json.dumps(summary, sort_keys=True), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    app.run(main)
