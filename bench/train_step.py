@@ -216,7 +216,7 @@ class Bench:
     def fit_block(self, lead_in: int, steps: int) -> util.Timing:
         timer = _BlockTimer(lead_in, steps, self.batch_size)
         self.fit_model.fit(self.memory_dataset, epochs=1, steps_per_epoch=lead_in + steps, verbose=0,
-                           callbacks=[timer])
+                           shuffle=False, callbacks=[timer])
         return timer.timing
 
     def methods(self, lead_in: int, steps: int) -> dict:
@@ -269,6 +269,8 @@ def _measure(name: str, work_dir: str) -> dict:
         "examples_per_second_all": {k: [round(t.examples_per_second, 3) for t in v] for k, v in results.items()},
         "cpu_ms_per_example": cpu,
         "run_examples_per_second": run_rates,
+        # One trace per iterator type (memory, pipeline); more would mean retracing in the loop.
+        "step_function_traces": bench.train_step.experimental_get_tracing_count(),
         "settings": {
             **{k: v for k, v in bench.settings.items()}, "num_concepts": bench.model_config.num_concepts,
             "vocab_size": bench.model_config.vocab_size, "timed_steps_per_block": steps, "repeats": repeats,
@@ -320,7 +322,7 @@ def main(argv):
                 result.update({key: figures[key] for key in (
                     "loop_overhead", "input_stall", "loop_overhead_paired", "input_stall_paired",
                     "loop_cpu_overhead", "input_cpu_overhead", "examples_per_second", "cpu_ms_per_example",
-                    "examples_per_second_all")})
+                    "examples_per_second_all", "step_function_traces")})
                 result["inception_step_seconds"] = figures["step_seconds"]
                 result["inception_settings"] = figures["settings"]
             else:
