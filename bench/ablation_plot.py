@@ -24,6 +24,7 @@ KEY_METRIC = {"multilabel": "O-F1", "caption": "CIDEr"}
 # (SPEC I3, as the paper); its p >= 0.5 reading is shown too because it is not bound to 3 labels.
 _LABEL_ROWS = {"cnn_logistic": (("concept_top3", " (top-3)"), ("concept_threshold", " (p>=0.5)"))}
 _DECODED_ROWS = (("decoded", ""),)
+_STAGES = ("cnn", "rnn", "joint")
 
 
 def rows_of(task: str, variant: str, metrics: dict) -> dict:
@@ -108,7 +109,7 @@ def tables(summary: dict, config: dict) -> str:
             key_stat = row.get(key, stats([]))
             spread = ("n/a" if key_stat["mean"] is None
                       else f"[{key_stat['min'] * scale:.{digits}f}, {key_stat['max'] * scale:.{digits}f}]")
-            budget = " ".join(f"{stage} {steps}" for stage, steps in entry["budget"].items())
+            budget = " ".join(f"{stage} {entry['budget'][stage]}" for stage in _STAGES if stage in entry["budget"])
             lines.append(f"{label.ljust(width)}{cells}  {spread:>22}  {entry['train_seconds']['mean']:>7.0f}  {budget}")
         blocks.append("\n".join(lines))
     return "\n\n".join(blocks)

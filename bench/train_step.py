@@ -11,9 +11,12 @@ rotates every repeat), after one untraced warm-up each (medians over repeats):
   loop_pipeline  the loop fed by `input_pipeline.make_dataset` over TFRecords written by the
                  project's converter (JPEG decode + crop + resize + scale), with the config
                  `training.orchestrate` trains with
+  pipeline_alone the same pipeline drained without training: its own examples/s and CPU cost
 
   loop_overhead = 1 - loop_memory / fit_memory      (aim: <= 0.05 for InceptionV3)
   input_stall   = 1 - loop_pipeline / loop_memory   (aim: <= 0.05 for InceptionV3)
+  pipeline_cpu_share = CPU per example of pipeline_alone / of loop_memory: the stall to expect
+                 when decoding and training share saturated cores (as on 2 dedicated CPUs)
 
 Every timed block starts `--lead_in` untimed steps after a fresh iterator (so the pipeline's
 prefetch buffers are full at the start and at the end of the block: each block pays for
@@ -219,11 +222,25 @@ class Bench:
                            shuffle=False, callbacks=[timer])
         return timer.timing
 
+    def drain_block(self, lead_in: int, batches: int) -> util.Timing:
+        """The input pipeline alone (no training): what it costs per example and how fast it can go."""
+        iterator = iter(self._pipeline())
+        watch = util.Stopwatch()
+        for _ in range(lead_in):
+            next(iterator)
+        watch.start()
+        for _ in range(batches):
+            next(iterator)
+        timing = watch.stop(batches * self.batch_size)
+        del iterator
+        return timing
+
     def methods(self, lead_in: int, steps: int) -> dict:
         return {
             "loop_memory": lambda: self.loop_block(lambda: self.memory_dataset, lead_in, steps),
             "fit_memory": lambda: self.fit_block(lead_in, steps),
             "loop_pipeline": lambda: self.loop_block(self._pipeline, lead_in, steps),
+            "pipeline_alone": lambda: self.drain_block(lead_in, max(24, 2 * steps)),
         }
 
     def run_check(self, window: int) -> dict:
@@ -264,6 +281,9 @@ def _measure(name: str, work_dir: str) -> dict:
         # Extra CPU per example: what the wall-clock ratio would be on two dedicated, saturated cores.
         "loop_cpu_overhead": cpu["loop_memory"] / cpu["fit_memory"] - 1,
         "input_cpu_overhead": cpu["loop_pipeline"] / cpu["loop_memory"] - 1,
+        # The input pipeline's own CPU per example as a share of the training step's: the stall to
+        # expect when training and decoding share saturated cores (the training alone sets the pace).
+        "pipeline_cpu_share": cpu["pipeline_alone"] / cpu["loop_memory"],
         "step_seconds": bench.batch_size / rates["loop_memory"],
         "examples_per_second": rates,
         "examples_per_second_all": {k: [round(t.examples_per_second, 3) for t in v] for k, v in results.items()},
@@ -296,6 +316,9 @@ def _print_table(name: str, batch_size: int, results: dict, figures: dict) -> No
           f"CPU {figures['loop_cpu_overhead']:+.3f});  input_stall {figures['input_stall']:+.3f} "
           f"(paired {figures['input_stall_paired']:+.3f}, CPU {figures['input_cpu_overhead']:+.3f});  "
           f"step {figures['step_seconds']:.3f} s")
+    print(f"input pipeline alone: {figures['examples_per_second']['pipeline_alone']:.1f} ex/s, its CPU per example "
+          f"= {figures['pipeline_cpu_share']:.3f} of a training step's; step function traces "
+          f"{figures['step_function_traces']}")
     if figures["run_examples_per_second"]:
         print(f"StageTrainer.run check (ex/s): {figures['run_examples_per_second']}")
 
@@ -321,7 +344,8 @@ def main(argv):
             if name == "inception_v3":
                 result.update({key: figures[key] for key in (
                     "loop_overhead", "input_stall", "loop_overhead_paired", "input_stall_paired",
-                    "loop_cpu_overhead", "input_cpu_overhead", "examples_per_second", "cpu_ms_per_example",
+                    "loop_cpu_overhead", "input_cpu_overhead", "pipeline_cpu_share", "examples_per_second",
+                    "cpu_ms_per_example",
                     "examples_per_second_all", "step_function_traces")})
                 result["inception_step_seconds"] = figures["step_seconds"]
                 result["inception_settings"] = figures["settings"]

@@ -130,15 +130,15 @@ def test_each_loss_can_be_driven_near_zero_on_one_fixed_batch(tiny_synthetic_dat
     )
     fixed = input_pipeline.make_dataset(tiny_synthetic_data, "train", pipeline).take(1).cache().repeat()
     settings = trainer.StageSettings(
-        stage=stage, train_steps=250, batch_size=4, learning_rate=1e-2, optimizer="adam",
+        stage=stage, train_steps=300, batch_size=4, learning_rate=1e-2, optimizer="adam",
         log_every=10, checkpoint_every=1000, validate_every=0,
     )
     stage_trainer = trainer.StageTrainer(model, tf.distribute.get_strategy(), settings,
                                          str(tmp_path / stage), lambda start: fixed)
     final = stage_trainer.run()
     first = history_lib.read_history(str(tmp_path / stage / "history.jsonl"))[0]
-    assert first["step"] == 10 and final["step"] == 250
-    assert final[term] < 0.05 * first[term], (first, final)
+    assert first["step"] == 10 and final["step"] == 300
+    assert final[term] < 0.1 * first[term], (first, final)
 
 
 def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(tiny_synthetic_data, tmp_path):
