@@ -71,7 +71,8 @@ _INCEPTION_BATCH = flags.DEFINE_integer(
     "inception_batch_size", 8, "InceptionV3 batch (the paper's 32 takes ~30 s a step on 2 shared cores).")
 _INCEPTION_STEPS = flags.DEFINE_integer("inception_steps", 3, "InceptionV3: timed steps per block.")
 _INCEPTION_REPEATS = flags.DEFINE_integer("inception_repeats", 3, "InceptionV3: blocks per variant.")
-_LEAD_IN = flags.DEFINE_integer("lead_in", 0, "Untimed steps at the start of each block; 0 -> 1 (InceptionV3) / 3 (demo).")
+_LEAD_IN = flags.DEFINE_integer(
+    "lead_in", 0, "Untimed steps at the start of each block; 0 -> 1 (InceptionV3) / 3 (demo).")
 _JPEG_DIR = flags.DEFINE_string(
     "jpeg_dir", os.path.join(_ROOT, "..", "shared", "data", "coco_mini12", "images"),
     "Real JPEGs for the InceptionV3 records (cycled); generated 640x480 ones when absent.")
@@ -178,7 +179,8 @@ class Bench:
             stage=_STAGE, data_dir=self.data_dir, model_dir=work_dir, task="caption", model=self.model_config,
             stage_settings={_STAGE: self._stage_settings(10**9, 10**9)})
         # The pipeline exactly as orchestrate.train builds it for this stage.
-        self.pipeline_config = orchestrate._pipeline_config(self.options, _STAGE, training=True)  # pylint: disable=protected-access
+        self.pipeline_config = orchestrate._pipeline_config(  # pylint: disable=protected-access
+            self.options, _STAGE, training=True)
         cached = next(iter(self._pipeline()))
         self.memory_dataset = tf.data.Dataset.from_tensors(cached).repeat()
         self.trainer = self._trainer("loop", self._stage_settings(10**9, 10**9), self._pipeline)

@@ -8,7 +8,6 @@ and renamed into place only after the manifest is written.
 import collections
 import dataclasses
 import datetime
-import json
 import os
 import shutil
 
@@ -18,6 +17,7 @@ from data_prep.sources import base
 from data_prep.sources import coco
 from data_prep.sources import nuswide
 from data_prep.sources import splits as splits_lib
+from s_cnn_rnn import atomic_files
 from s_cnn_rnn import features
 
 # Datasets whose records serve captioning: an image without a usable caption is skipped.
@@ -141,25 +141,6 @@ def _vocabulary_entries(vocabularies) -> dict:
     return entries
 
 
-def _write_json_atomically(path: str, payload: dict) -> None:
-    temporary = f"{path}.tmp-{os.getpid()}"
-    with open(temporary, "w", encoding="utf-8") as handle:
-        json.dump(payload, handle, indent=1, sort_keys=True)
-        handle.write("\n")
-    os.replace(temporary, path)
-
-
-def _publish(staging_dir: str, output_dir: str) -> None:
-    """Moves the finished staging directory into place, replacing an old output if asked."""
-    retired = None
-    if os.path.exists(output_dir):
-        retired = f"{output_dir}.old-{os.getpid()}"
-        os.replace(output_dir, retired)
-    os.replace(staging_dir, output_dir)
-    if retired:
-        shutil.rmtree(retired, ignore_errors=True)
-
-
 def convert(options: ConvertOptions) -> dict:
     """Runs the whole conversion; returns the manifest that was written.
 
@@ -198,8 +179,8 @@ def convert(options: ConvertOptions) -> dict:
         results = shard_writer.write_shards(tasks, options.num_workers, options.show_progress)
         shutil.rmtree(os.path.join(staging_dir, "_tfds_images"), ignore_errors=True)
         manifest = _manifest(options, source, vocabularies, results, staging_dir)
-        _write_json_atomically(os.path.join(staging_dir, features.MANIFEST_FILE), manifest)
-        _publish(staging_dir, output_dir)
+        atomic_files.write_json(os.path.join(staging_dir, features.MANIFEST_FILE), manifest)
+        atomic_files.publish_dir(staging_dir, output_dir)
     except BaseException:
         shutil.rmtree(staging_dir, ignore_errors=True)
         raise

@@ -24,6 +24,7 @@ import time
 from absl import app
 from absl import flags
 
+from s_cnn_rnn import atomic_files
 from s_cnn_rnn.evaluation import curves
 
 FLAGS = flags.FLAGS
@@ -73,13 +74,6 @@ def _run(step: str, command: list[str]) -> None:
 def _newest_checkpoint_time(model_dir: str) -> float:
     files = glob.glob(os.path.join(model_dir, "*", "checkpoints", "*.index"))
     return max((os.path.getmtime(f) for f in files), default=0.0)
-
-
-def _write_atomically(path: str, text: str) -> None:
-    temporary = f"{path}.tmp-{os.getpid()}"
-    with open(temporary, "w", encoding="utf-8") as handle:
-        handle.write(text)
-    os.replace(temporary, path)
 
 
 def convert(data_dir: str) -> None:
@@ -133,7 +127,7 @@ def write_index(output_dir: str, summaries: dict, tables: dict) -> str:
         + "<h2>Training curves</h2><img src='training_curves.png' style='max-width:100%'>"
     )
     path = os.path.join(output_dir, "report.html")
-    _write_atomically(path, page)
+    atomic_files.write_text(path, page)
     return path
 
 
@@ -154,7 +148,7 @@ def main(argv) -> int:
         results[key] = headline_metrics(task, summary, metric_keys)
         model_dirs[f"{task} model"] = model_dir
     curves.plot_training_curves(model_dirs, os.path.join(output_dir, "training_curves.png"))
-    _write_atomically(os.path.join(output_dir, "results.json"), json.dumps(results, indent=2) + "\n")
+    atomic_files.write_json(os.path.join(output_dir, "results.json"), results, indent=2)
     index = write_index(output_dir, summaries, tables)
     print("\n" + "\n\n".join(tables.values()))
     print(f"\nresults: {os.path.join(output_dir, 'results.json')}\nreport:  {index}\n"

@@ -12,35 +12,18 @@ results' images are scored, as coco-caption does. Without Java, METEOR is null a
 """
 
 import json
-import os
-import pathlib
 import sys
-import tempfile
 import time
 
 from absl import app, flags, logging
 
+from s_cnn_rnn import atomic_files
 from s_cnn_rnn.metrics import caption_scores
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("references", None, "COCO caption-annotation JSON (.json or .json.gz).")
 flags.DEFINE_string("results", None, "COCO caption results JSON: [{image_id, caption}, ...].")
 flags.DEFINE_string("output", None, "Also write the scores JSON here (atomically).")
-
-
-def write_json_atomically(path: pathlib.Path, payload: dict) -> None:
-    """Writes `payload` as JSON to a temp file beside `path`, then renames it over `path`."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            json.dump(payload, stream, indent=2)
-            stream.write("\n")
-        os.chmod(temp_name, 0o644)  # mkstemp creates 0600; a scores file is for everyone to read
-        os.replace(temp_name, path)
-    except BaseException:
-        pathlib.Path(temp_name).unlink(missing_ok=True)
-        raise
 
 
 def main(argv) -> int:
@@ -58,7 +41,7 @@ def main(argv) -> int:
     for name, reason in scores.get(caption_scores.UNAVAILABLE_KEY, {}).items():
         logging.warning("%s: %s", name, reason)
     if FLAGS.output:
-        write_json_atomically(pathlib.Path(FLAGS.output), scores)
+        atomic_files.write_json(FLAGS.output, scores, indent=2)
         logging.info("wrote %s", FLAGS.output)
     logging.info("scored in %.1f s", time.monotonic() - started)
     print(json.dumps(scores, indent=2))

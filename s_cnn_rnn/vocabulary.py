@@ -11,9 +11,9 @@ import dataclasses
 import hashlib
 import os
 import pathlib
-import tempfile
 from collections.abc import Iterable, Sequence
 
+from s_cnn_rnn import atomic_files
 from s_cnn_rnn import features
 
 _FIX_HINT = "re-run s-cnn-rnn-convert to rebuild the vocabulary files"
@@ -156,18 +156,8 @@ class Vocabulary:
 
     def save(self, path: str | os.PathLike) -> None:
         """Writes `token<TAB>count` lines atomically (temp file, then os.replace)."""
-        path = pathlib.Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
         text = "".join(f"{token}\t{count}\n" for token, count in zip(self._tokens, self._counts))
-        handle, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as temp_file:
-                temp_file.write(text)
-            os.replace(temp_name, path)
-        except BaseException:
-            if os.path.exists(temp_name):
-                os.unlink(temp_name)
-            raise
+        atomic_files.write_text(os.fspath(path), text)
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "Vocabulary":

@@ -9,6 +9,7 @@ treats them like any other image on disk.
 import os
 
 from data_prep.sources import annotation_io
+from s_cnn_rnn import atomic_files
 from data_prep.sources.base import AnnotationError, RawItem, SourceData
 
 DATASET_NAME = "coco_captions"
@@ -59,10 +60,7 @@ def _write_atomically(path: str, data: bytes) -> None:
     """Writes `data` to `path` unless an identical-size file is there (a resumed run)."""
     if os.path.isfile(path) and os.path.getsize(path) == len(data):
         return
-    temporary = f"{path}.tmp.{os.getpid()}"
-    with open(temporary, "wb") as stream:
-        stream.write(data)
-    os.replace(temporary, path)
+    atomic_files.write_bytes(path, data)
 
 
 def read_builder(builder, image_out_dir: str) -> SourceData:

@@ -7,6 +7,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # pylint: disable=wrong-import-position
 
+from s_cnn_rnn import atomic_files  # pylint: disable=wrong-import-position
 from s_cnn_rnn.training import history as history_lib  # pylint: disable=wrong-import-position
 from s_cnn_rnn.training import stages  # pylint: disable=wrong-import-position
 
@@ -52,8 +53,9 @@ def plot_training_curves(model_dirs: dict[str, str], png_path: str) -> str:
             axis.legend(fontsize=7)
             axis.grid(alpha=0.3)
     figure.tight_layout()
-    temporary = f"{png_path}.tmp-{os.getpid()}.png"
-    figure.savefig(temporary, dpi=90)
-    plt.close(figure)
-    os.replace(temporary, png_path)
+    try:
+        with atomic_files.replacing(png_path) as temporary:
+            figure.savefig(temporary, format="png", dpi=90)
+    finally:
+        plt.close(figure)
     return png_path

@@ -12,9 +12,9 @@ import html
 import io
 import math
 import os
-import tempfile
 import textwrap
 
+from s_cnn_rnn import atomic_files
 from s_cnn_rnn.evaluation import references as references_lib
 from s_cnn_rnn.evaluation import runner
 
@@ -106,17 +106,9 @@ def _png_grid(result: runner.EvaluationResult, entries: list, jpegs: dict, path:
             lines.append(textwrap.fill(f"{heading}: {text}", width=44, max_lines=4, placeholder=" ..."))
         text_axis.text(0.0, 1.0, "\n".join(lines), va="top", ha="left", fontsize=7, transform=text_axis.transAxes)
     figure.tight_layout()
-    directory = os.path.dirname(os.path.abspath(path))
-    handle, temporary = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=directory)
-    os.close(handle)
     try:
-        figure.savefig(temporary, format="png", dpi=100)
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-        raise
+        with atomic_files.replacing(path) as temporary:
+            figure.savefig(temporary, format="png", dpi=100)
     finally:
         pyplot.close(figure)
 
@@ -142,7 +134,7 @@ def write_report(result: runner.EvaluationResult, data_dir: str, html_path: str,
     png_path = png_path or os.path.splitext(html_path)[0] + ".png"
     entries = result.predictions[:num_images]
     jpegs = references_lib.read_encoded_images(data_dir, result.split, [entry["image_id"] for entry in entries])
-    runner.write_text_atomically(html_path, _html_page(result, entries, jpegs))
+    atomic_files.write_text(html_path, _html_page(result, entries, jpegs))
     os.makedirs(os.path.dirname(os.path.abspath(png_path)), exist_ok=True)
     _png_grid(result, entries, jpegs, png_path)
     return {"html": html_path, "png": png_path}

@@ -14,13 +14,13 @@ import dataclasses
 import json
 import os
 import sys
-import tempfile
 import time
 
 import numpy as np
 import tensorflow as tf
 from tqdm import tqdm
 
+from s_cnn_rnn import atomic_files
 from s_cnn_rnn import features
 from s_cnn_rnn import inference
 from s_cnn_rnn import input_pipeline
@@ -346,22 +346,6 @@ def evaluate(model_dir: str, data_dir: str, split: str = "test", batch_size: int
     return EvaluationResult(metrics=metrics, predictions=predictions, table=table, summary=summary)
 
 
-def write_text_atomically(path: str, text: str) -> None:
-    """Writes `text` to a temp file beside `path`, then renames it over `path`."""
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(text)
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-        raise
-
-
 def write_outputs(result: EvaluationResult, output_dir: str) -> dict[str, str]:
     """Writes metrics.json, predictions.jsonl and (captions) captions_results.json, each atomically.
 
@@ -370,10 +354,10 @@ def write_outputs(result: EvaluationResult, output_dir: str) -> dict[str, str]:
     """
     paths = {"metrics": os.path.join(output_dir, METRICS_FILE),
              "predictions": os.path.join(output_dir, PREDICTIONS_FILE)}
-    write_text_atomically(paths["predictions"], "".join(json.dumps(entry) + "\n" for entry in result.predictions))
+    atomic_files.write_text(paths["predictions"], "".join(json.dumps(entry) + "\n" for entry in result.predictions))
     if result.task == "caption":
         paths["captions_results"] = os.path.join(output_dir, CAPTIONS_RESULTS_FILE)
         coco_results = [{"image_id": entry["image_id"], "caption": entry["caption"]} for entry in result.predictions]
-        write_text_atomically(paths["captions_results"], json.dumps(coco_results, indent=1) + "\n")
-    write_text_atomically(paths["metrics"], json.dumps(result.summary, indent=2) + "\n")
+        atomic_files.write_text(paths["captions_results"], json.dumps(coco_results, indent=1) + "\n")
+    atomic_files.write_text(paths["metrics"], json.dumps(result.summary, indent=2) + "\n")
     return paths

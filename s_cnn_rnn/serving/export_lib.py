@@ -28,13 +28,13 @@ import datetime
 import json
 import os
 import shutil
-import tempfile
 import time
 import uuid
 
 import keras
 import tensorflow as tf
 
+from s_cnn_rnn import atomic_files
 from s_cnn_rnn import features
 from s_cnn_rnn import inference
 from s_cnn_rnn.serving import image_input
@@ -219,11 +219,7 @@ def _move_into_place(staging_dir: str, export_dir: str, overwrite: bool) -> None
         return
     if not overwrite:
         raise ExportDirExistsError(f"{export_dir} already exists: pass overwrite=True (--overwrite) or another dir")
-    # os.replace cannot replace a non-empty dir: move the old one aside first, then delete it.
-    retired = tempfile.mkdtemp(prefix=f".{os.path.basename(export_dir)}.old-", dir=os.path.dirname(export_dir))
-    os.replace(export_dir, os.path.join(retired, "old"))
-    os.replace(staging_dir, export_dir)
-    shutil.rmtree(retired, ignore_errors=True)
+    atomic_files.publish_dir(staging_dir, export_dir)
 
 
 def export_saved_model(model_dir: str, export_dir: str, beam_width: int = 3, max_length: int | None = None,

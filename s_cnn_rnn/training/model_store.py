@@ -10,6 +10,7 @@ MODEL_DIR/
 import json
 import os
 
+from s_cnn_rnn import atomic_files
 from s_cnn_rnn import features
 from s_cnn_rnn.vocabulary import Vocabularies
 
@@ -19,15 +20,6 @@ FINGERPRINTS_FILE = "vocab/fingerprints.json"
 
 class VocabularyMismatchError(ValueError):
     """The data's vocabularies differ from those the model was trained with."""
-
-
-def _write_json(path: str, payload: dict) -> None:
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    temporary = f"{path}.tmp-{os.getpid()}"
-    with open(temporary, "w", encoding="utf-8") as handle:
-        json.dump(payload, handle, indent=1, sort_keys=True)
-        handle.write("\n")
-    os.replace(temporary, path)
 
 
 def _read_json(path: str) -> dict:
@@ -53,7 +45,7 @@ def bind_vocabularies(model_dir: str, data_dir: str) -> Vocabularies:
     saved_path = os.path.join(model_dir, FINGERPRINTS_FILE)
     if not os.path.exists(saved_path):
         vocabularies.save(model_dir)
-        _write_json(saved_path, fingerprints)
+        atomic_files.write_json(saved_path, fingerprints)
         return vocabularies
     saved = _read_json(saved_path)
     different = sorted(name for name in fingerprints if saved.get(name) != fingerprints[name])
@@ -73,7 +65,7 @@ def load_vocabularies(model_dir: str) -> Vocabularies:
 
 def save_config(model_dir: str, config: dict) -> None:
     """Writes model_config.json (the ModelConfig dict plus the task)."""
-    _write_json(os.path.join(model_dir, CONFIG_FILE), config)
+    atomic_files.write_json(os.path.join(model_dir, CONFIG_FILE), config)
 
 
 def load_config(model_dir: str) -> dict:
