@@ -21,20 +21,20 @@ when `config.deterministic`, so two runs give identical batches.
 """
 
 import dataclasses
-import json
 import os
 
 import tensorflow as tf
 
+from s_cnn_rnn import data_dir as data_dir_lib
 from s_cnn_rnn import features
 from s_cnn_rnn import image_preprocessing
+from s_cnn_rnn.data_dir import dataset_info  # pylint: disable=unused-import  (the pipeline's sizes)
 
 TASKS = ("caption", "multilabel")
 CAPTION_MODES = ("sample", "all")
 # Shards read at once when `deterministic` (AUTOTUNE would use the core count, so the
 # element order would depend on the machine).
 _DETERMINISTIC_CYCLE_LENGTH = 4
-_CONVERT_HINT = "run `s-cnn-rnn-convert --dataset=... --output_dir=DATA_DIR` to create it"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -112,67 +112,6 @@ class PipelineConfig:
         return self.training if self.drop_remainder is None else self.drop_remainder
 
 
-# ----------------------------------------------------------------------------- data dir
-
-
-def _count_lines(path: str) -> int:
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"{path} not found: the data dir is incomplete; {_CONVERT_HINT}")
-    with open(path, encoding="utf-8") as handle:
-        return sum(1 for line in handle if line.strip())
-
-
-def _read_manifest(data_dir: str) -> dict:
-    path = os.path.join(data_dir, features.MANIFEST_FILE)
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"{path} not found: {data_dir} is not a converted data dir; {_CONVERT_HINT}")
-    try:
-        with open(path, encoding="utf-8") as handle:
-            manifest = json.load(handle)
-        manifest["splits"]
-    except (ValueError, KeyError, TypeError) as error:
-        raise ValueError(f"{path} is not a valid manifest ({error}); {_CONVERT_HINT} again") from error
-    return manifest
-
-
-def dataset_info(data_dir: str) -> dict:
-    """What model building needs to know about a converted data dir.
-
-    Returns:
-      {"num_examples": {split: N}, "num_concepts": lines of concepts.txt, "num_labels":
-      lines of labels.txt, "num_label_tokens": num_labels + 3 (<pad> <start> <end>),
-      "num_tags": lines of tags.txt, "vocab_size": lines of words.txt, "has_images": bool}.
-    """
-    manifest = _read_manifest(data_dir)
-    num_labels = _count_lines(os.path.join(data_dir, features.LABELS_FILE))
-    return {
-        "num_examples": {name: int(split["num_examples"]) for name, split in manifest["splits"].items()},
-        "num_concepts": _count_lines(os.path.join(data_dir, features.CONCEPTS_FILE)),
-        "num_labels": num_labels,
-        "num_label_tokens": num_labels + len(features.LABEL_SPECIALS),
-        "num_tags": _count_lines(os.path.join(data_dir, features.TAGS_FILE)),
-        "vocab_size": _count_lines(os.path.join(data_dir, features.WORDS_FILE)),
-        "has_images": bool(manifest.get("has_images", True)),
-    }
-
-
-def _shard_paths(data_dir: str, split: str, manifest: dict) -> list[str]:
-    splits = manifest["splits"]
-    manifest_path = os.path.join(data_dir, features.MANIFEST_FILE)
-    if split not in splits:
-        raise ValueError(
-            f"split {split!r} is not in {manifest_path} (it has {sorted(splits)}); convert with "
-            f"`s-cnn-rnn-convert ... --splits={split}:IDS_FILE` or pick another split"
-        )
-    if int(splits[split].get("num_examples", 0)) == 0 or not splits[split].get("shards"):
-        raise ValueError(f"split {split!r} in {manifest_path} has 0 examples; nothing to read")
-    paths = [os.path.join(data_dir, shard) for shard in splits[split]["shards"]]
-    missing = [path for path in paths if not os.path.isfile(path)]
-    if missing:
-        raise FileNotFoundError(f"{missing[0]} (listed in {manifest_path}) not found; {_CONVERT_HINT} again")
-    return paths
-
-
 # ----------------------------------------------------------------------------- examples
 
 # The record keys the pipeline reads (caption/text and image/source_id are for people).
@@ -224,7 +163,7 @@ def _multi_hot(indices: tf.SparseTensor, depth: int, what: str) -> tf.Tensor:
     values = indices.values
     check = tf.debugging.assert_less(
         values, tf.constant(depth, tf.int64), message=f"{what} index out of range (>= {depth}): the "
-        f"records and vocab/ come from different conversions; {_CONVERT_HINT} again",
+        f"records and vocab/ come from different conversions; {data_dir_lib.CONVERT_HINT} again",
     )
     with tf.control_dependencies([check]):
         positions = tf.stack([_row_ids(indices), values], axis=1)
@@ -409,7 +348,7 @@ def make_dataset(data_dir: str, split: str, config: PipelineConfig, skip_example
       ValueError: unknown split, an empty split, a captions-only dir with `read_images`,
         a task the data dir has no vocabulary for.
     """
-    shard_paths = _shard_paths(data_dir, split, _read_manifest(data_dir))
+    shard_paths = data_dir_lib.shard_paths(data_dir, split)
     depths = _check_task(data_dir, dataset_info(data_dir), config)
     seed = config.seed if config.deterministic else None
     parallel = dict(num_parallel_calls=tf.data.AUTOTUNE, deterministic=config.deterministic)

@@ -7,14 +7,12 @@ listed in `manifest.json` (see `s_cnn_rnn.features` for the record keys).
 """
 
 import dataclasses
-import json
-import os
 
 import tensorflow as tf
 
+from s_cnn_rnn import data_dir as data_dir_lib
 from s_cnn_rnn import features
 
-_CONVERT_HINT = "run `s-cnn-rnn-convert --dataset=... --output_dir=DATA_DIR` to create it"
 # Records parsed per tf.io.parse_example call.
 _PARSE_BATCH = 512
 # Shards read round-robin when scanning for JPEGs, as the evaluation pipeline reads them
@@ -39,41 +37,17 @@ class RecordInfo:
     label_indices: tuple[int, ...]
 
 
-def split_shard_paths(data_dir: str, split: str) -> list[str]:
-    """The TFRecord shards of `split` listed in DATA_DIR/manifest.json.
-
-    Raises:
-      FileNotFoundError: no manifest or a listed shard is missing.
-      ValueError: the manifest is malformed or has no such split.
-    """
-    manifest_path = os.path.join(data_dir, features.MANIFEST_FILE)
-    if not os.path.isfile(manifest_path):
-        raise FileNotFoundError(f"{manifest_path} not found: {data_dir} is not a converted data dir; {_CONVERT_HINT}")
-    try:
-        with open(manifest_path, encoding="utf-8") as handle:
-            splits = json.load(handle)["splits"]
-    except (ValueError, KeyError, TypeError) as error:
-        raise ValueError(f"{manifest_path} is not a valid manifest ({error}); {_CONVERT_HINT} again") from error
-    if split not in splits:
-        raise ValueError(f"split {split!r} is not in {manifest_path} (it has {sorted(splits)}); pick another split")
-    paths = [os.path.join(data_dir, shard) for shard in splits[split].get("shards", [])]
-    missing = [path for path in paths if not os.path.isfile(path)]
-    if missing:
-        raise FileNotFoundError(f"{missing[0]} (listed in {manifest_path}) not found; {_CONVERT_HINT} again")
-    return paths
-
-
 def read_split(data_dir: str, split: str) -> list[RecordInfo]:
     """Every record of a split, in shard order, without touching the image bytes.
 
     Raises:
-      FileNotFoundError, ValueError: see `split_shard_paths`; ValueError too when two records
+      FileNotFoundError, ValueError: see `data_dir.shard_paths`; ValueError too when two records
         share an image id (results are keyed by it).
     """
     full_spec = features.parsing_spec(with_image=False)
     keys = (features.IMAGE_ID, features.IMAGE_SOURCE_ID, features.CAPTION_TEXT, features.LABEL_SEQUENCE)
     spec = {key: full_spec[key] for key in keys}
-    records = tf.data.TFRecordDataset(split_shard_paths(data_dir, split)).batch(_PARSE_BATCH)
+    records = tf.data.TFRecordDataset(data_dir_lib.shard_paths(data_dir, split)).batch(_PARSE_BATCH)
     infos: list[RecordInfo] = []
     seen: set[int] = set()
     for serialized in records:
@@ -117,7 +91,7 @@ def read_encoded_images(data_dir: str, split: str, image_ids) -> dict[int, bytes
       split, or a captions-only record, is absent).
     """
     wanted = {int(image_id) for image_id in image_ids}
-    paths = split_shard_paths(data_dir, split)
+    paths = data_dir_lib.shard_paths(data_dir, split)
     if not paths or not wanted:
         return {}
     spec = {
