@@ -68,9 +68,12 @@ def summarise(runs: list) -> dict:
                 for label, metrics in rows_of(task, variant, run["test_metrics"]).items():
                     for metric, value in metrics.items():
                         per_row.setdefault(label, {}).setdefault(metric, []).append(value)
+            final_l_r = [[r["val_L_r"] for r in run["loss_curve"] if r.get("val_L_r") is not None][-1:]
+                         for run in variant_runs]
             summary[task][variant] = {
                 "rows": {label: {m: stats(v) for m, v in metrics.items()} for label, metrics in per_row.items()},
                 "train_seconds": stats([run["train_seconds"] for run in variant_runs]),
+                "final_val_L_r": stats([values[0] for values in final_l_r if values]),
                 "seeds": [run["seed"] for run in variant_runs],
                 "budget": variant_runs[0]["budget"],
             }
@@ -100,7 +103,7 @@ def tables(summary: dict, config: dict) -> str:
         width = max([len("method")] + [len(label) for label, _, _ in rows])
         cell_width = 13 if task == "multilabel" else 12
         header = "method".ljust(width) + "".join(f"  {name:>{cell_width}}" for name, _ in columns)
-        header += f"  {key + ' [min, max]':>22}  {'train s':>7}  stages (steps)"
+        header += f"  {key + ' [min, max]':>22}  {'val L_r':>7}  {'train s':>7}  stages (steps)"
         lines += [header, "-" * len(header)]
         for label, variant, row in rows:
             entry = by_variant[variant]
@@ -110,7 +113,11 @@ def tables(summary: dict, config: dict) -> str:
             spread = ("n/a" if key_stat["mean"] is None
                       else f"[{key_stat['min'] * scale:.{digits}f}, {key_stat['max'] * scale:.{digits}f}]")
             budget = " ".join(f"{stage} {entry['budget'][stage]}" for stage in _STAGES if stage in entry["budget"])
-            lines.append(f"{label.ljust(width)}{cells}  {spread:>22}  {entry['train_seconds']['mean']:>7.0f}  {budget}")
+            l_r = entry["final_val_L_r"]["mean"]
+            lines.append(f"{label.ljust(width)}{cells}  {spread:>22}  {'-' if l_r is None else f'{l_r:.2f}':>7}  "
+                         f"{entry['train_seconds']['mean']:>7.0f}  {budget}")
+        lines.append("val L_r: validation sequence loss at the end (mean over seeds); the decoder's "
+                     "updates are its rnn + joint steps; train s: wall seconds of the training process on the shared CPU.")
         blocks.append("\n".join(lines))
     return "\n\n".join(blocks)
 

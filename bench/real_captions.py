@@ -35,14 +35,13 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, PROJECT_ROOT)
 
-import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from absl import app  # noqa: E402
 from absl import flags  # noqa: E402
 
 from data_prep import conversion  # noqa: E402
 from data_prep.sources import splits as splits_lib  # noqa: E402
-from s_cnn_rnn import decoding, features, input_pipeline  # noqa: E402
+from s_cnn_rnn import atomic_files, decoding, features, input_pipeline  # noqa: E402
 from s_cnn_rnn.metrics import caption_scores  # noqa: E402
 from s_cnn_rnn.models import builder  # noqa: E402
 from s_cnn_rnn.models.config import ModelConfig  # noqa: E402
@@ -83,13 +82,6 @@ def log(message: str) -> None:
     print(f"[real_captions {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
-def _write_json_atomically(path: str, payload) -> None:
-    temporary = f"{path}.tmp-{os.getpid()}"
-    with open(temporary, "w", encoding="utf-8") as handle:
-        json.dump(payload, handle)
-    os.replace(temporary, path)
-
-
 # ----------------------------------------------------------------------------- data
 
 
@@ -125,8 +117,8 @@ def select_images(captions_json: str, val_ids: str, test_ids: str, work_dir: str
         if split_of.get(annotation["image_id"]) == "test":
             test_references.setdefault(annotation["image_id"], []).append(annotation["caption"])
     path = os.path.join(work_dir, "captions.json")
-    _write_json_atomically(path, {"images": [i for i in document["images"] if i["id"] in kept],
-                                  "annotations": annotations})
+    atomic_files.write_json(path, {"images": [i for i in document["images"] if i["id"] in kept],
+                                   "annotations": annotations}, indent=None)
     return Selection(path, counts, test_references)
 
 
@@ -273,8 +265,9 @@ def write_caption_files(work_dir: str, references: dict, results: dict) -> tuple
     results_path = os.path.join(work_dir, "results_test.json")
     annotations = [{"image_id": i, "id": n, "caption": caption} for n, (i, caption) in enumerate(
         (i, caption) for i in results for caption in references[i])]
-    _write_json_atomically(references_path, {"images": [{"id": i} for i in results], "annotations": annotations})
-    _write_json_atomically(results_path, [{"image_id": i, "caption": c} for i, c in results.items()])
+    atomic_files.write_json(references_path, {"images": [{"id": i} for i in results], "annotations": annotations},
+                            indent=None)
+    atomic_files.write_json(results_path, [{"image_id": i, "caption": c} for i, c in results.items()], indent=None)
     return references_path, results_path
 
 

@@ -1,6 +1,6 @@
 r"""Training-loop overhead and input stall of the joint stage, InceptionV3 at 299 px and the demo.
 
-For each model, one process measures examples/s of three variants, interleaved (the order
+For each model, one process measures examples/s of four variants, interleaved (the order
 rotates every repeat), after one untraced warm-up each (medians over repeats):
 
   loop_memory    our StageTrainer's step function, called exactly as `StageTrainer.run` calls
@@ -32,8 +32,8 @@ of `--jpeg_dir` (cycled; generated 640x480 ones if absent), converted by
 batch from `flags/demo_caption.flags`. The last line printed is one JSON object.
 
 Example:
-  python bench/train_step.py                      # ~15-25 min on 2 shared cores
-  python bench/train_step.py --quick              # smoke test, ~3 min
+  python bench/train_step.py            # ~20 min on 2 shared cores
+  python bench/train_step.py --quick    # smoke test, ~5 min
 """
 
 import json
@@ -66,11 +66,11 @@ _ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _QUICK = flags.DEFINE_bool("quick", False, "Tiny smoke-test run (small data, few steps, InceptionV3 at 75 px).")
 _MODELS = flags.DEFINE_list("models", ["demo", "inception_v3"], "Which of demo, inception_v3 to measure.")
 _STEPS = flags.DEFINE_integer("steps", 40, "Demo: timed steps per block.")
-_REPEATS = flags.DEFINE_integer("repeats", 5, "Demo: blocks per variant.")
+_REPEATS = flags.DEFINE_integer("repeats", 7, "Demo: blocks per variant.")
 _INCEPTION_BATCH = flags.DEFINE_integer(
-    "inception_batch_size", 8, "InceptionV3 batch (the paper's 32 takes ~30 s a step on 2 shared cores).")
+    "inception_batch_size", 8, "InceptionV3 batch (the paper's 32 takes ~20-30 s a step on 2 shared cores).")
 _INCEPTION_STEPS = flags.DEFINE_integer("inception_steps", 3, "InceptionV3: timed steps per block.")
-_INCEPTION_REPEATS = flags.DEFINE_integer("inception_repeats", 3, "InceptionV3: blocks per variant.")
+_INCEPTION_REPEATS = flags.DEFINE_integer("inception_repeats", 5, "InceptionV3: blocks per variant.")
 _LEAD_IN = flags.DEFINE_integer(
     "lead_in", 0, "Untimed steps at the start of each block; 0 -> 1 (InceptionV3) / 3 (demo).")
 _JPEG_DIR = flags.DEFINE_string(

@@ -93,7 +93,8 @@ def _record(variant, seed, value):
     if variant == "cnn_logistic":
         rows = {"concept_top3": rows["decoded"], "concept_threshold": dict(rows["decoded"], **{"O-F1": 0.9})}
     return {"task": "multilabel", "variant": variant, "seed": seed, "budget": {"cnn": 70}, "train_seconds": 10.0,
-            "test_metrics": rows, "loss_curve": [{"image_step": 35, "val_L_u": 1.0 + seed}],
+            "test_metrics": rows, "loss_curve": [{"image_step": 35, "val_L_u": 1.0 + seed, "val_L_r": 3.0 + seed},
+                                                 {"image_step": 70, "val_L_r": 2.0 + seed}],
             "metric_curve": [{"image_step": 70, "metrics": rows}]}
 
 
@@ -105,6 +106,7 @@ def test_report_statistics_and_rows():
     assert (o_f1["min"], o_f1["max"], o_f1["n"]) == (0.5, 0.7, 2)
     table = ablation_plot.tables(summary, {"seeds": [0, 1], "step_scale": 1.0, "steps": {"multilabel": STEPS}})
     assert "60.00±14.14" in table and "[50.00, 70.00]" in table
+    assert summary["multilabel"]["s_cnn_rnn"]["final_val_L_r"]["mean"] == pytest.approx(2.5)  # the last records
     means = ablation_plot.means_line(summary, 1.0)["multilabel"]
     assert means["CNN+logistic (top-3)"]["O-F1"] == 0.4 and means["CNN+logistic (p>=0.5)"]["O-F1"] == 0.9
     xs, ys, lows, highs = ablation_plot.mean_curve(ablation_plot.curve_points(records, "multilabel", "s_cnn_rnn", "val_L_u"))

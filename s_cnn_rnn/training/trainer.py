@@ -157,7 +157,8 @@ class StageTrainer:
             sums["count"] = tf.cast(tf.shape(next(iter(terms.values())))[0], tf.float32)
             return sums
 
-        @tf.function
+        # Validation batches come as tensors whose time dimension varies: relax it, not retrace.
+        @tf.function(reduce_retracing=True)
         def val_step(batch):
             per_replica = strategy.run(replica_step, args=(batch,))
             return {k: strategy.reduce(tf.distribute.ReduceOp.SUM, v, axis=None) for k, v in per_replica.items()}
