@@ -117,7 +117,8 @@ def tables(summary: dict, config: dict) -> str:
             lines.append(f"{label.ljust(width)}{cells}  {spread:>22}  {'-' if l_r is None else f'{l_r:.2f}':>7}  "
                          f"{entry['train_seconds']['mean']:>7.0f}  {budget}")
         lines.append("val L_r: validation sequence loss at the end (mean over seeds); the decoder's "
-                     "updates are its rnn + joint steps; train s: wall seconds of the training process on the shared CPU.")
+                     "updates are its rnn + joint steps; train s: wall seconds of the training process "
+                     "on the shared CPU.")
         blocks.append("\n".join(lines))
     return "\n\n".join(blocks)
 
@@ -185,8 +186,11 @@ def plot_curves(runs: list, path: str) -> str:
                 ax.plot(xs, means, marker="o", markersize=3, color=color, label=NAMES[variant])
                 if any(low != high for low, high in zip(lows, highs)):
                     ax.fill_between(xs, lows, highs, color=color, alpha=0.15, linewidth=0)
-            metric_title = f"val {KEY_METRIC[task]} ({'decoded; CNN+logistic top-3' if task == 'multilabel' else 'beam 3'})"
-            ax.set_title(f"{task}: {title or metric_title}", fontsize=10)
+            reading = "decoded; CNN+logistic top-3" if task == "multilabel" else "beam 3"
+            metric_title = f"val {KEY_METRIC[task]} ({reading})"
+            key = "metric_curve" if panel == "metric" else "loss_curve"
+            seeds = sorted({run["seed"] for run in runs if run["task"] == task and run[key]})
+            ax.set_title(f"{task}: {title or metric_title}\nmean of seeds {seeds}, band: min-max", fontsize=10)
             ax.set_xlabel("image steps (batches of images seen; rnn-stage steps excluded)")
             ax.grid(alpha=0.3)
             if ax.get_legend_handles_labels()[0]:

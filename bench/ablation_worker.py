@@ -183,7 +183,8 @@ def curve_points(model_dir: str, budget: dict, max_points: int) -> list:
         points.insert(0, (offsets["joint"], pretrained))
     if len(points) > max_points:
         last = len(points) - 1
-        points = [points[round(i * last / (max_points - 1))] for i in range(max_points)] if max_points > 1 else points[-1:]
+        chosen = [round(i * last / (max_points - 1)) for i in range(max_points)] if max_points > 1 else [last]
+        points = [points[i] for i in chosen]
     return points
 
 

@@ -109,8 +109,8 @@ def test_report_statistics_and_rows():
     assert summary["multilabel"]["s_cnn_rnn"]["final_val_L_r"]["mean"] == pytest.approx(2.5)  # the last records
     means = ablation_plot.means_line(summary, 1.0)["multilabel"]
     assert means["CNN+logistic (top-3)"]["O-F1"] == 0.4 and means["CNN+logistic (p>=0.5)"]["O-F1"] == 0.9
-    xs, ys, lows, highs = ablation_plot.mean_curve(ablation_plot.curve_points(records, "multilabel", "s_cnn_rnn", "val_L_u"))
-    assert (xs, ys, lows, highs) == ([35], [1.5], [1.0], [2.0])
+    points = ablation_plot.curve_points(records, "multilabel", "s_cnn_rnn", "val_L_u")
+    assert ablation_plot.mean_curve(points) == ([35], [1.5], [1.0], [2.0])
 
 
 def test_tiny_ablation_end_to_end(tiny_synthetic_data, tmp_path):
