@@ -24,6 +24,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from bench._bench_util import read_flagfile  # noqa: E402  (no TensorFlow)
 from s_cnn_rnn.training import history as history_lib  # noqa: E402  (no TensorFlow)
 
 # Ablation key -> (--variant, --use_tags).
@@ -52,18 +53,6 @@ DONE_FILE = "train_done.json"
 
 
 # ----------------------------------------------------------------------------- budgets
-
-
-def read_flagfile(path: str) -> dict:
-    """`--name=value` lines of an absl flagfile -> {name: value} (other lines are ignored)."""
-    values = {}
-    with open(path, encoding="utf-8") as handle:
-        for line in handle:
-            line = line.strip()
-            if line.startswith("--") and "=" in line:
-                name, value = line[2:].split("=", 1)
-                values[name] = value
-    return values
 
 
 def scaled_steps(flagfile: str, scale: float) -> dict:
