@@ -6,11 +6,11 @@ among the 1,000 concepts, M7), so this measures what the decoder does with perfe
   1. data: the 40,504 COCO val2014 images and their captions (`--captions_json`; a .json.gz is
      decompressed into the work dir, the reader takes plain JSON); Karpathy val / test ids ->
      "val" / "test", the other 30,504 images -> "train"; captions-only records written by
-     `data_prep.conversion.convert`.
+     `data_prep.conversion.convert`, output words = train count >= `--min_word_count` (5: 5,703).
   2. training: `python -m s_cnn_rnn.train --flagfile=flags/coco_real_captions_rnn.flags
      --stage=rnn ...` in a subprocess. Without `--train_steps`, a short first run measures the
-     step rate, one test batch measures the decoding rate, and a second run resumes up to the
-     step count that fits `--budget_minutes` (decoding and scoring time reserved).
+     step rate, one test batch the decoding rate, and up to three runs (each resuming, the rate
+     measured again after each) fill `--budget_minutes`, decoding and scoring time reserved.
   3. decoding: beam search (width 3, at most 20 tokens) from the test images' ground-truth
      concepts, one tf.function over fixed-size batches, decoder restored from the rnn checkpoint.
   4. scoring: `caption_scores.score_captions` against all captions of each test image, then
@@ -325,7 +325,9 @@ def budgeted_training(started: float, data_dir: str, model_dir: str, decoder: Co
     steps, runs = probe_steps, []
     for _ in range(_MAX_TRAINING_RUNS):
         seconds_left = deadline - time.monotonic() - reserved
-        extra = int(0.97 * seconds_left * rate)  # ~3% goes to validation and checkpoints
+        # The probe's rate comes from seconds of a shared machine: the first run takes 60% of the
+        # time left, the next ones (rate measured again) fill the rest; ~3% goes to validation.
+        extra = int((0.97 if runs else 0.6) * seconds_left * rate)
         if extra < 60.0 * rate:
             break
         log(f"{rate:.3f} steps/s, {seconds_left / 60:.1f} min left to train -> {extra} more steps")
