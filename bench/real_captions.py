@@ -47,6 +47,7 @@ from s_cnn_rnn.models import builder  # noqa: E402
 from s_cnn_rnn.models.config import ModelConfig  # noqa: E402
 from s_cnn_rnn.training import model_store  # noqa: E402
 
+FLAGS = flags.FLAGS
 _COCO_DIR = os.path.join(os.path.dirname(PROJECT_ROOT), "shared", "data", "coco_captions")
 # Table 4 (ablation on the COCO validation split), row "Ours": CNN-predicted concepts.
 PAPER_TABLE4_OURS = {"Bleu_4": 0.340, "METEOR": 0.260, "ROUGE_L": 0.550, "CIDEr": 1.054}
@@ -55,27 +56,30 @@ _SCORE_SECONDS_FIXED, _SCORE_SECONDS_PER_IMAGE, _SAFETY_SECONDS = 15.0, 0.01, 30
 _DECODE_SLOWDOWN = 3.0
 _MAX_TRAINING_RUNS = 3
 
-_BUDGET_MINUTES = flags.DEFINE_float("budget_minutes", 20.0, "Wall-clock budget of the whole command.")
-_TRAIN_STEPS = flags.DEFINE_integer("train_steps", None, "Train exactly this many steps (no budget).")
-_WORK_DIR = flags.DEFINE_string("work_dir", None, "Where data, model and results go (default: a new temp dir).")
-_BATCH_SIZE = flags.DEFINE_integer("batch_size", None, "Training batch size (default: the flagfile's).")
-_MAX_TRAIN_IMAGES = flags.DEFINE_integer("max_train_images", None, "Only the first N train images.")
-_MAX_VAL_IMAGES = flags.DEFINE_integer("max_val_images", None, "Only the first N Karpathy val images.")
-_MAX_TEST_IMAGES = flags.DEFINE_integer("max_test_images", 5000, "Only the first N Karpathy test images.")
-_MIN_WORD_COUNT = flags.DEFINE_integer("min_word_count", 5, "Output words need this many train occurrences.")
-_CAPTIONS_JSON = flags.DEFINE_string(
-    "captions_json", os.path.join(_COCO_DIR, "captions_val2014_reconstructed.json.gz"), "COCO caption JSON[.gz].")
-_VAL_IDS = flags.DEFINE_string("val_ids", os.path.join(_COCO_DIR, "karpathy_val_ids.txt"), "Val image ids.")
-_TEST_IDS = flags.DEFINE_string("test_ids", os.path.join(_COCO_DIR, "karpathy_test_ids.txt"), "Test image ids.")
-_TRAIN_FLAGFILE = flags.DEFINE_string(
-    "train_flagfile", os.path.join(PROJECT_ROOT, "flags", "coco_real_captions_rnn.flags"), "s_cnn_rnn.train flags.")
-_TRAIN_FLAG = flags.DEFINE_multi_string(
-    "train_flag", [], "Extra s_cnn_rnn.train flag after the flagfile (repeatable): --train_flag=--lstm_units=64.")
-_PROBE_STEPS = flags.DEFINE_integer("probe_steps", 30, "Steps of the speed-measuring first run.")
-_BEAM_WIDTH = flags.DEFINE_integer("beam_width", 3, "Beam width (SPEC I2: 3).")
-_MAX_LENGTH = flags.DEFINE_integer("max_length", 20, "Most tokens decoded per caption.")
-_DECODE_BATCH_SIZE = flags.DEFINE_integer("decode_batch_size", 100, "Images per beam search call.")
-_SKIP_CLI = flags.DEFINE_bool("skip_cli", False, "Do not re-score with the s-cnn-rnn-score-captions CLI.")
+
+def define_flags() -> None:
+    """Defines the command's flags (only when run as a script: importing defines none)."""
+    flags.DEFINE_float("budget_minutes", 20.0, "Wall-clock budget of the whole command.")
+    flags.DEFINE_integer("train_steps", None, "Train exactly this many steps (no budget).")
+    flags.DEFINE_string("work_dir", None, "Where data, model and results go (default: a new temp dir).")
+    flags.DEFINE_integer("batch_size", None, "Training batch size (default: the flagfile's).")
+    flags.DEFINE_integer("max_train_images", None, "Only the first N train images.")
+    flags.DEFINE_integer("max_val_images", None, "Only the first N Karpathy val images.")
+    flags.DEFINE_integer("max_test_images", 5000, "Only the first N Karpathy test images.")
+    flags.DEFINE_integer("min_word_count", 5, "Output words need this many train occurrences.")
+    flags.DEFINE_string(
+        "captions_json", os.path.join(_COCO_DIR, "captions_val2014_reconstructed.json.gz"), "COCO caption JSON[.gz].")
+    flags.DEFINE_string("val_ids", os.path.join(_COCO_DIR, "karpathy_val_ids.txt"), "Val image ids.")
+    flags.DEFINE_string("test_ids", os.path.join(_COCO_DIR, "karpathy_test_ids.txt"), "Test image ids.")
+    flags.DEFINE_string(
+        "train_flagfile", os.path.join(PROJECT_ROOT, "flags", "coco_real_captions_rnn.flags"), "s_cnn_rnn.train flags.")
+    flags.DEFINE_multi_string(
+        "train_flag", [], "Extra s_cnn_rnn.train flag after the flagfile (repeatable): --train_flag=--lstm_units=64.")
+    flags.DEFINE_integer("probe_steps", 30, "Steps of the speed-measuring first run.")
+    flags.DEFINE_integer("beam_width", 3, "Beam width (SPEC I2: 3).")
+    flags.DEFINE_integer("max_length", 20, "Most tokens decoded per caption.")
+    flags.DEFINE_integer("decode_batch_size", 100, "Images per beam search call.")
+    flags.DEFINE_bool("skip_cli", False, "Do not re-score with the s-cnn-rnn-score-captions CLI.")
 
 
 def log(message: str) -> None:
@@ -152,11 +156,11 @@ def last_history_record(model_dir: str) -> dict:
 
 
 def train_command(data_dir: str, model_dir: str, steps: int, log_every: int | None = None) -> list[str]:
-    command = [sys.executable, "-m", "s_cnn_rnn.train", f"--flagfile={_TRAIN_FLAGFILE.value}", "--stage=rnn",
+    command = [sys.executable, "-m", "s_cnn_rnn.train", f"--flagfile={FLAGS.train_flagfile}", "--stage=rnn",
                f"--data_dir={data_dir}", f"--model_dir={model_dir}", f"--rnn_train_steps={steps}"]
-    if _BATCH_SIZE.value:
-        command.append(f"--batch_size={_BATCH_SIZE.value}")
-    command += list(_TRAIN_FLAG.value) + ([f"--log_every={log_every}"] if log_every else [])
+    if FLAGS.batch_size:
+        command.append(f"--batch_size={FLAGS.batch_size}")
+    command += list(FLAGS.train_flag) + ([f"--log_every={log_every}"] if log_every else [])
     return command
 
 
@@ -292,7 +296,7 @@ def same_scores(first: dict, second: dict, tolerance: float = 1e-6) -> bool:
 
 def scores_table(scores: dict, num_images: int) -> str:
     lines = [f"Karpathy test, {num_images} images, decoder fed ground-truth concepts (beam "
-             f"{_BEAM_WIDTH.value}) vs the paper's Table 4 'Ours' (CNN-predicted concepts):",
+             f"{FLAGS.beam_width}) vs the paper's Table 4 'Ours' (CNN-predicted concepts):",
              f"{'metric':<8} {'ours (GT concepts)':>19} {'paper Ours':>11}"]
     for key, paper in PAPER_TABLE4_OURS.items():
         value = scores.get(key)
@@ -312,16 +316,16 @@ def budgeted_training(started: float, data_dir: str, model_dir: str, decoder: Co
     Returns:
       (total steps trained, the measurements).
     """
-    probe_steps = _PROBE_STEPS.value
+    probe_steps = FLAGS.probe_steps
     probe_seconds = run_training(data_dir, model_dir, probe_steps, log_every=max(1, probe_steps // 3))
     rate = measured_steps_per_second(model_dir)
     startup_seconds = max(0.0, probe_seconds - probe_steps / rate)
     decoder.restore_latest()
     # A barely trained decoder ends its captions early: a trained one took ~3x longer.
     decode_seconds_per_image = _DECODE_SLOWDOWN * decoder.seconds_per_image(data_dir, "test")
-    score_seconds = (1 if _SKIP_CLI.value else 2) * (_SCORE_SECONDS_FIXED + num_test * _SCORE_SECONDS_PER_IMAGE)
+    score_seconds = (1 if FLAGS.skip_cli else 2) * (_SCORE_SECONDS_FIXED + num_test * _SCORE_SECONDS_PER_IMAGE)
     reserved = num_test * decode_seconds_per_image + score_seconds + startup_seconds + _SAFETY_SECONDS
-    deadline = started + 60.0 * _BUDGET_MINUTES.value
+    deadline = started + 60.0 * FLAGS.budget_minutes
     steps, runs = probe_steps, []
     for _ in range(_MAX_TRAINING_RUNS):
         seconds_left = deadline - time.monotonic() - reserved
@@ -344,24 +348,24 @@ def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
     started = time.monotonic()
-    work_dir = os.path.abspath(_WORK_DIR.value or tempfile.mkdtemp(prefix="real_captions_"))
+    work_dir = os.path.abspath(FLAGS.work_dir or tempfile.mkdtemp(prefix="real_captions_"))
     if (work_dir + os.sep).startswith(PROJECT_ROOT + os.sep):
         raise app.UsageError(f"--work_dir={work_dir} is inside the project tree; choose a directory outside it")
     os.makedirs(work_dir, exist_ok=True)
     data_dir, model_dir = os.path.join(work_dir, "data"), os.path.join(work_dir, "model")
     log(f"work dir {work_dir}")
-    selection = select_images(_CAPTIONS_JSON.value, _VAL_IDS.value, _TEST_IDS.value, work_dir,
-                              _MAX_TRAIN_IMAGES.value, _MAX_VAL_IMAGES.value, _MAX_TEST_IMAGES.value)
-    manifest = convert_captions(selection.captions_json, _VAL_IDS.value, _TEST_IDS.value, data_dir,
-                                _MIN_WORD_COUNT.value)
+    selection = select_images(FLAGS.captions_json, FLAGS.val_ids, FLAGS.test_ids, work_dir,
+                              FLAGS.max_train_images, FLAGS.max_val_images, FLAGS.max_test_images)
+    manifest = convert_captions(selection.captions_json, FLAGS.val_ids, FLAGS.test_ids, data_dir,
+                                FLAGS.min_word_count)
     vocab_sizes = {name: entry["size"] for name, entry in manifest["vocabularies"].items() if entry["size"]}
     log(f"converted {selection.counts} images; vocabularies {vocab_sizes} ({time.monotonic() - started:.0f} s)")
     num_test = len(selection.test_references)
 
-    decoder = ConceptDecoder(model_dir, _BEAM_WIDTH.value, _MAX_LENGTH.value, _DECODE_BATCH_SIZE.value)
+    decoder = ConceptDecoder(model_dir, FLAGS.beam_width, FLAGS.max_length, FLAGS.decode_batch_size)
     train_started = time.monotonic()
-    if _TRAIN_STEPS.value is not None:
-        steps, plan = _TRAIN_STEPS.value, {}
+    if FLAGS.train_steps is not None:
+        steps, plan = FLAGS.train_steps, {}
         run_training(data_dir, model_dir, steps)
     else:
         steps, plan = budgeted_training(started, data_dir, model_dir, decoder, num_test)
@@ -377,14 +381,14 @@ def main(argv):
     references_path, results_path = write_caption_files(work_dir, selection.test_references, results)
     score_started = time.monotonic()
     scores = caption_scores.score_captions(selection.test_references, results)
-    cli_scores = None if _SKIP_CLI.value else score_with_cli(references_path, results_path, work_dir)
+    cli_scores = None if FLAGS.skip_cli else score_with_cli(references_path, results_path, work_dir)
     score_seconds = time.monotonic() - score_started
 
     print(scores_table(scores, len(results)))
     summary = {
         "work_dir": work_dir, "images": selection.counts, "vocabularies": vocab_sizes, "train_steps": steps,
         "batch_size": round(final_record["examples_per_second"] / final_record["steps_per_second"]),
-        "final_train_record": final_record, "budget_minutes": _BUDGET_MINUTES.value,
+        "final_train_record": final_record, "budget_minutes": FLAGS.budget_minutes,
         "plan": plan, "seconds": {"train": round(train_seconds, 1), "decode": round(decode_seconds, 1),
                                   "score": round(score_seconds, 1), "total": round(time.monotonic() - started, 1)},
         "scores": {k: v for k, v in scores.items() if k != caption_scores.UNAVAILABLE_KEY},
@@ -399,4 +403,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
+    define_flags()
     app.run(main)
