@@ -262,6 +262,9 @@ def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
     started = time.monotonic()
+    for name in ("captions_json", "val_ids", "test_ids"):  # defaults: the optional real-data folder
+        if not os.path.isfile(FLAGS[name].value):
+            raise app.UsageError(f"--{name}={FLAGS[name].value} does not exist; pass the COCO file")
     work_dir = os.path.abspath(FLAGS.work_dir or tempfile.mkdtemp(prefix="real_captions_"))
     if (work_dir + os.sep).startswith(PROJECT_ROOT + os.sep):
         raise app.UsageError(f"--work_dir={work_dir} is inside the project tree; choose a directory outside it")

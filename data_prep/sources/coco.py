@@ -227,8 +227,8 @@ def read_coco_multilabel(
 
     Args:
       instances_json: official COCO instances JSON file(s).
-      labels_json: our per-image label JSON (as in shared/data/coco_mini12/labels80.json).
-      labels_npz: the multi-label npz (as in shared/data/coco_multilabel/).
+      labels_json: our per-image label JSON (format: `coco_labels` module docstring).
+      labels_npz: the 80-class multi-label npz (format: `coco_labels` module docstring).
       image_dirs: folders searched in order for each image; None -> `image_path` None.
       splits: image id -> split name; when None or empty, train2014 images are "train"
         and val2014 images "test" (SPEC D3), other images "train".

@@ -8,8 +8,8 @@ Two inputs are understood:
     Groundtruth/TrainTestLabels/Labels_{concept}_{Train,Test}.txt  (one 0/1 per list line)
     NUS_WID_Tags/TagList1k.txt, NUS_WID_Tags/{Train,Test}_Tags1k.dat  (1000 0/1 per list line)
     The NUS_WID_Tags folder is optional (a separate download): without it there are no tags.
-(b) a per-image JSON `{photo_id: {"file", "tags1k", "concepts81", ...}}`, as in
-    shared/data/nuswide_mini3/annotations.json.
+(b) a per-image JSON `{photo_id: {"file": path, "tags1k": [tags], "concepts81": [concepts], ...}}`
+    (other keys ignored; "tags1k" optional).
 
 Images without any ground-truth concept are skipped ("no labels"), as the paper does (SPEC D2).
 """
