@@ -15,6 +15,7 @@ from data_prep import shard_writer
 from data_prep import vocab_builder
 from data_prep.sources import base
 from data_prep.sources import coco
+from data_prep.sources import coco_tags
 from data_prep.sources import nuswide
 from data_prep.sources import splits as splits_lib
 from s_cnn_rnn import atomic_files
@@ -41,6 +42,10 @@ class ConvertOptions:
     instances_json: list[str] | None = None
     labels_json: str | None = None
     labels_npz: str | None = None
+    # coco_multilabel: Flickr user tags, a JSON object {image_id: [tag, ...]} (Table 2 Tag1K).
+    user_tags_json: str | None = None
+    # With user_tags_json: tags.txt keeps this many most frequent train tags (the paper: 1,000).
+    num_user_tags: int = 1000
     nuswide_dir: str | None = None
     nuswide_annotations_json: str | None = None
     concepts_file: str | None = None
@@ -92,6 +97,8 @@ def _read_source(options: ConvertOptions, staging_dir: str) -> base.SourceData:
         if not options.captions_json:
             raise ConversionError("--dataset=coco_captions needs --captions_json=FILE[,FILE].")
         return coco.read_coco_captions(options.captions_json, image_dirs, split_of)
+    if options.user_tags_json and options.dataset != "coco_multilabel":
+        raise ConversionError("--user_tags_json is read by --dataset=coco_multilabel only.")
     if options.dataset == "coco_multilabel":
         return coco.read_coco_multilabel(
             instances_json=options.instances_json,
@@ -100,6 +107,7 @@ def _read_source(options: ConvertOptions, staging_dir: str) -> base.SourceData:
             image_dirs=image_dirs,
             splits=split_of,
             captions_json=options.captions_json,
+            user_tags_json=options.user_tags_json,
         )
     if options.dataset == "nuswide":
         return nuswide.read_nuswide(
@@ -165,6 +173,7 @@ def convert(options: ConvertOptions) -> dict:
             max_words=options.max_words,
             min_word_count=options.min_word_count,
             num_concepts=options.num_concepts,
+            max_tags=options.num_user_tags if options.user_tags_json else None,
         )
         vocabularies.save(staging_dir)
         items_by_split = _items_by_split(source.items)
@@ -210,6 +219,8 @@ def _manifest(options, source, vocabularies, results, staging_dir) -> dict:
             "seed": options.seed,
             "splits": options.splits,
         },
+        **({"user_tags": coco_tags.tag_counts(options.user_tags_json, source.items)}
+           if options.user_tags_json else {}),
     }
 
 

@@ -40,6 +40,10 @@ _LABELS_JSON = flags.DEFINE_string(
 _LABELS_NPZ = flags.DEFINE_string(
     "labels_npz", None, "coco_multilabel: label matrix .npz (image_id, split, labels, names)."
 )
+_USER_TAGS_JSON = flags.DEFINE_string(
+    "user_tags_json", None, "coco_multilabel: user tags JSON {image_id: [tag, ...]} (Tag1K).")
+_NUM_USER_TAGS = flags.DEFINE_integer(
+    "num_user_tags", 1000, "With --user_tags_json: tags.txt = the most frequent train tags.")
 _NUSWIDE_DIR = flags.DEFINE_string("nuswide_dir", None, "nuswide: the official NUS-WIDE folder layout.")
 _NUSWIDE_ANNOTATIONS = flags.DEFINE_string(
     "nuswide_annotations_json", None, "nuswide: per-photo JSON {id: {file, tags1k, concepts81}}."
@@ -76,6 +80,8 @@ def options_from_flags() -> conversion.ConvertOptions:
         instances_json=_INSTANCES_JSON.value,
         labels_json=_LABELS_JSON.value,
         labels_npz=_LABELS_NPZ.value,
+        user_tags_json=_USER_TAGS_JSON.value,
+        num_user_tags=_NUM_USER_TAGS.value,
         nuswide_dir=_NUSWIDE_DIR.value,
         nuswide_annotations_json=_NUSWIDE_ANNOTATIONS.value,
         concepts_file=_CONCEPTS_FILE.value,

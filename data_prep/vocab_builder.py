@@ -7,7 +7,9 @@ test is `<unk>` and a label's rank does not depend on the evaluation images. Ord
 - concepts: the `num_concepts` most frequent train caption words, same tie-break;
 - labels: rare-first, i.e. number of train images with the label ascending, ties in the
   dataset's own label order; labels with no train image are kept (they come first);
-- tags: the dataset's own tag-list order.
+- tags: the dataset's own tag-list order; or, for raw user tags (COCO's Flickr tags), the
+  `max_tags` (1,000) most frequent: train image count descending, ties alphabetical, tags on
+  no train image left out.
 """
 
 import collections
@@ -130,14 +132,19 @@ def build_label_vocabulary(
 
 
 def build_tag_vocabulary(
-    tag_names: Sequence[str], train_tag_lists: Iterable[Sequence[str]] | None = None
+    tag_names: Sequence[str],
+    train_tag_lists: Iterable[Sequence[str]] | None = None,
+    max_tags: int | None = None,
 ) -> Vocabulary:
-    """Builds tags.txt in the given order.
+    """Builds tags.txt: the given tag list, or its `max_tags` most frequent train tags.
 
     Args:
       tag_names: the dataset's tag list (e.g. TagList1k.txt order).
       train_tag_lists: one tag list per TRAIN image, to record how many train images
         carry each tag; counts are 0 when omitted. Tags outside `tag_names` are ignored.
+      max_tags: None keeps `tag_names` in its order (a curated list, as NUS-WIDE's Tag1K);
+        N keeps the N tags on most train images, count descending, ties alphabetical, and
+        drops tags on no train image (raw user tags, as COCO's: the paper keeps 1,000).
     """
     image_counts = dict.fromkeys(tag_names, 0)
     if len(image_counts) != len(tag_names):
@@ -146,7 +153,12 @@ def build_tag_vocabulary(
         for tag in set(tags):
             if tag in image_counts:
                 image_counts[tag] += 1
-    return Vocabulary(list(tag_names), [image_counts[name] for name in tag_names])
+    if max_tags is None:
+        return Vocabulary(list(tag_names), [image_counts[name] for name in tag_names])
+    if max_tags < 1:
+        raise ValueError(f"max_tags must be >= 1, got {max_tags}")
+    ranked = _by_count_then_alphabet(image_counts)[:max_tags]
+    return Vocabulary([tag for tag, _ in ranked], [count for _, count in ranked])
 
 
 def build_vocabularies(
@@ -154,8 +166,11 @@ def build_vocabularies(
     max_words: int = 12000,
     min_word_count: int = 1,
     num_concepts: int = 1000,
+    max_tags: int | None = None,
 ) -> Vocabularies:
     """Builds all four vocabularies from the TRAIN items of `source_data`.
+
+    `max_tags`: None keeps the source's tag list; N keeps its N most frequent train tags.
 
     Raises:
       ValueError: no item has split "train", or a train label is outside the label list.
@@ -172,7 +187,8 @@ def build_vocabularies(
         words=build_word_vocabulary(word_counts, max_words, min_word_count),
         concepts=build_concept_vocabulary(word_counts, num_concepts),
         labels=build_label_vocabulary([item.labels for item in train_items], source_data.label_names),
-        tags=build_tag_vocabulary(source_data.tag_names, [item.tags for item in train_items]),
+        tags=build_tag_vocabulary(
+            source_data.tag_names, [item.tags for item in train_items], max_tags),
     )
 
 

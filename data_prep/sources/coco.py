@@ -9,7 +9,7 @@ import os
 import re
 from collections.abc import Sequence
 
-from data_prep.sources import annotation_io, coco_labels
+from data_prep.sources import annotation_io, coco_labels, coco_tags
 from data_prep.sources.annotation_io import fail
 from data_prep.sources.base import AnnotationError, RawItem, SourceData
 from data_prep.sources.splits import split_of
@@ -222,6 +222,7 @@ def read_coco_multilabel(
     image_dirs: Sequence[str] | None = None,
     splits: dict[int, str] | None = None,
     captions_json: str | Sequence[str] | None = None,
+    user_tags_json: str | None = None,
 ) -> SourceData:
     """Reads 80-class COCO multi-label ground truth from exactly one of three formats.
 
@@ -235,6 +236,8 @@ def read_coco_multilabel(
       captions_json: optional COCO caption file(s) whose captions are merged into the
         items, so one record serves both tasks; it also supplies file names the label
         format lacks.
+      user_tags_json: optional Flickr user tags `{image_id: [tag, ...]}` (`coco_tags`): each
+        item's `tags`, none for an id the file lacks; `tag_names` = every tag, alphabetical.
 
     Returns:
       Items sorted by image id; images without any label are skipped ("no labels").
@@ -258,6 +261,7 @@ def read_coco_multilabel(
     else:
         table = coco_labels.read_npz(labels_npz)
     captions = read_caption_table(captions_json) if captions_json else None
+    user_tags = coco_tags.read_user_tags(user_tags_json) if user_tags_json else {}
     locator = ImageLocator(image_dirs)
 
     items, skipped = [], list(table.skipped)
@@ -285,6 +289,9 @@ def read_coco_multilabel(
                 image_path=locator.path(file_name or str(image_id)),
                 captions=list(captions.captions.get(image_id, [])) if captions else [],
                 labels=labels,
+                tags=list(user_tags.get(image_id, [])),
             )
         )
-    return SourceData(items=items, label_names=table.label_names, skipped=skipped)
+    tag_names = sorted({tag for item in items for tag in item.tags})
+    return SourceData(items=items, label_names=table.label_names, tag_names=tag_names,
+                      skipped=skipped)

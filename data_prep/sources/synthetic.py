@@ -4,6 +4,7 @@ Layout of the generator's RAW directory (data_prep/synthetic/):
     RAW/images/synthetic_{id:06d}.jpg
     RAW/annotations/captions.json     COCO caption format
     RAW/annotations/instances.json    COCO instances format (the labels)
+    RAW/annotations/user_tags.json    the tags as a COCO user-tag file (`coco_tags`; not read here)
     RAW/splits/{val,test}_ids.txt     image ids, one per line; all others are train
     RAW/nuswide/                      official NUS-WIDE layout (the Tag1K tags), list
                                       entries `images\\synthetic_000001.jpg`, photo id = image id

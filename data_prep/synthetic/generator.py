@@ -143,6 +143,7 @@ def _write_annotations(staging, records, val_ids, test_ids, seed, image_size, su
     writers.write_captions(os.path.join(annotations, "captions.json"), records, seed, image_size)
     writers.write_instances(os.path.join(annotations, "instances.json"), records, seed,
                             image_size)
+    writers.write_user_tags(os.path.join(annotations, "user_tags.json"), records)
     writers.write_lines(os.path.join(splits, "val_ids.txt"), val_ids, "\n")
     writers.write_lines(os.path.join(splits, "test_ids.txt"), test_ids, "\n")
     writers.write_nuswide(os.path.join(staging, "nuswide"), records, set(test_ids))

@@ -103,6 +103,16 @@ def write_instances(path: str, records: list, seed: int, image_size: int) -> Non
                       "annotations": annotations})
 
 
+def write_user_tags(path: str, records: list) -> None:
+    """The images' noisy tags as a COCO user-tag file, `{"<image id>": [tag, ...]}`.
+
+    The same tags as the NUS-WIDE tag matrix, so `--dataset=coco_multilabel --user_tags_json`
+    (Table 2's Tag1K) runs on the built-in dataset; every image is listed, an untagged one
+    with [].
+    """
+    write_json(path, {str(record.image_id): list(record.tags) for record in records})
+
+
 def write_lines(path: str, lines, line_end: str) -> None:
     """Writes each line followed by `line_end` ("\\n" or CRLF)."""
     with open(path, "w", encoding="ascii", newline="") as stream:
@@ -178,6 +188,7 @@ def readme_text(summary: dict) -> str:
         "  images/synthetic_NNNNNN.jpg          image id NNNNNN (1..N)",
         "  annotations/captions.json            COCO captions",
         "  annotations/instances.json           COCO instances (one per visible object/region)",
+        "  annotations/user_tags.json           user tags {image id: [tag, ...]} (COCO Tag1K)",
         "  splits/val_ids.txt, splits/test_ids.txt   image ids; all others are train",
         "  nuswide/                             NUS-WIDE layout (CRLF line ends, as shipped)",
         "",
