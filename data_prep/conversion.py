@@ -75,6 +75,8 @@ def _check_output_dir(options: ConvertOptions) -> None:
 
 def _read_source(options: ConvertOptions, staging_dir: str) -> base.SourceData:
     """Dispatches to the dataset's reader. Raises AnnotationError before any image work."""
+    if options.user_tags_json and options.dataset != "coco_multilabel":
+        raise ConversionError("--user_tags_json is read by --dataset=coco_multilabel only.")
     split_of = splits_lib.parse_splits_flag(options.splits) if options.splits else None
     image_dirs = [os.path.abspath(d) for d in options.image_dirs] if options.image_dirs else None
     if options.dataset == "synthetic":
@@ -97,8 +99,6 @@ def _read_source(options: ConvertOptions, staging_dir: str) -> base.SourceData:
         if not options.captions_json:
             raise ConversionError("--dataset=coco_captions needs --captions_json=FILE[,FILE].")
         return coco.read_coco_captions(options.captions_json, image_dirs, split_of)
-    if options.user_tags_json and options.dataset != "coco_multilabel":
-        raise ConversionError("--user_tags_json is read by --dataset=coco_multilabel only.")
     if options.dataset == "coco_multilabel":
         return coco.read_coco_multilabel(
             instances_json=options.instances_json,
