@@ -9,13 +9,14 @@ variable, moves a layer or changes the model dir layout fails here instead of in
 (im2txt users lost their checkpoints to such a rename). The fixture is never regenerated; a
 format change comes with a converter and a new `checkpoints_vN/` fixture beside this one.
 
-Everything runs as a user would: real commands in subprocesses (cwd at the project root), the
-SavedModel in an isolated interpreter that imports only TensorFlow. This file imports nothing
-of the project, so it keeps working whatever moves inside it.
+Everything runs as a user would: the real commands in subprocesses (cwd at the project root),
+the SavedModel loaded with TensorFlow alone. This file imports nothing of the project, so it
+keeps working whatever moves inside it.
 `tests/fixtures/make_checkpoint_fixtures.py` recorded `expected.json` with the functions below.
 """
 
 import json
+import math
 import os
 import pathlib
 import shutil
@@ -38,50 +39,35 @@ EVALUATION_FIELDS = {
     "multilabel": ("image_id", "labels", "scores", "concept_labels", "concept_scores"),
 }
 
-# Runs in an isolated interpreter (-I: no cwd, no PYTHONPATH, so nothing of the project is
-# importable). argv: request.json ({task: {"export_dir", "images"}}), results.json.
-SERVE_SCRIPT = r"""
-import json, math, sys
-import tensorflow as tf
-
-def plain(value):
-    if isinstance(value, list):
-        return [plain(item) for item in value]
-    if isinstance(value, bytes):
-        return value.decode("utf-8")
-    if isinstance(value, float) and not math.isfinite(value):
-        return None  # an unfinished beam's -inf: JSON has no infinity
-    return value
-
-request = json.load(open(sys.argv[1]))
-results = {}
-for task, job in request.items():
-    serve = tf.saved_model.load(job["export_dir"]).signatures["serving_default"]
-    images = [open(path, "rb").read() for path in job["images"]]
-    outputs = serve(image_bytes=tf.constant(images))
-    results[task] = {key: plain(value.numpy().tolist()) for key, value in sorted(outputs.items())}
-json.dump(results, open(sys.argv[2], "w"))
-"""
-
-
 # ----------------------------------------------------------------------------- running the commands
 
 
-def _environment(tmp_dir: pathlib.Path) -> dict:
+def _environment(work_dir: pathlib.Path) -> dict:
     """The commands' environment, with Java hidden: caption metrics then use the Python PTB tokenizer
     and report METEOR as unavailable, which is fast and the same on every machine."""
-    no_java = tmp_dir / "no_java_bin"
+    no_java = work_dir / "no_java_bin"
     no_java.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PATH=str(no_java))
     env.pop("JAVA_HOME", None)
     return env
 
 
-def _run(args: list, env: dict) -> subprocess.CompletedProcess:
-    completed = subprocess.run([sys.executable, *args], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True,
-                               timeout=600, check=False)
-    assert completed.returncode == 0, f"{' '.join(map(str, args[:3]))} failed:\n{completed.stderr[-4000:]}"
-    return completed
+def _run_all(commands: dict, env: dict) -> dict:
+    """Runs {name: python args} at once (each pays TensorFlow's import; together they share the
+    cores), asserts each exits 0 and returns {name: its stdout}."""
+    processes = {
+        name: subprocess.Popen([sys.executable, *args], cwd=PROJECT_ROOT, env=env, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+        for name, args in commands.items()
+    }
+    outputs, failures = {}, []
+    for name, process in processes.items():
+        stdout, stderr = process.communicate(timeout=900)
+        outputs[name] = stdout
+        if process.returncode != 0:
+            failures.append(f"{name} exited {process.returncode}:\n{stderr[-3000:]}")
+    assert not failures, "\n\n".join(failures)
+    return outputs
 
 
 def copy_fixture(destination: pathlib.Path, source: pathlib.Path = FIXTURE_DIR) -> pathlib.Path:
@@ -94,11 +80,8 @@ def image_paths(fixture: pathlib.Path) -> list[str]:
     return sorted(str(path) for path in (fixture / "images").glob("*.jpg"))
 
 
-def evaluate_outputs(fixture: pathlib.Path, task: str, work_dir: pathlib.Path) -> dict:
-    """`s-cnn-rnn-evaluate` on the fixture's test split: {"metrics": ..., "predictions": [...]}."""
-    output_dir = work_dir / f"eval_{task}"
-    _run(["-m", "s_cnn_rnn.evaluate", f"--model_dir={fixture / (task + '_model')}", f"--data_dir={fixture / 'data'}",
-          "--split=test", f"--output_dir={output_dir}", "--batch_size=8", "--noprogress"], _environment(work_dir))
+def _evaluation(output_dir: pathlib.Path, task: str) -> dict:
+    """The model's part of `s-cnn-rnn-evaluate`'s outputs: {"metrics": ..., "predictions": [...]}."""
     summary = json.loads((output_dir / "metrics.json").read_text(encoding="utf-8"))
     with open(output_dir / "predictions.jsonl", encoding="utf-8") as handle:
         predictions = [json.loads(line) for line in handle]
@@ -107,28 +90,58 @@ def evaluate_outputs(fixture: pathlib.Path, task: str, work_dir: pathlib.Path) -
     return {"metrics": metrics, "predictions": [{key: entry[key] for key in fields} for entry in predictions]}
 
 
-def predict_outputs(fixture: pathlib.Path, task: str, work_dir: pathlib.Path) -> list:
-    """`s-cnn-rnn-predict --json` on the fixture's JPEGs; each entry's "image" is the file name."""
-    completed = _run(["-m", "s_cnn_rnn.predict", f"--model_dir={fixture / (task + '_model')}", "--json",
-                      *image_paths(fixture)], _environment(work_dir))
-    entries = [json.loads(line) for line in completed.stdout.splitlines() if line.strip()]
+def _predictions(stdout: str) -> list:
+    """`s-cnn-rnn-predict --json` lines; each entry's "image" reduced to the file name."""
+    entries = [json.loads(line) for line in stdout.splitlines() if line.strip()]
     return [dict(entry, image=os.path.basename(entry["image"])) for entry in entries]
 
 
-def export_and_serve_outputs(fixture: pathlib.Path, work_dir: pathlib.Path) -> dict:
-    """Each model exported by `s-cnn-rnn-export`, then its `serving_default` on the fixture's JPEG
-    bytes in an interpreter that imports only TensorFlow: {task: {output name: nested lists}}."""
-    env = _environment(work_dir)
-    request = {}
+def _plain(value):
+    """A SavedModel output (`.tolist()`) as JSON: bytes decoded, an unfinished beam's -inf as None."""
+    if isinstance(value, list):
+        return [_plain(item) for item in value]
+    if isinstance(value, bytes):
+        return value.decode("utf-8")
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def _serve(export_dir: pathlib.Path, images: list[str]) -> dict:
+    """The SavedModel's `serving_default` on JPEG bytes (TensorFlow only, nothing of the project)."""
+    import tensorflow as tf  # pylint: disable=import-outside-toplevel
+
+    serve = tf.saved_model.load(str(export_dir)).signatures["serving_default"]
+    encoded = [pathlib.Path(path).read_bytes() for path in images]
+    outputs = serve(image_bytes=tf.constant(encoded))
+    return {key: _plain(value.numpy().tolist()) for key, value in sorted(outputs.items())}
+
+
+def run_commands(fixture: pathlib.Path, work_dir: pathlib.Path) -> dict:
+    """`s-cnn-rnn-evaluate` (test split), `s-cnn-rnn-predict --json` (the fixture's JPEGs) and
+    `s-cnn-rnn-export` on each model dir of the fixture, then the exports' `serving_default` on the
+    JPEG bytes.
+
+    Returns:
+      {"evaluate": {task: {"metrics", "predictions"}}, "predict": {task: [entry per image]},
+      "serving_default": {task: {output name: nested lists}}}: what expected.json records.
+    """
+    commands = {}
     for task in TASKS:
-        export_dir = work_dir / f"export_{task}"
-        _run(["-m", "s_cnn_rnn.export", f"--model_dir={fixture / (task + '_model')}", f"--export_dir={export_dir}"],
-             env)
-        request[task] = {"export_dir": str(export_dir), "images": image_paths(fixture)}
-    request_file, results_file = work_dir / "serve_request.json", work_dir / "serve_results.json"
-    request_file.write_text(json.dumps(request), encoding="utf-8")
-    _run(["-I", "-c", SERVE_SCRIPT, str(request_file), str(results_file)], env)
-    return json.loads(results_file.read_text(encoding="utf-8"))
+        model_dir = fixture / f"{task}_model"
+        commands[f"evaluate_{task}"] = [
+            "-m", "s_cnn_rnn.evaluate", f"--model_dir={model_dir}", f"--data_dir={fixture / 'data'}",
+            "--split=test", f"--output_dir={work_dir / ('eval_' + task)}", "--batch_size=8", "--noprogress"]
+        commands[f"predict_{task}"] = ["-m", "s_cnn_rnn.predict", f"--model_dir={model_dir}", "--json",
+                                       *image_paths(fixture)]
+        commands[f"export_{task}"] = ["-m", "s_cnn_rnn.export", f"--model_dir={model_dir}",
+                                      f"--export_dir={work_dir / ('export_' + task)}"]
+    stdout = _run_all(commands, _environment(work_dir))
+    return {
+        "evaluate": {task: _evaluation(work_dir / f"eval_{task}", task) for task in TASKS},
+        "predict": {task: _predictions(stdout[f"predict_{task}"]) for task in TASKS},
+        "serving_default": {task: _serve(work_dir / f"export_{task}", image_paths(fixture)) for task in TASKS},
+    }
 
 
 # ----------------------------------------------------------------------------- comparing
@@ -169,6 +182,12 @@ def expected(fixture) -> dict:
     return json.loads((fixture / EXPECTED_FILE).read_text(encoding="utf-8"))
 
 
+@pytest.fixture(scope="module")
+def actual(fixture, tmp_path_factory) -> dict:
+    """Today's commands on the fixture (all six at once: see `run_commands`)."""
+    return run_commands(fixture, tmp_path_factory.mktemp("runs"))
+
+
 def test_fixture_is_self_contained_and_small():
     """Nothing outside the repository, no symlinks, well under 1 MB."""
     files = [path for path in FIXTURE_DIR.rglob("*") if path.is_file() or path.is_symlink()]
@@ -177,19 +196,7 @@ def test_fixture_is_self_contained_and_small():
     assert len(image_paths(FIXTURE_DIR)) == 3
 
 
+@pytest.mark.parametrize("command", ["evaluate", "predict", "serving_default"])
 @pytest.mark.parametrize("task", TASKS)
-def test_evaluate_gives_the_recorded_outputs(fixture, expected, task, tmp_path):
-    actual = evaluate_outputs(fixture, task, tmp_path)
-    assert_matches(actual, expected["evaluate"][task], f"evaluate[{task}]")
-
-
-@pytest.mark.parametrize("task", TASKS)
-def test_predict_gives_the_recorded_outputs(fixture, expected, task, tmp_path):
-    actual = predict_outputs(fixture, task, tmp_path)
-    assert_matches(actual, expected["predict"][task], f"predict[{task}]")
-
-
-def test_exported_saved_model_gives_the_recorded_outputs(fixture, expected, tmp_path):
-    actual = export_and_serve_outputs(fixture, tmp_path)
-    for task in TASKS:
-        assert_matches(actual[task], expected["serving_default"][task], f"serving_default[{task}]")
+def test_commands_give_the_recorded_outputs(actual, expected, command, task):
+    assert_matches(actual[command][task], expected[command][task], f"{command}[{task}]")
