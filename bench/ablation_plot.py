@@ -10,8 +10,19 @@ import math
 import os
 import statistics
 
-NAMES = {"s_cnn_rnn": "S-CNN-RNN (Ours)", "s_cnn_rnn_tag1k": "S-CNN-RNN+Tag1K", "nic_deeply": "NIC-deeply",
-         "nic_f": "NIC-F", "cnn_logistic": "CNN+logistic"}
+from bench import ablation_worker as worker  # no TensorFlow
+from s_cnn_rnn.models import variants  # no TensorFlow
+
+
+def label(variant: str, use_tags: bool) -> str:
+    """A run's name in the tables: the model's name, and the paper's row name where it differs
+    ("S-CNN-RNN (Ours)", "S-CNN-RNN+Tag1K (Ours+Tag1K)", "NIC-F")."""
+    name = variants.model_name(variant, use_tags=use_tags)
+    row = variants.paper_row(variant, use_tags=use_tags)
+    return name if row in (None, name) else f"{name} ({row})"
+
+
+NAMES = {key: label(variant, use_tags) for key, (variant, use_tags) in worker.VARIANTS.items()}
 COLORS = {"s_cnn_rnn": "tab:red", "s_cnn_rnn_tag1k": "tab:purple", "nic_deeply": "tab:blue",
           "nic_f": "tab:green", "cnn_logistic": "tab:gray"}
 # Table 2 (x100) and Table 4 columns; (column, metrics.json key).
@@ -20,18 +31,20 @@ MULTILABEL_COLUMNS = (("C-R", "C-R"), ("C-P", "C-P"), ("C-F1", "C-F1"), ("O-R", 
 CAPTION_COLUMNS = (("CIDEr", "CIDEr"), ("METEOR", "METEOR"), ("ROUGE-L", "ROUGE_L"), ("B-4", "Bleu_4"))
 # The number each curve and headline follows.
 KEY_METRIC = {"multilabel": "O-F1", "caption": "CIDEr"}
-# Multi-label rows per variant: (metrics.json row, label suffix). CNN+logistic predicts its top 3
-# (SPEC I3, as the paper); its p >= 0.5 reading is shown too because it is not bound to 3 labels.
-_LABEL_ROWS = {"cnn_logistic": (("concept_top3", " (top-3)"), ("concept_threshold", " (p>=0.5)"))}
+# Multi-label rows: (metrics.json row, label suffix). A model without a decoder (CNN+logistic)
+# predicts its top 3 (SPEC I3, as the paper); its p >= 0.5 reading is shown too because it is not
+# bound to 3 labels.
+_FIXED_LENGTH_ROWS = (("concept_top3", " (top-3)"), ("concept_threshold", " (p>=0.5)"))
 _DECODED_ROWS = (("decoded", ""),)
-_STAGES = ("cnn", "rnn", "joint")
+_STAGES = variants.STAGE_ORDER
 
 
 def rows_of(task: str, variant: str, metrics: dict) -> dict:
     """{table row label: {metric: value}} of one run's test metrics."""
     if task == "caption":
         return {NAMES[variant]: metrics}
-    return {NAMES[variant] + suffix: metrics[row] for row, suffix in _LABEL_ROWS.get(variant, _DECODED_ROWS)}
+    decodes = variants.get(worker.VARIANTS[variant][0]).has_decoder
+    return {NAMES[variant] + suffix: metrics[row] for row, suffix in (_DECODED_ROWS if decodes else _FIXED_LENGTH_ROWS)}
 
 
 def key_value(task: str, variant: str, metrics: dict) -> float | None:

@@ -25,6 +25,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from bench._bench_util import read_flagfile  # noqa: E402  (no TensorFlow)
+from s_cnn_rnn.models import variants  # noqa: E402  (the variant records; no TensorFlow)
 from s_cnn_rnn.training import history as history_lib  # noqa: E402  (no TensorFlow)
 
 # Ablation key -> (--variant, --use_tags).
@@ -35,18 +36,17 @@ VARIANTS = {
     "nic_f": ("nic_f", False),
     "cnn_logistic": ("cnn_logistic", False),
 }
-# Table 2 has CNN+logistic and Ours+Tag1K; Table 4 has NIC-F, NIC-deeply and Ours (CNN+logistic
-# writes no caption).
+# Every key runs for multi-label; for captions only the models with a decoder (CNN+logistic
+# writes no caption), without tags (the paper's tags are multi-label side information).
 VARIANTS_BY_TASK = {
-    "multilabel": ("s_cnn_rnn", "s_cnn_rnn_tag1k", "nic_deeply", "nic_f", "cnn_logistic"),
-    "caption": ("s_cnn_rnn", "nic_deeply", "nic_f"),
+    "multilabel": tuple(VARIANTS),
+    "caption": tuple(key for key, (variant, use_tags) in VARIANTS.items()
+                     if variants.get(variant).has_decoder and not use_tags),
 }
-# The stages each --variant runs, as s_cnn_rnn/training/stages.py (the test checks they agree;
-# importing stages.py here would import TensorFlow into the orchestrator).
-STAGES_OF = {"s_cnn_rnn": ("cnn", "rnn", "joint"), "nic_f": ("joint",), "nic_deeply": ("cnn", "joint"),
-             "cnn_logistic": ("cnn",)}
+# The stages each --variant runs (its record).
+STAGES_OF = {name: variants.get(name).stages for name, _ in VARIANTS.values()}
 FLAGFILES = {"multilabel": "flags/demo_multilabel.flags", "caption": "flags/demo_caption.flags"}
-STAGE_ORDER = ("cnn", "rnn", "joint")
+STAGE_ORDER = variants.STAGE_ORDER
 VALIDATIONS_PER_RUN = 10  # validation records over a run's image steps
 RESULT_FILE = "run_result.json"
 DONE_FILE = "train_done.json"
@@ -70,7 +70,7 @@ def variant_budget(variant: str, steps: dict) -> dict:
     """{stage: steps} of a --variant, in stage order; its image-reading stages total C + J:
     cnn C and joint J when it has both, else its one image stage gets C + J; rnn gets R."""
     variant_stages = STAGES_OF[variant]
-    image_stages = [stage for stage in variant_stages if stage != "rnn"]
+    image_stages = [stage for stage in variant_stages if variants.STAGES[stage].reads_images]
     budget = {"rnn": steps["rnn"]} if "rnn" in variant_stages else {}
     if image_stages == ["cnn", "joint"]:
         budget.update(cnn=steps["cnn"], joint=steps["joint"])

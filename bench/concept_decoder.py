@@ -60,7 +60,7 @@ class ConceptDecoder:
 
     def _batches(self, data_dir: str, split: str):
         config = input_pipeline.PipelineConfig(
-            task="caption", batch_size=self.batch_size, backbone=self.config.backbone, training=False,
+            task="caption", batch_size=self.batch_size, training=False,
             read_images=False, deterministic=True)
         return input_pipeline.make_dataset(data_dir, split, config)
 

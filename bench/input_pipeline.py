@@ -45,6 +45,7 @@ import tensorflow as tf  # noqa: E402
 from s_cnn_rnn import features  # noqa: E402
 from s_cnn_rnn import image_preprocessing  # noqa: E402
 from s_cnn_rnn import input_pipeline  # noqa: E402
+from s_cnn_rnn.models.config import ModelConfig  # noqa: E402
 
 _NUM_IMAGES = flags.DEFINE_integer("num_images", 256, "Distinct JPEGs written (cycled through).")
 _IMAGE_SIZE = flags.DEFINE_integer("image_size", None, "Model input side; None -> the backbone default.")
@@ -199,7 +200,7 @@ def build_methods(data_dir, jpegs, jpeg_paths, config: input_pipeline.PipelineCo
 def breakdown_methods(data_dir, jpegs, config) -> dict:
     """The pipeline's costs one by one: image stages over in-memory bytes, cumulatively,
     then reading + parsing the records alone, then everything but the images."""
-    size, mode = config.resolved_image_size, image_preprocessing.BACKBONES[config.backbone][1]
+    size, mode = config.image_size, config.preprocessing
 
     def cropped(b):
         window = image_preprocessing.crop_window(tf.image.extract_jpeg_shape(b), False, False)
@@ -273,13 +274,15 @@ def jpeg_source() -> str:
 def main(argv):
     del argv
     backbone = _BACKBONE.value
-    image_size = _IMAGE_SIZE.value or image_preprocessing.BACKBONES[backbone][0]
+    # The size and scaling a model of this backbone reads, as training and evaluation take them.
+    model = ModelConfig(backbone=backbone, backbone_weights="none", image_size=_IMAGE_SIZE.value)
+    image_size = model.resolved_image_size
     with tempfile.TemporaryDirectory(prefix="bench_input_pipeline_") as work_dir:
         jpegs = load_jpegs(_NUM_IMAGES.value, work_dir)
         data_dir = os.path.join(work_dir, "data")
         jpeg_paths = write_data_dir(data_dir, jpegs)
         config = input_pipeline.PipelineConfig(
-            task="caption", batch_size=_BATCH_SIZE.value, backbone=backbone, image_size=image_size,
+            task="caption", batch_size=_BATCH_SIZE.value, image_size=image_size, preprocessing=model.preprocessing_mode,
             training=False, repeat=True, drop_remainder=True,
         )
         methods = build_methods(data_dir, jpegs, jpeg_paths, config)

@@ -1,4 +1,8 @@
-"""Image resizing, augmentation and per-backbone pixel scaling, in pure TF (runs inside tf.data).
+"""Image resizing, augmentation and pixel scaling, in pure TF (runs inside tf.data).
+
+Every function takes the output size and the pixel scaling mode themselves, never a backbone
+name: callers read both from the model's config (`ModelConfig.resolved_image_size` and
+`.preprocessing_mode`), so training, evaluation, prediction and serving scale alike.
 
 Geometry: the evaluation view is an aspect-preserving resize of the shorter side to
 `image_size` followed by a central square crop. We compute it the other way round (crop the
@@ -14,18 +18,14 @@ All random ops are stateless, driven by one `[2]` seed, so a seeded pipeline rep
 its augmentations exactly.
 """
 
+import numbers
+
 import tensorflow as tf
 
-# backbone name -> (default image side in pixels, pixel scaling mode).
+# Pixel scaling modes:
 #   "tf":    scale to [-1, 1] (InceptionV3 and our small CNN).
 #   "caffe": RGB -> BGR, subtract the ImageNet channel means, no scaling
 #            (as keras.applications.vgg16.preprocess_input).
-BACKBONES = {
-    "inception_v3": (299, "tf"),
-    "vgg16": (224, "caffe"),
-    "small_cnn": (96, "tf"),
-}
-
 MODES = ("tf", "caffe")
 
 # ImageNet channel means in BGR order, on the [0, 255] scale ("caffe" mode).
@@ -37,13 +37,6 @@ _CROP_ASPECT_RATIO_RANGE = (3.0 / 4.0, 4.0 / 3.0)
 _BRIGHTNESS_DELTA = 0.1  # on the [0, 1] scale
 _CONTRAST_RANGE = (0.9, 1.1)
 _SATURATION_RANGE = (0.9, 1.1)
-
-
-def backbone_settings(backbone: str) -> tuple[int, str]:
-    """Returns `(default image side, scaling mode)` of a backbone; ValueError if unknown."""
-    if backbone not in BACKBONES:
-        raise ValueError(f"unknown backbone {backbone!r}; expected one of {sorted(BACKBONES)}")
-    return BACKBONES[backbone]
 
 
 def _as_seed(seed) -> tf.Tensor:
@@ -102,7 +95,7 @@ def _augment_colour_and_flip(image, seed, flip: bool) -> tf.Tensor:
 
 
 def scale_pixels(image_0_255: tf.Tensor, mode: str) -> tf.Tensor:
-    """Maps float RGB pixels on the [0, 255] scale to the backbone's input scale.
+    """Maps float RGB pixels on the [0, 255] scale to the model's input scale.
 
     Args:
       image_0_255: float32 `[..., 3]` RGB.
@@ -135,46 +128,45 @@ def _finish(cropped, mode, image_size, training, augment, flip, seed) -> tf.Tens
     return tf.ensure_shape(image, [image_size, image_size, 3])
 
 
-def _check_arguments(backbone, image_size, mode, training, augment, flip) -> tuple[int, str]:
-    """`(image side, scaling mode)` after the defaults; ValueError on a bad combination."""
-    default_size, default_mode = backbone_settings(backbone)
-    if mode not in (None,) + MODES:
-        raise ValueError(f"unknown preprocessing mode {mode!r}; expected one of {MODES}")
+def _check_arguments(image_size, mode, training, augment, flip) -> None:
+    """ValueError on a bad size, mode or combination."""
+    if isinstance(image_size, bool) or not isinstance(image_size, numbers.Integral) or image_size < 1:
+        raise ValueError(f"image_size must be a positive int (ModelConfig.resolved_image_size), got {image_size!r}")
+    if mode not in MODES:
+        raise ValueError(f"unknown preprocessing mode {mode!r}; expected one of {MODES} "
+                         "(ModelConfig.preprocessing_mode)")
     if augment and not training:
         raise ValueError("augment=True needs training=True (evaluation views are never augmented)")
     if flip and not augment:
         raise ValueError("flip=True is an augmentation: it needs training=True and augment=True")
-    return image_size or default_size, mode or default_mode
 
 
 def preprocess(
     image_uint8,
-    backbone: str,
-    image_size: int | None = None,
+    image_size: int,
+    mode: str,
     training: bool = False,
     augment: bool = False,
     flip: bool = False,
     seed=None,
-    mode: str | None = None,
 ) -> tf.Tensor:
-    """A decoded image -> the backbone's input.
+    """A decoded image -> the model's input.
 
     Args:
       image_uint8: uint8 `[H, W, 3]` RGB.
-      backbone: a key of `BACKBONES`; picks the pixel scaling and the default size.
-      image_size: output side S in pixels; None -> the backbone's default.
+      image_size: output side S in pixels (`ModelConfig.resolved_image_size`).
+      mode: pixel scaling "tf" | "caffe" (`ModelConfig.preprocessing_mode`).
       training: with `augment`, random crop/scale and colour jitter; otherwise the
         central-crop evaluation view.
       augment: see `training`.
       flip: also flip horizontally at random (needs `augment`); off by default because
         captions mention "left" and "right".
       seed: int or `[2]` int tensor for the stateless random ops; None -> not reproducible.
-      mode: pixel scaling "tf" | "caffe"; None -> the backbone's.
 
     Returns:
       float32 `[S, S, 3]`.
     """
-    image_size, mode = _check_arguments(backbone, image_size, mode, training, augment, flip)
+    _check_arguments(image_size, mode, training, augment, flip)
     image_uint8 = tf.convert_to_tensor(image_uint8)
     crop_seed = _as_seed(seed) if training and augment else None
     window = crop_window(tf.shape(image_uint8), training, augment, crop_seed)
@@ -184,15 +176,14 @@ def preprocess(
 
 def decode_and_preprocess(
     jpeg_bytes,
-    backbone: str,
-    image_size: int | None = None,
+    image_size: int,
+    mode: str,
     training: bool = False,
     augment: bool = False,
     flip: bool = False,
     seed=None,
-    mode: str | None = None,
 ) -> tf.Tensor:
-    """JPEG bytes -> the backbone's input, decoding only the crop window.
+    """JPEG bytes -> the model's input, decoding only the crop window.
 
     Same arguments and result as `preprocess` of the decoded image, except in the outermost
     pixel columns of the window, where the decoder's chroma upsampling sees no neighbour.
@@ -202,12 +193,12 @@ def decode_and_preprocess(
 
     Args:
       jpeg_bytes: scalar string tensor, a JPEG (grey or RGB; always decoded to RGB).
-      backbone, image_size, training, augment, flip, seed, mode: as in `preprocess`.
+      image_size, mode, training, augment, flip, seed: as in `preprocess`.
 
     Returns:
       float32 `[S, S, 3]`.
     """
-    image_size, mode = _check_arguments(backbone, image_size, mode, training, augment, flip)
+    _check_arguments(image_size, mode, training, augment, flip)
     crop_seed = _as_seed(seed) if training and augment else None
     window = crop_window(tf.image.extract_jpeg_shape(jpeg_bytes), training, augment, crop_seed)
     cropped = tf.io.decode_and_crop_jpeg(jpeg_bytes, window, channels=3)

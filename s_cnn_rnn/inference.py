@@ -15,7 +15,6 @@ from s_cnn_rnn import features
 from s_cnn_rnn.models import builder
 from s_cnn_rnn.models.config import ModelConfig
 from s_cnn_rnn.training import model_store
-from s_cnn_rnn.training import stages
 from s_cnn_rnn.vocabulary import Vocabularies
 
 TASKS = ("caption", "multilabel")
@@ -71,7 +70,7 @@ def load_trained_model(model_dir: str) -> TrainedModel:
         tf.train.Checkpoint(**model.checkpoint_items()).read(joint).expect_partial().assert_existing_objects_matched()
         restored["all"] = joint
     else:
-        variant_stages = stages.stages_for_variant(config.variant)
+        variant_stages = config.variant_record.stages
         parts = [("cnn", model.cnn_checkpoint_items())]
         if config.has_decoder:
             parts.append(("rnn", model.decoder_checkpoint_items()))

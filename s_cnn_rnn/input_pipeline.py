@@ -45,9 +45,10 @@ class PipelineConfig:
       task: "caption" (concepts from captions, caption sequences) or "multilabel" (label
         multi-hot, rare-first label sequences).
       batch_size: examples per batch.
-      backbone: key of `image_preprocessing.BACKBONES`; picks pixel scaling and default size.
-      image_size: image side in pixels; None -> the backbone's default.
-      preprocessing: pixel scaling "tf" | "caffe"; None -> the backbone's.
+      image_size: image side in pixels: the model's `ModelConfig.resolved_image_size`
+        (needed when `read_images`).
+      preprocessing: pixel scaling "tf" | "caffe": the model's `ModelConfig.preprocessing_mode`
+        (needed when `read_images`).
       training: shuffle (files and examples); enables `augment`.
       augment: random crop/scale + colour jitter (needs `training`).
       flip: random horizontal flip too (needs `augment`); off because captions say "left".
@@ -68,7 +69,6 @@ class PipelineConfig:
 
     task: str
     batch_size: int
-    backbone: str = "inception_v3"
     image_size: int | None = None
     preprocessing: str | None = None
     training: bool = False
@@ -91,17 +91,16 @@ class PipelineConfig:
             raise ValueError(f"captions={self.captions!r}; expected one of {CAPTION_MODES}")
         if self.batch_size < 1 or self.max_caption_length < 1:
             raise ValueError("batch_size and max_caption_length must be >= 1")
-        image_preprocessing.backbone_settings(self.backbone)
         if self.preprocessing not in (None,) + image_preprocessing.MODES:
             raise ValueError(f"preprocessing={self.preprocessing!r}; expected one of {image_preprocessing.MODES}")
+        if self.read_images and (self.image_size is None or self.preprocessing is None):
+            raise ValueError(
+                "reading images needs PipelineConfig.image_size and .preprocessing: pass the model's "
+                "ModelConfig.resolved_image_size and .preprocessing_mode (or read_images=False)")
         if self.augment and not self.training:
             raise ValueError("augment=True needs training=True")
         if self.flip and not self.augment:
             raise ValueError("flip=True needs augment=True (and training=True)")
-
-    @property
-    def resolved_image_size(self) -> int:
-        return self.image_size or image_preprocessing.BACKBONES[self.backbone][0]
 
     @property
     def resolved_repeat(self) -> bool:
@@ -141,8 +140,8 @@ def _image_example_fn(config: PipelineConfig, data_dir: str):
         with tf.control_dependencies([check]):
             encoded = tf.identity(encoded)
         image = image_preprocessing.decode_and_preprocess(
-            encoded, config.backbone, config.resolved_image_size, training=config.training,
-            augment=config.augment, flip=config.flip, seed=randoms[:2], mode=config.preprocessing,
+            encoded, config.image_size, config.preprocessing, training=config.training,
+            augment=config.augment, flip=config.flip, seed=randoms[:2],
         )
         return serialized, randoms, image
 

@@ -14,6 +14,8 @@ from absl import app
 from absl import flags
 from absl import logging
 
+from s_cnn_rnn.models import backbone_specs
+from s_cnn_rnn.models import variants
 from s_cnn_rnn.models.config import ModelConfig
 from s_cnn_rnn.training import model_store
 from s_cnn_rnn.training import orchestrate
@@ -22,14 +24,13 @@ from s_cnn_rnn.training import trainer
 
 FLAGS = flags.FLAGS
 
-flags.DEFINE_enum("stage", "all", ["cnn", "rnn", "joint", "all"], "Which stage to train.")
+flags.DEFINE_enum("stage", "all", [*variants.STAGE_ORDER, "all"], "Which stage to train.")
 flags.DEFINE_string("data_dir", None, "The converter's output directory.")
 flags.DEFINE_string("model_dir", None, "Where checkpoints, config and vocabularies go.")
 flags.DEFINE_enum("task", "caption", ["caption", "multilabel"], "Captioning or multi-label classification.")
 # Model (SPEC M1-M8, V1-V6).
-flags.DEFINE_enum("variant", "s_cnn_rnn", ["s_cnn_rnn", "nic_f", "nic_deeply", "cnn_logistic", "ria"],
-                  "Model variant (SPEC V1, V3-V6).")
-flags.DEFINE_enum("backbone", "inception_v3", ["inception_v3", "vgg16", "small_cnn"], "Image CNN.")
+flags.DEFINE_enum("variant", "s_cnn_rnn", list(variants.NAMES), "Model variant (SPEC V1, V3-V6).")
+flags.DEFINE_enum("backbone", "inception_v3", list(backbone_specs.NAMES), "Image CNN.")
 flags.DEFINE_string("backbone_weights", "imagenet", "imagenet | none | PATH to a .weights.h5 file.")
 flags.DEFINE_integer("image_size", None, "Input side in pixels (default: the backbone's).")
 flags.DEFINE_integer("embedding_dim", 512, "Word embedding size (M5: 256 multi-label, M6: 512 captions).")

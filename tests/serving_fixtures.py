@@ -85,9 +85,8 @@ def evaluation_view(encoded: bytes, config) -> tf.Tensor:
     """What evaluation feeds the model: its own JPEG path, or the same view of a decoded PNG."""
     size = config.resolved_image_size
     if encoded.startswith(b"\xff\xd8\xff"):
-        return image_preprocessing.decode_and_preprocess(encoded, config.backbone, size, mode=config.preprocessing_mode)
-    return image_preprocessing.preprocess(tf.io.decode_png(encoded, channels=3), config.backbone, size,
-                                          mode=config.preprocessing_mode)
+        return image_preprocessing.decode_and_preprocess(encoded, size, config.preprocessing_mode)
+    return image_preprocessing.preprocess(tf.io.decode_png(encoded, channels=3), size, config.preprocessing_mode)
 
 
 def annotator_reference(model_dir: str, image_paths: list[str], tags=None, beam_width: int = 3):

@@ -11,6 +11,7 @@ from s_cnn_rnn import features
 from s_cnn_rnn import image_preprocessing
 from s_cnn_rnn import input_pipeline
 from s_cnn_rnn.input_pipeline import PipelineConfig
+from s_cnn_rnn.models.config import ModelConfig
 
 IMAGE_SIZE = 24  # tiny, so the tests stay fast
 
@@ -28,7 +29,7 @@ def data_dir(tmp_path_factory, images):
 
 
 def _config(**overrides):
-    settings = dict(task="caption", batch_size=5, image_size=IMAGE_SIZE, deterministic=True)
+    settings = dict(task="caption", batch_size=5, image_size=IMAGE_SIZE, preprocessing="tf", deterministic=True)
     settings.update(overrides)
     return PipelineConfig(**settings)
 
@@ -72,7 +73,7 @@ def test_caption_round_trip_every_field(data_dir, images):
         np.testing.assert_array_equal(row["tags"], _multi_hot(source.tags, 5))
         if source.image_id not in expected_images:
             expected_images[source.image_id] = image_preprocessing.decode_and_preprocess(
-                source.jpeg, "inception_v3", IMAGE_SIZE
+                source.jpeg, IMAGE_SIZE, "tf"
             ).numpy()
         np.testing.assert_allclose(row["image"], expected_images[source.image_id], atol=1e-6)
         seen[(source.image_id, tuple(tokens))] += 1
@@ -233,10 +234,11 @@ def test_dataset_info(data_dir):
 
 def test_tf_and_caffe_scaling():
     black, white = np.zeros([8, 10, 3], np.uint8), np.full([8, 10, 3], 255, np.uint8)
-    assert np.allclose(image_preprocessing.preprocess(black, "inception_v3", 6), -1.0)
-    assert np.allclose(image_preprocessing.preprocess(white, "small_cnn", 6), 1.0)
+    assert np.allclose(image_preprocessing.preprocess(black, 6, "tf"), -1.0)
+    assert np.allclose(image_preprocessing.preprocess(white, 6, "tf"), 1.0)
     rgb = np.zeros([8, 10, 3], np.uint8) + np.array([10, 20, 30], np.uint8)
-    caffe = image_preprocessing.preprocess(rgb, "vgg16").numpy()
+    vgg16 = ModelConfig(backbone="vgg16", backbone_weights="none")
+    caffe = image_preprocessing.preprocess(rgb, vgg16.resolved_image_size, vgg16.preprocessing_mode).numpy()
     assert caffe.shape == (224, 224, 3)  # the backbone's default size
     np.testing.assert_allclose(caffe[0, 0], [30 - 103.939, 20 - 116.779, 10 - 123.68], atol=1e-3)
     pixels = np.random.default_rng(0).uniform(0, 255, [2, 5, 7, 3]).astype(np.float32)
@@ -247,8 +249,11 @@ def test_tf_and_caffe_scaling():
 
 def test_preprocessing_mode_override(data_dir):
     jpeg = record_fixtures.make_jpeg(30, 40, seed=2)
-    as_caffe = image_preprocessing.decode_and_preprocess(jpeg, "inception_v3", 8, mode="caffe").numpy()
-    np.testing.assert_allclose(as_caffe, image_preprocessing.decode_and_preprocess(jpeg, "vgg16", 8), atol=1e-4)
+    # An inception_v3 model told to take "caffe" pixels gets exactly VGG16's scaling.
+    override = ModelConfig(backbone="inception_v3", backbone_weights="none", preprocessing="caffe")
+    as_caffe = image_preprocessing.decode_and_preprocess(jpeg, 8, override.preprocessing_mode).numpy()
+    vgg16_mode = ModelConfig(backbone="vgg16", backbone_weights="none").preprocessing_mode
+    np.testing.assert_allclose(as_caffe, image_preprocessing.decode_and_preprocess(jpeg, 8, vgg16_mode), atol=1e-4)
     config = _config(preprocessing="caffe", batch_size=2)
     batch = next(iter(input_pipeline.make_dataset(data_dir, "val", config)))
     assert batch["image"].numpy().min() < -50  # mean-subtracted, not [-1, 1]
@@ -256,10 +261,20 @@ def test_preprocessing_mode_override(data_dir):
         _config(preprocessing="torch")
 
 
+def test_images_need_the_models_size_and_scaling():
+    # No backbone name to fall back on: the model's config says how its pixels look.
+    for missing in ("image_size", "preprocessing"):
+        with pytest.raises(ValueError, match="ModelConfig.resolved_image_size and .preprocessing_mode"):
+            _config(**{missing: None})
+    _config(image_size=None, preprocessing=None, read_images=False)  # stage 2 reads no image
+    with pytest.raises(ValueError, match="unknown preprocessing mode 'torch'"):
+        image_preprocessing.preprocess(np.zeros([4, 4, 3], np.uint8), 4, "torch")
+
+
 def test_augmented_values_stay_in_range_and_follow_the_seed():
     jpeg = record_fixtures.make_jpeg(60, 80, seed=0)
     image = tf.io.decode_jpeg(jpeg)
-    kwargs = dict(backbone="inception_v3", image_size=32, training=True, augment=True, flip=True)
+    kwargs = dict(image_size=32, mode="tf", training=True, augment=True, flip=True)
     first = image_preprocessing.preprocess(image, seed=[3, 4], **kwargs).numpy()
     assert first.shape == (32, 32, 3) and first.min() >= -1.0 and first.max() <= 1.0
     np.testing.assert_array_equal(first, image_preprocessing.preprocess(image, seed=[3, 4], **kwargs))
@@ -274,10 +289,10 @@ def test_eval_view_is_the_central_square():
     image = np.zeros([30, 90, 3], np.uint8)
     image[:, :, 0] = 255
     image[:, 30:60] = [0, 255, 0]
-    view = image_preprocessing.preprocess(image, "inception_v3", 10).numpy()
+    view = image_preprocessing.preprocess(image, 10, "tf").numpy()
     np.testing.assert_allclose(view[..., 1], 1.0)
     np.testing.assert_allclose(view[..., 0], -1.0)
     jpeg = record_fixtures.make_jpeg(48, 64, seed=1)
-    decoded = image_preprocessing.preprocess(tf.io.decode_jpeg(jpeg), "vgg16", 16).numpy()
-    cropped = image_preprocessing.decode_and_preprocess(jpeg, "vgg16", 16).numpy()
+    decoded = image_preprocessing.preprocess(tf.io.decode_jpeg(jpeg), 16, "caffe").numpy()
+    cropped = image_preprocessing.decode_and_preprocess(jpeg, 16, "caffe").numpy()
     np.testing.assert_allclose(cropped[:, 1:-1], decoded[:, 1:-1], atol=1e-3)

@@ -13,7 +13,6 @@ import pytest
 import tensorflow as tf
 
 from s_cnn_rnn import models
-from s_cnn_rnn.models import config as config_lib
 
 BATCH, TIME, K, VOCAB, NUM_TAGS, SIZE = 2, 5, 6, 11, 7, 32
 VARIANTS = ("s_cnn_rnn", "nic_f", "nic_deeply", "cnn_logistic", "ria")
@@ -386,9 +385,3 @@ def test_whole_model_checkpoint_hands_each_half_to_the_next_stage(tmp_path):
     np.testing.assert_allclose(joint(batch)["concept_logits"].numpy(),
                                cnn_stage(batch)["concept_logits"].numpy(), atol=1e-6)
     assert not np.allclose(joint.decoder.bridge.kernel.numpy(), cnn_stage.decoder.bridge.kernel.numpy())
-
-
-def test_config_module_defaults_cover_every_backbone():
-    for table in (config_lib.BACKBONE_PREPROCESSING, config_lib.BACKBONE_DEFAULT_IMAGE_SIZE,
-                  config_lib.BACKBONE_MIN_IMAGE_SIZE):
-        assert set(table) == set(config_lib.BACKBONES)

@@ -83,11 +83,11 @@ def test_images_are_preprocessed_as_evaluation_does(tiny_multilabel_model_dir, f
         with open(path, "rb") as handle:
             encoded.append(handle.read())
     expected = np.stack([serving_fixtures.evaluation_view(data, config).numpy() for data in encoded])
-    batch = image_input.images_from_bytes(encoded, config.backbone, config.resolved_image_size).numpy()
+    batch = image_input.images_from_bytes(encoded, config.resolved_image_size, config.preprocessing_mode).numpy()
     # Up to float rounding (1 ulp): a traced graph may rewrite x / 127.5 as a multiplication.
     np.testing.assert_allclose(batch, expected, rtol=0, atol=1e-6)
     np.testing.assert_allclose(np.stack([predictor.read_image(path) for path in paths]), expected, rtol=0, atol=1e-6)
-    caffe = image_input.images_from_bytes(encoded, config.backbone, config.resolved_image_size, mode="caffe")
+    caffe = image_input.images_from_bytes(encoded, config.resolved_image_size, "caffe")
     caffe_config = dataclasses.replace(config, preprocessing="caffe")
     expected_caffe = np.stack([serving_fixtures.evaluation_view(data, caffe_config).numpy() for data in encoded])
     np.testing.assert_allclose(caffe.numpy(), expected_caffe, rtol=0, atol=1e-4)  # a model's own scaling is kept

@@ -125,7 +125,7 @@ def test_each_loss_can_be_driven_near_zero_on_one_fixed_batch(tiny_synthetic_dat
     config = orchestrate.complete_model_config(options)
     model = builder.build_model(config)
     pipeline = input_pipeline.PipelineConfig(
-        task="caption", batch_size=4, backbone="small_cnn", image_size=32, training=False,
+        task="caption", batch_size=4, image_size=32, preprocessing="tf", training=False,
         read_images=stage != "rnn", deterministic=True,
     )
     fixed = input_pipeline.make_dataset(tiny_synthetic_data, "train", pipeline).take(1).cache().repeat()
@@ -145,7 +145,7 @@ def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(tiny_synthetic
     options = _options(tiny_synthetic_data, tmp_path / "model", stage="cnn")
     model = builder.build_model(orchestrate.complete_model_config(options))
     pipeline = input_pipeline.PipelineConfig(
-        task="caption", batch_size=4, backbone="small_cnn", image_size=32, training=True
+        task="caption", batch_size=4, image_size=32, preprocessing="tf", training=True
     )
     good = input_pipeline.make_dataset(tiny_synthetic_data, "train", pipeline)
     poisoned = good.enumerate().map(
@@ -191,7 +191,7 @@ info = input_pipeline.dataset_info(data_dir)
 config = ModelConfig(variant="s_cnn_rnn", backbone="small_cnn", backbone_weights="none", image_size=32,
                      num_concepts=info["num_concepts"], vocab_size=info["vocab_size"], embedding_dim=16,
                      lstm_units=16, small_cnn_width=8)
-pipeline = input_pipeline.PipelineConfig(task="caption", batch_size=8, backbone="small_cnn", image_size=32,
+pipeline = input_pipeline.PipelineConfig(task="caption", batch_size=8, image_size=32, preprocessing="tf",
                                          training=False, deterministic=True)
 batch = next(iter(input_pipeline.make_dataset(data_dir, "train", pipeline)))
 losses = {}

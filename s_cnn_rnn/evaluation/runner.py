@@ -27,6 +27,7 @@ from s_cnn_rnn import input_pipeline
 from s_cnn_rnn.evaluation import references as references_lib
 from s_cnn_rnn.metrics import caption_scores
 from s_cnn_rnn.metrics import multilabel
+from s_cnn_rnn.models import variants
 from s_cnn_rnn.training import model_store
 from s_cnn_rnn.vocabulary import Vocabularies
 
@@ -87,10 +88,10 @@ def check_vocabularies(trained: inference.TrainedModel, model_dir: str, data_dir
 
 
 def _pipeline_config(trained: inference.TrainedModel, batch_size: int) -> input_pipeline.PipelineConfig:
-    """The evaluation view (central crop, no augmentation) the model's backbone expects."""
+    """The evaluation view (central crop, no augmentation) in the model's image size and pixel scaling."""
     config = trained.config
     return input_pipeline.PipelineConfig(
-        task=trained.task, batch_size=batch_size, backbone=config.backbone, image_size=config.resolved_image_size,
+        task=trained.task, batch_size=batch_size, image_size=config.resolved_image_size,
         preprocessing=config.preprocessing_mode, training=False, read_images=True, deterministic=True,
     )
 
@@ -147,8 +148,6 @@ def _top_k(probs: np.ndarray, k: int) -> np.ndarray:
 
 # ----------------------------------------------------------------------------- tables
 
-_VARIANT_NAMES = {"s_cnn_rnn": "S-CNN-RNN", "nic_f": "NIC-F", "nic_deeply": "NIC-deeply",
-                  "cnn_logistic": "CNN+logistic", "ria": "RIA"}
 _ROW_NAMES = {
     "concept_top3": f"CNN+logistic (this model's concept layer, top-{FIXED_LENGTH_K})",
     "concept_threshold": f"CNN+logistic (this model's concept layer, p >= {CONCEPT_THRESHOLD})",
@@ -167,10 +166,7 @@ CAPTION_COLUMNS = (("B-1", "Bleu_1"), ("B-2", "Bleu_2"), ("B-3", "Bleu_3"), ("B-
 
 def model_name(config) -> str:
     """The paper's name for a model config: "S-CNN-RNN+Tag1K Fix", "NIC-F", "RIA", ..."""
-    name = _VARIANT_NAMES.get(config.variant, config.variant)
-    if config.use_tags:
-        name += "+Tag1K" if config.num_tags == 1000 else f"+Tag{config.num_tags}"
-    return name + (" Fix" if config.freeze_cnn else "")
+    return variants.model_name(config.variant, config.use_tags, config.freeze_cnn, config.num_tags)
 
 
 def multilabel_row_names(config, keys: list[str]) -> dict[str, str]:

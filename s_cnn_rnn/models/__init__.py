@@ -1,24 +1,33 @@
 """The S-CNN-RNN model and its baselines (Keras 3); no training code here.
 
-`build_model(ModelConfig(...))` builds any variant (table in `config.py`).
+`build_model(ModelConfig(...))` builds any variant (records in `variants.py`, backbones in
+`backbone_specs.py`).
+
+The names below are imported on first use (PEP 562), so that `s_cnn_rnn.models.variants`,
+`.backbone_specs` and `.config` (plain data) can be imported without Keras and TensorFlow,
+e.g. by the ablation's orchestrator.
 """
 
-from s_cnn_rnn.models.backbones import BackboneWeightsError, build_backbone
-from s_cnn_rnn.models.builder import SCnnRnnModel, build_model
-from s_cnn_rnn.models.concept_cnn import ConceptCNN, build_concept_cnn
-from s_cnn_rnn.models.config import ModelConfig, ModelConfigError
-from s_cnn_rnn.models.decoder import CaptionDecoder
-from s_cnn_rnn.models.tag_mlp import TagMLP
+import importlib
 
-__all__ = [
-    "BackboneWeightsError",
-    "CaptionDecoder",
-    "ConceptCNN",
-    "ModelConfig",
-    "ModelConfigError",
-    "SCnnRnnModel",
-    "TagMLP",
-    "build_backbone",
-    "build_concept_cnn",
-    "build_model",
-]
+# Exported name -> the submodule that defines it.
+_EXPORTS = {
+    "BackboneWeightsError": "backbones",
+    "build_backbone": "backbones",
+    "SCnnRnnModel": "builder",
+    "build_model": "builder",
+    "ConceptCNN": "concept_cnn",
+    "build_concept_cnn": "concept_cnn",
+    "ModelConfig": "config",
+    "ModelConfigError": "config",
+    "CaptionDecoder": "decoder",
+    "TagMLP": "tag_mlp",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)

@@ -1,31 +1,27 @@
-"""Image backbones: `images [B, S, S, 3] -> pooled features [B, F]`.
+"""Image backbones: `images [B, S, S, 3] -> features [B, F]`, built from their records.
 
-* `inception_v3` (F = 2048) and `vgg16` (F = 512): keras.applications with `include_top=False,
-  pooling="avg"`. Deviation: for VGG16 the paper's multi-label experiments read FC7 (4096); we use
-  the global average of pool5 instead, which keeps one code path for both applications and needs no
-  4096x25088 FC6 matrix that the `include_top=False` weights do not contain.
+What each backbone is (sizes, pixel scaling, feature layer and width, keras.applications
+constructor) is its `BackboneSpec` in `backbone_specs.py`; this module only builds one:
+
+* a keras.applications model (`spec.keras_application`): with `feature_layer=POOLED`,
+  `include_top=False, pooling="avg"` (InceptionV3 F = 2048, VGG16 F = 512: deviation D-2, the
+  paper's VGG16 reads FC7); with a layer name, the model with its top, cut at that layer.
 * `small_cnn` (F = 4 * width): our own four conv-BN-ReLU blocks and a global average pool,
   ~130k parameters at width 32, for CPU tests and the 96-pixel demo.
 
-Images arrive already scaled by `s_cnn_rnn.image_preprocessing` ("tf" [-1, 1] for inception_v3 and
-small_cnn, "caffe" for vgg16); the backbones do no preprocessing of their own.
+Images arrive already scaled by `s_cnn_rnn.image_preprocessing` (the spec's pixel scaling, or
+the ModelConfig's override); the backbones do no preprocessing of their own.
 """
 
 import os
 import warnings
-from typing import Callable, Optional
+from typing import Optional
 
 import keras
 
-from s_cnn_rnn.models import config as config_lib
+from s_cnn_rnn.models import backbone_specs
 
 BACKBONE_NAME = "backbone"
-
-# keras.applications constructors by backbone name.
-_KERAS_APPLICATIONS: dict[str, Callable[..., keras.Model]] = {
-    "inception_v3": keras.applications.InceptionV3,
-    "vgg16": keras.applications.VGG16,
-}
 
 # (channels as a multiple of the width, stride) per small_cnn block.
 _SMALL_CNN_BLOCKS = ((1, 2), (2, 2), (2, 1), (4, 2))
@@ -57,45 +53,47 @@ def build_backbone(name: str, weights: str = "none", image_size: Optional[int] =
         does not match the backbone.
       ValueError: unknown name, image too small, or "imagenet" for small_cnn.
     """
-    if name not in config_lib.BACKBONES:
-        raise ValueError(f"unknown backbone {name!r}; expected one of {list(config_lib.BACKBONES)}")
-    size = image_size or config_lib.BACKBONE_DEFAULT_IMAGE_SIZE[name]
-    minimum = config_lib.BACKBONE_MIN_IMAGE_SIZE[name]
-    if size < minimum:
-        raise ValueError(f"image_size={size} is too small for {name} (minimum {minimum})")
+    spec = backbone_specs.get(name)
+    size = image_size or spec.default_image_size
+    if size < spec.min_image_size:
+        raise ValueError(f"image_size={size} is too small for {name} (minimum {spec.min_image_size})")
     input_shape = (size, size, 3)
-    if name == "small_cnn":
-        if weights == "imagenet":
-            raise ValueError(
-                "small_cnn has no ImageNet weights: use --backbone_weights=none or a .weights.h5 "
-                "path saved from a small_cnn backbone")
+    if weights == "imagenet" and not spec.has_imagenet_weights:
+        raise ValueError(
+            f"{name} has no ImageNet weights: use --backbone_weights=none or a .weights.h5 "
+            f"path saved from a {name} backbone")
+    if spec.keras_application is None:
         model = _small_cnn(input_shape, width)
-    elif weights == "imagenet":
-        model = _imagenet_application(name, input_shape)
     else:
-        model = _KERAS_APPLICATIONS[name](
-            include_top=False, weights=None, input_shape=input_shape, pooling="avg",
-            name=BACKBONE_NAME)
+        model = _keras_application(spec, input_shape, weights)
     if weights not in ("imagenet", "none"):
         _load_weights_file(model, name, weights)
     return model
 
 
-def _imagenet_application(name: str, input_shape: tuple) -> keras.Model:
-    """keras.applications with ImageNet weights, turning a failed download into a clear error."""
+def _keras_application(spec: backbone_specs.BackboneSpec, input_shape: tuple, weights: str) -> keras.Model:
+    """The spec's keras.applications model, cut at its feature layer; a failed download is a clear error."""
+    constructor = getattr(keras.applications, spec.keras_application)
+    pooled = spec.feature_layer == backbone_specs.POOLED
+    arguments = dict(include_top=not pooled, weights="imagenet" if weights == "imagenet" else None,
+                     input_shape=input_shape)
+    if pooled:  # Named "backbone" here already: checkpoints address the backbone's variables by it.
+        arguments.update(pooling="avg", name=BACKBONE_NAME)
     try:
-        return _KERAS_APPLICATIONS[name](
-            include_top=False, weights="imagenet", input_shape=input_shape, pooling="avg",
-            name=BACKBONE_NAME)
+        model = constructor(**arguments)
     except Exception as error:  # keras raises a bare Exception for a failed URL fetch.
-        application = {"inception_v3": "InceptionV3", "vgg16": "VGG16"}[name]
+        if weights != "imagenet":
+            raise
         raise BackboneWeightsError(
-            f"could not load the ImageNet weights of {name}: the keras.applications download "
+            f"could not load the ImageNet weights of {spec.name}: the keras.applications download "
             f"failed ({error}). Without internet, use --backbone_weights=none (random init) or "
             f"--backbone_weights=PATH, where PATH is a .weights.h5 file saved on a machine with "
-            f"internet by keras.applications.{application}(include_top=False, "
-            f"weights='imagenet').save_weights(PATH); keras' own cached ~/.keras/models/*_notop.h5 "
+            f"internet by keras.applications.{spec.keras_application}(include_top={not pooled}, "
+            f"weights='imagenet').save_weights(PATH); keras' own cached ~/.keras/models/*{'_notop' if pooled else ''}.h5 "
             f"file from such a machine works as PATH too") from error
+    if pooled:
+        return model
+    return keras.Model(model.inputs, model.get_layer(spec.feature_layer).output, name=BACKBONE_NAME)
 
 
 def _load_weights_file(model: keras.Model, name: str, path: str) -> None:

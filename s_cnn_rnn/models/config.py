@@ -1,21 +1,8 @@
-"""`ModelConfig`: every choice that fixes the model's architecture, and the variants it encodes.
+"""`ModelConfig`: every choice that fixes the model's architecture.
 
-The paper's tables compare one CNN-RNN family; one builder takes the variant as an argument:
-
-| variant        | paper | image embedding `I_e` (bridge input) | bridge into the LSTM        | concept loss `L_u` | decoder |
-|----------------|-------|--------------------------------------|-----------------------------|--------------------|---------|
-| `s_cnn_rnn`    | V1    | concept probabilities `ŝ` [B, k] (M1)| Dense -> h0, c0 = 0 (M2)    | yes                | yes     |
-| `s_cnn_rnn` + `use_tags` (+ `freeze_cnn`) | V2 (Ours+Tag1K [Fix]) | `ŝ` = sigmoid(image + tag logits) (M8) | as V1 | yes | yes |
-| `nic_f`        | V3    | pooled CNN features [B, F]           | step-zero input (Fig. 1a)   | no (no concept layer) | yes  |
-| `nic_deeply`   | V4    | pooled CNN features [B, F]           | step-zero input (Fig. 1a)   | yes (on a concept layer beside) | yes |
-| `cnn_logistic` | V5    | -                                    | -                           | yes                | no      |
-| `ria`          | V6    | pooled CNN features [B, F]           | Dense -> h0, c0 = 0 (Fig. 1b) | no (no concept layer) | yes  |
-
-Bridge modes (see `decoder.py`):
-  * `initial_state` (M2, RIA [14]): h0 = W_i I_e + b_i, c0 = 0. The paper sets only the hidden state
-    (Sec. 3.3 and its footnote 2); a zero cell state is our reading.
-  * `step_zero_input` (NIC [29]): x_img = W_img I_e + b (projected to the word-embedding size), then
-    (h0, c0) = LSTM(x_img, 0, 0); `<start>` is the next input.
+What each variant is (its embedding, bridge, concept loss, tags, decoder, stages) is its record in
+`variants.py`; what each backbone is (sizes, pixel scaling, feature layer) is its record in
+`backbone_specs.py`. The properties below read those records.
 
 Dropout (`dropout`, default 0) is applied, in training only, to the pooled CNN features before the
 concept layer, to the word embeddings, and to the LSTM outputs before the word logits. The bridge of
@@ -26,20 +13,13 @@ import dataclasses
 import json
 from typing import Any, Optional
 
-VARIANTS = ("s_cnn_rnn", "nic_f", "nic_deeply", "cnn_logistic", "ria")
-BACKBONES = ("inception_v3", "vgg16", "small_cnn")
+from s_cnn_rnn.models import backbone_specs
+from s_cnn_rnn.models import variants
+
+VARIANTS = variants.NAMES
+BACKBONES = backbone_specs.NAMES
 LSTM_ACTIVATIONS = ("tanh", "relu")
-PREPROCESSING_MODES = ("tf", "caffe")
-
-# The pixel scaling each backbone's pretrained weights expect (`image_preprocessing.py` modes):
-# "tf" = [-1, 1]; "caffe" = BGR minus the ImageNet mean.
-BACKBONE_PREPROCESSING = {"inception_v3": "tf", "vgg16": "caffe", "small_cnn": "tf"}
-BACKBONE_DEFAULT_IMAGE_SIZE = {"inception_v3": 299, "vgg16": 224, "small_cnn": 96}
-# keras.applications refuses smaller inputs; small_cnn has four stride-2 stages at most.
-BACKBONE_MIN_IMAGE_SIZE = {"inception_v3": 75, "vgg16": 32, "small_cnn": 16}
-
-_CONCEPT_VARIANTS = ("s_cnn_rnn", "nic_deeply", "cnn_logistic")
-_TAG_VARIANTS = ("s_cnn_rnn", "cnn_logistic")
+PREPROCESSING_MODES = backbone_specs.PIXEL_SCALINGS
 
 
 class ModelConfigError(ValueError):
@@ -111,10 +91,11 @@ class ModelConfig:
             raise ModelConfigError(f"ModelConfig.dropout must be in [0, 1), got {self.dropout!r}")
         self._validate_image()
         self._validate_weights()
-        if self.use_tags and self.variant not in _TAG_VARIANTS:
+        if self.use_tags and not self.variant_record.accepts_tags:
+            accepting = tuple(name for name, record in variants.VARIANTS.items() if record.accepts_tags)
             raise ModelConfigError(
                 f"use_tags needs the concept prediction layer as the image embedding (variants "
-                f"{_TAG_VARIANTS}); variant {self.variant!r} would ignore the tags")
+                f"{accepting}); variant {self.variant!r} would ignore the tags")
 
     def validate_sizes(self) -> None:
         """Checks the sizes that come from the data; `build_model` calls it.
@@ -130,7 +111,7 @@ class ModelConfig:
 
     def _validate_image(self) -> None:
         if self.image_size is not None:
-            minimum = BACKBONE_MIN_IMAGE_SIZE[self.backbone]
+            minimum = self.backbone_spec.min_image_size
             if isinstance(self.image_size, bool) or not isinstance(self.image_size, int) or (
                     self.image_size < minimum):
                 raise ModelConfigError(
@@ -147,11 +128,11 @@ class ModelConfig:
             raise ModelConfigError(
                 f"backbone_weights={weights!r} is neither 'imagenet', 'none' nor a path ending in "
                 ".weights.h5 (or a keras.applications .h5 file)")
-        if self.backbone == "small_cnn" and weights == "imagenet":
+        if weights == "imagenet" and not self.backbone_spec.has_imagenet_weights:
             raise ModelConfigError(
-                "small_cnn has no ImageNet weights: use --backbone_weights=none (or a .weights.h5 "
-                "path saved from a small_cnn backbone)")
-        expected = BACKBONE_PREPROCESSING[self.backbone]
+                f"{self.backbone} has no ImageNet weights: use --backbone_weights=none (or a .weights.h5 "
+                f"path saved from a {self.backbone} backbone)")
+        expected = self.backbone_spec.pixel_scaling
         if weights != "none" and self.preprocessing_mode != expected:
             raise ModelConfigError(
                 f"{self.backbone} with pretrained weights expects {expected!r} image preprocessing, "
@@ -160,38 +141,44 @@ class ModelConfig:
 
     # ----------------------------------------------------------------------------- derived values
     @property
+    def variant_record(self) -> variants.Variant:
+        """What this variant is (`variants.py`)."""
+        return variants.get(self.variant)
+
+    @property
+    def backbone_spec(self) -> backbone_specs.BackboneSpec:
+        """What this backbone is (`backbone_specs.py`)."""
+        return backbone_specs.get(self.backbone)
+
+    @property
     def resolved_image_size(self) -> int:
         """The square input side in pixels."""
-        return self.image_size or BACKBONE_DEFAULT_IMAGE_SIZE[self.backbone]
+        return self.image_size or self.backbone_spec.default_image_size
 
     @property
     def preprocessing_mode(self) -> str:
-        """The `image_preprocessing` mode the input images must arrive in ("tf" | "caffe")."""
-        return self.preprocessing or BACKBONE_PREPROCESSING[self.backbone]
+        """The `image_preprocessing` pixel scaling the input images must arrive in ("tf" | "caffe")."""
+        return self.preprocessing or self.backbone_spec.pixel_scaling
 
     @property
     def has_concept_loss(self) -> bool:
         """Whether the model has a concept layer trained with `L_u` (V1, V2, V4, V5)."""
-        return self.variant in _CONCEPT_VARIANTS
+        return self.variant_record.concept_loss
 
     @property
     def has_decoder(self) -> bool:
         """Whether there is an LSTM decoder (all but cnn_logistic)."""
-        return self.variant != "cnn_logistic"
+        return self.variant_record.has_decoder
 
     @property
     def bridge_input(self) -> Optional[str]:
         """What the bridge reads: "concepts" (ŝ, V1/V2), "features" (V3, V4, V6), None (V5)."""
-        if not self.has_decoder:
-            return None
-        return "concepts" if self.variant == "s_cnn_rnn" else "features"
+        return self.variant_record.embedding
 
     @property
     def bridge_mode(self) -> Optional[str]:
         """"initial_state" (V1, V2, V6), "step_zero_input" (V3, V4) or None (V5)."""
-        if not self.has_decoder:
-            return None
-        return "step_zero_input" if self.variant in ("nic_f", "nic_deeply") else "initial_state"
+        return self.variant_record.bridge
 
     # ----------------------------------------------------------------------------- (de)serialising
     def to_dict(self) -> dict:

@@ -60,14 +60,18 @@ class ServingFunctions:
         self.annotator = annotator
         self.trained = annotator.trained
         self.config = self.trained.config
-        self.backbone, self.image_size, self.mode = image_input.model_image_settings(self.config)
+        self.image_size, self.mode = image_input.model_image_settings(self.config)
 
     @property
     def uses_tags(self) -> bool:
         return bool(self.config.use_tags)
 
+    def model_inputs(self, encoded, element_name: str = "image_bytes[{}]") -> tf.Tensor:
+        """Encoded images string `[B]` -> float32 `[B, S, S, 3]`: the pixels the model gets."""
+        return image_input.images_from_bytes(encoded, self.image_size, self.mode, element_name)
+
     def _annotate(self, encoded, tags, element_name: str) -> dict:
-        images = image_input.images_from_bytes(encoded, self.backbone, self.image_size, self.mode, element_name)
+        images = self.model_inputs(encoded, element_name)
         batch_size = tf.shape(images)[0]
         if self.uses_tags:
             check = tf.debugging.assert_equal(

@@ -43,23 +43,22 @@ def is_supported_image(encoded) -> tf.Tensor:
     return tf.reduce_any(tf.stack(checks, axis=-1), axis=-1)
 
 
-def decode_and_preprocess_image(encoded, backbone: str, image_size: int, mode: str | None = None) -> tf.Tensor:
-    """One encoded image -> float32 `[S, S, 3]`, the evaluation view for `backbone`.
+def decode_and_preprocess_image(encoded, image_size: int, mode: str) -> tf.Tensor:
+    """One encoded image -> float32 `[S, S, 3]`, the evaluation view.
 
     Args:
       encoded: scalar string, the bytes of a JPEG (evaluation's exact decoder path) or of any
         other format `tf.io.decode_image` reads (decoded to RGB, first frame of a GIF).
-      backbone: key of `image_preprocessing.BACKBONES`.
-      image_size: output side S in pixels.
-      mode: pixel scaling "tf" | "caffe"; None -> the backbone's.
+      image_size: output side S in pixels (`ModelConfig.resolved_image_size`).
+      mode: pixel scaling "tf" | "caffe" (`ModelConfig.preprocessing_mode`).
     """
 
     def jpeg():
-        return image_preprocessing.decode_and_preprocess(encoded, backbone, image_size, mode=mode)
+        return image_preprocessing.decode_and_preprocess(encoded, image_size, mode)
 
     def other():
         image = tf.io.decode_image(encoded, channels=3, expand_animations=False, dtype=tf.uint8)
-        return image_preprocessing.preprocess(image, backbone, image_size, mode=mode)
+        return image_preprocessing.preprocess(image, image_size, mode)
 
     return tf.cond(tf.io.is_jpeg(encoded), jpeg, other)
 
@@ -88,15 +87,13 @@ def assert_supported_images(encoded, element_name: str):
     return tf.debugging.Assert(tf.reduce_all(supported), [message], name="assert_supported_images")
 
 
-def images_from_bytes(encoded, backbone: str, image_size: int, mode: str | None = None,
-                      element_name: str = "image_bytes[{}]") -> tf.Tensor:
+def images_from_bytes(encoded, image_size: int, mode: str, element_name: str = "image_bytes[{}]") -> tf.Tensor:
     """A batch of encoded images -> float32 `[B, S, S, 3]` for the model.
 
     Args:
       encoded: string `[B]`, one encoded image each.
-      backbone: key of `image_preprocessing.BACKBONES`.
-      image_size: output side S in pixels.
-      mode: pixel scaling "tf" | "caffe"; None -> the backbone's.
+      image_size: output side S in pixels (`ModelConfig.resolved_image_size`).
+      mode: pixel scaling "tf" | "caffe" (`ModelConfig.preprocessing_mode`).
       element_name: what the caller calls one element ("{}": its index), for the error message.
 
     Raises:
@@ -108,12 +105,12 @@ def images_from_bytes(encoded, backbone: str, image_size: int, mode: str | None 
     with tf.control_dependencies([assert_supported_images(encoded, element_name)]):
         encoded = tf.identity(encoded)
     return tf.map_fn(
-        lambda one: decode_and_preprocess_image(one, backbone, image_size, mode),
+        lambda one: decode_and_preprocess_image(one, image_size, mode),
         encoded,
         fn_output_signature=tf.TensorSpec([image_size, image_size, 3], tf.float32),
     )
 
 
-def model_image_settings(config) -> tuple[str, int, str]:
-    """`(backbone, image side, pixel scaling mode)` to preprocess for a `ModelConfig`, as evaluation does."""
-    return config.backbone, config.resolved_image_size, config.preprocessing_mode
+def model_image_settings(config) -> tuple[int, str]:
+    """`(image side, pixel scaling mode)` to preprocess for a `ModelConfig`, as training and evaluation do."""
+    return config.resolved_image_size, config.preprocessing_mode

@@ -89,11 +89,11 @@ class Predictor:
         self.annotator = inference.Annotator(self.trained, beam_width=beam_width, max_length=max_length)
         self.batch_size = batch_size
         config = self.trained.config
-        self.backbone, self.image_size, self.mode = image_input.model_image_settings(config)
+        self.image_size, self.mode = image_input.model_image_settings(config)
         self.tag_vocabulary = self.trained.vocabularies.tags
         image_spec = tf.TensorSpec([], tf.string)
         self._preprocess = tf.function(
-            lambda encoded: image_input.decode_and_preprocess_image(encoded, self.backbone, self.image_size, self.mode),
+            lambda encoded: image_input.decode_and_preprocess_image(encoded, self.image_size, self.mode),
             input_signature=[image_spec],
         )
         images_spec = tf.TensorSpec([None, self.image_size, self.image_size, 3], tf.float32)

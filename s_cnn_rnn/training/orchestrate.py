@@ -87,8 +87,10 @@ def _pipeline_config(options: TrainOptions, stage: str, training: bool) -> input
     return input_pipeline.PipelineConfig(
         task=options.task,
         batch_size=options.stage_settings[stage].batch_size,
-        backbone=options.model.backbone,
-        image_size=options.model.image_size,
+        # The model's own view, as evaluation, prediction and serving take it (the pixel scaling
+        # included: ModelConfig.preprocessing may override the backbone's).
+        image_size=options.model.resolved_image_size,
+        preprocessing=options.model.preprocessing_mode,
         training=training,
         augment=options.augment and training,
         read_images=stages.reads_images(stage),

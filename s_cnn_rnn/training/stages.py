@@ -1,4 +1,4 @@
-"""What each training stage optimises, and which stages each variant runs.
+"""What each training stage optimises; which stages a variant runs is its record (`models/variants.py`).
 
 | stage | inputs                      | loss           | trains                          | paper |
 |-------|-----------------------------|----------------|---------------------------------|-------|
@@ -10,39 +10,34 @@ Variants without a concept interface (NIC-F, RIA) have no L_u, so no cnn stage, 
 decoder reads CNN features, so no rnn stage from ground-truth concepts either: they train
 end to end in the joint stage on L_r alone, from the ImageNet (or given) backbone.
 NIC-deeply has L_u (cnn stage) but its decoder reads features (no rnn stage).
-CNN+logistic is the stage-1 CNN alone.
+CNN+logistic is the stage-1 CNN alone. (Each variant's `stages` field says so.)
 """
 
+from s_cnn_rnn.models import variants
 from s_cnn_rnn.training import losses
 
-STAGES = ("cnn", "rnn", "joint")
-
-_VARIANT_STAGES = {
-    "s_cnn_rnn": ("cnn", "rnn", "joint"),
-    "nic_f": ("joint",),
-    "nic_deeply": ("cnn", "joint"),
-    "cnn_logistic": ("cnn",),
-    "ria": ("joint",),
-}
+STAGES = variants.STAGE_ORDER
 
 
 def stages_for_variant(variant: str) -> tuple[str, ...]:
     """The stages `--stage=all` runs for a variant, in order."""
-    return _VARIANT_STAGES[variant]
+    return variants.get(variant).stages
 
 
 def check_stage(stage: str, variant: str) -> None:
     """Raises a clear error when a variant has no such stage."""
-    if stage not in _VARIANT_STAGES[variant]:
+    record = variants.get(variant)
+    if stage not in record.stages:
+        reasons = variants.stage_problems(variants.STAGES[stage], record) if stage in variants.STAGES else []
         raise ValueError(
-            f"variant {variant!r} has no {stage!r} stage (it runs {', '.join(_VARIANT_STAGES[variant])}); "
-            "see the table in s_cnn_rnn/training/stages.py"
+            f"variant {variant!r} has no {stage!r} stage (it runs {', '.join(record.stages)})"
+            + (f": {'; '.join(reasons)}" if reasons else "") + "; see s_cnn_rnn/models/variants.py"
         )
 
 
 def reads_images(stage: str) -> bool:
     """Stage 2 trains on ground-truth concepts and never decodes an image."""
-    return stage != "rnn"
+    return variants.STAGES[stage].reads_images
 
 
 def per_example_losses(stage: str, model, batch: dict, training: bool) -> dict:
