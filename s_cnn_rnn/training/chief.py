@@ -57,6 +57,20 @@ def remove_staging_dirs(checkpoint_dir: str) -> list[str]:
     return removed
 
 
+def distribute_dataset(strategy: tf.distribute.Strategy, dataset: tf.data.Dataset):
+    """`strategy.experimental_distribute_dataset`, sharded by element across workers.
+
+    tf.data's default (AUTO) shards by file and fails when a split has fewer files than
+    there are workers (the converter writes one file for a small split); DATA sharding has
+    every worker read the files and keep its share of the batches, which always works.
+    """
+    if is_multi_worker(strategy):
+        options = tf.data.Options()
+        options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+        dataset = dataset.with_options(options)
+    return strategy.experimental_distribute_dataset(dataset)
+
+
 class CheckpointSaver:
     """A CheckpointManager on the chief's dir; other workers save to a throw-away dir.
 

@@ -182,7 +182,7 @@ class StageTrainer:
             dataset = dataset.take(self.settings.validation_steps)
         val_step = self._val_step
         totals = {}
-        for batch in self.strategy.experimental_distribute_dataset(dataset):
+        for batch in chief.distribute_dataset(self.strategy, dataset):
             for key, value in val_step(batch).items():
                 totals[key] = totals.get(key, 0.0) + float(value)
         count = max(totals.pop("count", 0.0), 1.0)
@@ -242,7 +242,7 @@ class StageTrainer:
             summaries = tf.summary.create_file_writer(os.path.join(self.stage_dir, "tensorboard"))
         else:
             history, summaries = chief.NullHistory(), tf.summary.create_noop_writer()
-        iterator = iter(self.strategy.experimental_distribute_dataset(self._train_dataset_fn(start)))
+        iterator = iter(chief.distribute_dataset(self.strategy, self._train_dataset_fn(start)))
         head_step = self._make_train_step(head_only=True) if settings.head_steps > 0 else None
         full_step = self._make_train_step(head_only=False)
         last_good = start
