@@ -4,7 +4,10 @@ MODEL_DIR/
   model_config.json      the ModelConfig and the task, so evaluate/predict/export rebuild the model
   vocab/*.txt            copies of the data's vocabularies (the model's output ids mean these words)
   vocab/fingerprints.json
-  cnn/ rnn/ joint/       one folder per stage: checkpoints/, tensorboard/, history.jsonl
+  cnn/ rnn/ joint/       one folder per stage: checkpoints/, tensorboard/, history.jsonl, LOCK (locks.py)
+
+Training writes model_config.json and vocab/ only once the model is built (a run that fails
+before binds nothing) and only from the chief worker (chief.py).
 """
 
 import json
