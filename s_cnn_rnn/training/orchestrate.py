@@ -98,7 +98,8 @@ def _settings_may_change(model_dir: str, own_stages: tuple[str, ...], retrain: b
     for stage in stages.STAGES:
         if retrain and stage in own_stages:
             continue
-        if _latest(model_dir, stage) or (stage not in own_stages and locks.is_locked(os.path.join(model_dir, stage))):
+        held_elsewhere = stage not in own_stages and locks.is_locked(os.path.join(model_dir, stage))
+        if held_elsewhere or _latest(model_dir, stage):
             return False
     return True
 
