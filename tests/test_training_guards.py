@@ -14,11 +14,13 @@ import os
 import signal
 import subprocess
 import sys
+import types
 
 import pytest
 import tensorflow as tf
 
 from s_cnn_rnn.models import backbones
+from s_cnn_rnn.training import chief
 from s_cnn_rnn.training import history as history_lib
 from s_cnn_rnn.training import locks
 from s_cnn_rnn.training import model_store
@@ -189,3 +191,23 @@ def test_rerun_of_a_finished_stage_prints_no_restore_warnings(tiny_synthetic_dat
     assert results["cnn"].get("skipped")
     noise = [m for m in collect.messages if "could not be found" in m or "Unresolved object" in m]
     assert not noise, f"{len(noise)} restore warnings, e.g. {noise[:2]}"
+
+
+# ---------------------------------------------- point 7: who writes (the fast half; see test_training_processes)
+def test_non_chief_worker_saves_to_a_temporary_dir_it_removes(tmp_path):
+    def strategy(task_type, task_id):  # only the cluster resolver decides the role
+        return types.SimpleNamespace(cluster_resolver=types.SimpleNamespace(task_type=task_type, task_id=task_id))
+
+    assert chief.is_chief(tf.distribute.get_strategy())
+    assert chief.is_chief(strategy("worker", 0)) and chief.is_chief(strategy("chief", 0))
+    assert not chief.is_chief(strategy("worker", 1))
+    directory = str(tmp_path / "cnn" / "checkpoints")
+    value = tf.Variable(1.0)
+    chief_saver = chief.CheckpointSaver(tf.train.Checkpoint(value=value), directory, strategy("worker", 0))
+    worker_saver = chief.CheckpointSaver(tf.train.Checkpoint(value=value), directory, strategy("worker", 1))
+    assert worker_saver.save(checkpoint_number=2) is None
+    assert not os.path.exists(tmp_path / "cnn" / "workertemp_1") and not os.path.exists(directory)
+    chief_saver.save(checkpoint_number=2)
+    assert worker_saver.save(checkpoint_number=4) is None  # again: TF's own pattern, save then delete
+    assert worker_saver.latest_checkpoint == chief_saver.latest_checkpoint == os.path.join(directory, "ckpt-2")
+    assert sorted(os.listdir(tmp_path / "cnn")) == ["checkpoints"]
