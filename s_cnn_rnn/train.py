@@ -17,6 +17,7 @@ from absl import logging
 from s_cnn_rnn.models import backbone_specs
 from s_cnn_rnn.models import variants
 from s_cnn_rnn.models.config import ModelConfig
+from s_cnn_rnn.training import locks
 from s_cnn_rnn.training import model_store
 from s_cnn_rnn.training import orchestrate
 from s_cnn_rnn.training import runtime
@@ -124,10 +125,14 @@ def main(argv):
         raise app.UsageError("--data_dir and --model_dir are required.")
     try:
         results = orchestrate.train(options_from_flags())
-    except (trainer.NonFiniteLossError, model_store.VocabularyMismatchError, FileNotFoundError, ValueError) as error:
+    except (trainer.NonFiniteLossError, model_store.VocabularyMismatchError, locks.StageLockedError,
+            FileNotFoundError, ValueError) as error:
         logging.error("%s", error)
         print(f"s-cnn-rnn-train: error: {error}", file=sys.stderr)
         return 2
+    except trainer.TrainingInterrupted as error:  # Ctrl-C: the steps so far are saved
+        print(f"s-cnn-rnn-train: interrupted: {error}", file=sys.stderr)
+        return 130
     for stage, record in results.items():
         print(f"{stage}: " + " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in record.items()))
     return 0

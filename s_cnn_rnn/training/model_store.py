@@ -4,7 +4,10 @@ MODEL_DIR/
   model_config.json      the ModelConfig and the task, so evaluate/predict/export rebuild the model
   vocab/*.txt            copies of the data's vocabularies (the model's output ids mean these words)
   vocab/fingerprints.json
-  cnn/ rnn/ joint/       one folder per stage: checkpoints/, tensorboard/, history.jsonl
+  cnn/ rnn/ joint/       one folder per stage: checkpoints/, tensorboard/, history.jsonl, LOCK (locks.py)
+
+Training writes model_config.json and vocab/ only once the model is built (a run that fails
+before binds nothing) and only from the chief worker (chief.py).
 """
 
 import json
@@ -27,12 +30,16 @@ def _read_json(path: str) -> dict:
         return json.load(handle)
 
 
-def bind_vocabularies(model_dir: str, data_dir: str) -> Vocabularies:
+def bind_vocabularies(model_dir: str, data_dir: str, write: bool = True, may_change: bool = False) -> Vocabularies:
     """Saves the data's vocabularies into a new model dir, or checks they match an existing one.
 
     Args:
       model_dir: the model directory.
       data_dir: the converter's output the model trains or evaluates on.
+      write: save them when the model dir has none (or other ones it `may_change`); False
+        only checks (training checks before building the model, writes once it is built).
+      may_change: no stage has trained with the saved vocabularies yet (a first run that
+        failed before its first checkpoint), so other ones replace them instead of being refused.
 
     Returns:
       The vocabularies.
@@ -43,18 +50,19 @@ def bind_vocabularies(model_dir: str, data_dir: str) -> Vocabularies:
     vocabularies = Vocabularies.load(data_dir)
     fingerprints = vocabularies.fingerprints()
     saved_path = os.path.join(model_dir, FINGERPRINTS_FILE)
-    if not os.path.exists(saved_path):
-        vocabularies.save(model_dir)
-        atomic_files.write_json(saved_path, fingerprints)
+    saved = _read_json(saved_path) if os.path.exists(saved_path) else None
+    if saved == fingerprints:
         return vocabularies
-    saved = _read_json(saved_path)
-    different = sorted(name for name in fingerprints if saved.get(name) != fingerprints[name])
-    if different:
+    if saved is not None and not may_change:
+        different = sorted(name for name in fingerprints if saved.get(name) != fingerprints[name])
         raise VocabularyMismatchError(
             f"the vocabularies of {data_dir} ({', '.join(different)}) differ from the ones the model in "
             f"{model_dir} was trained with ({os.path.join(model_dir, features.VOCAB_DIR)}): the model's ids "
             "would mean other words. Use the data the model was trained on, or a new --model_dir."
         )
+    if write:
+        vocabularies.save(model_dir)
+        atomic_files.write_json(saved_path, fingerprints)
     return vocabularies
 
 

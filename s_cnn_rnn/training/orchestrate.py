@@ -4,6 +4,7 @@ This is the library behind `s-cnn-rnn-train` and the demo; it knows the model an
 input pipeline's config but nothing of file formats.
 """
 
+import contextlib
 import dataclasses
 import os
 
@@ -13,6 +14,8 @@ from absl import logging
 from s_cnn_rnn import input_pipeline
 from s_cnn_rnn.models import builder
 from s_cnn_rnn.models.config import ModelConfig
+from s_cnn_rnn.training import chief
+from s_cnn_rnn.training import locks
 from s_cnn_rnn.training import model_store
 from s_cnn_rnn.training import runtime
 from s_cnn_rnn.training import stages
@@ -69,18 +72,47 @@ def complete_model_config(options: TrainOptions) -> ModelConfig:
     )
 
 
-def _check_saved_config(model_dir: str, config: dict) -> None:
+def _check_saved_config(model_dir: str, config: dict, may_change: bool) -> bool:
+    """Refuses a config other than the saved one unless it `may_change`; True if it needs writing."""
     path = os.path.join(model_dir, model_store.CONFIG_FILE)
     if not os.path.exists(path):
-        model_store.save_config(model_dir, config)
-        return
+        return True
     saved = model_store.load_config(model_dir)
     different = sorted(k for k in set(saved) | set(config) if saved.get(k) != config.get(k))
-    if different:
+    if different and may_change:
+        logging.info("%s replaced: no stage has a checkpoint with its settings yet", path)
+    elif different:
         raise ValueError(
             f"{path} was written for another model ({', '.join(f'{k}: {saved.get(k)!r} != {config.get(k)!r}' for k in different)}); "
             "use the same settings to resume, or a new --model_dir."
         )
+    return bool(different)
+
+
+def _settings_may_change(model_dir: str, own_stages: tuple[str, ...], retrain: bool) -> bool:
+    """Whether the saved config and vocabularies bind nothing yet.
+
+    They do once any stage has a checkpoint (other than the ones this run retrains from
+    scratch) or another run is training a stage (it may not have saved yet).
+    """
+    for stage in stages.STAGES:
+        if retrain and stage in own_stages:
+            continue
+        held_elsewhere = stage not in own_stages and locks.is_locked(os.path.join(model_dir, stage))
+        if held_elsewhere or _latest(model_dir, stage):
+            return False
+    return True
+
+
+def _clear_stage_dir(stage_dir: str) -> None:
+    """--retrain: deletes the stage's outputs but not its LOCK, which this run holds."""
+    for name in os.listdir(stage_dir):
+        if name != locks.LOCK_FILE:
+            path = os.path.join(stage_dir, name)
+            if os.path.isdir(path):
+                tf.io.gfile.rmtree(path)
+            else:
+                os.unlink(path)
 
 
 def _pipeline_config(options: TrainOptions, stage: str, training: bool) -> input_pipeline.PipelineConfig:
@@ -136,22 +168,40 @@ def train(options: TrainOptions) -> dict:
     runtime.set_precision(options.mixed_precision)
     strategy = runtime.make_strategy(options.distribution)
     os.makedirs(options.model_dir, exist_ok=True)
-    model_store.bind_vocabularies(options.model_dir, options.data_dir)
-    config = complete_model_config(options)
-    _check_saved_config(options.model_dir, dict(config.to_dict(), task=options.task))
-    requested = stages.stages_for_variant(config.variant) if options.stage == "all" else (options.stage,)
+    requested = stages.stages_for_variant(options.model.variant) if options.stage == "all" else (options.stage,)
     for stage in requested:
-        stages.check_stage(stage, config.variant)
+        stages.check_stage(stage, options.model.variant)
+    writer = chief.is_chief(strategy)
+    with contextlib.ExitStack() as held:
+        if writer:  # every stage this run trains, locked before anything is written
+            for stage in requested:
+                held.enter_context(locks.StageLock(os.path.join(options.model_dir, stage)))
+        return _train_locked(options, strategy, requested, writer)
+
+
+def _train_locked(options: TrainOptions, strategy, requested: tuple[str, ...], writer: bool) -> dict:
+    """`train` once the stages are locked; `writer`: this process writes the model dir."""
+    may_change = _settings_may_change(options.model_dir, requested, options.retrain)
+    # Checked now, written only once the model is built: a run that fails before that (bad
+    # --backbone_weights, wrong --data_dir) must not bind the dir to settings that never trained.
+    model_store.bind_vocabularies(options.model_dir, options.data_dir, write=False, may_change=may_change)
+    config = complete_model_config(options)
+    config_dict = dict(config.to_dict(), task=options.task)
+    config_changed = _check_saved_config(options.model_dir, config_dict, may_change)
     info = input_pipeline.dataset_info(options.data_dir)
     has_val = bool(options.val_split) and info["num_examples"].get(options.val_split, 0) > 0
     with strategy.scope():
         model = builder.build_model(config)
+    if writer:
+        model_store.bind_vocabularies(options.model_dir, options.data_dir, may_change=may_change)
+        if config_changed:
+            model_store.save_config(options.model_dir, config_dict)
     results = {}
     for stage in requested:
         settings = options.stage_settings[stage]
         stage_dir = os.path.join(options.model_dir, stage)
-        if options.retrain and os.path.isdir(stage_dir):
-            tf.io.gfile.rmtree(stage_dir)
+        if options.retrain and writer and os.path.isdir(stage_dir):
+            _clear_stage_dir(stage_dir)
 
         def train_dataset(start_step, stage=stage):
             return input_pipeline.make_dataset(

@@ -15,6 +15,7 @@ import keras
 import tensorflow as tf
 from absl import logging
 
+from s_cnn_rnn.training import chief
 from s_cnn_rnn.training import history as history_lib
 from s_cnn_rnn.training import runtime
 from s_cnn_rnn.training import stages
@@ -22,6 +23,10 @@ from s_cnn_rnn.training import stages
 
 class NonFiniteLossError(RuntimeError):
     """Training produced a NaN or infinite loss; the last good checkpoint is kept."""
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """Ctrl-C stopped training; the message says which step was saved (a rerun resumes there)."""
 
 
 @dataclasses.dataclass
@@ -109,8 +114,10 @@ class StageTrainer:
         if self.head_optimizer is not None:
             items["head_optimizer"] = self.head_optimizer
         self.checkpoint = tf.train.Checkpoint(**items)
-        self.manager = tf.train.CheckpointManager(
-            self.checkpoint, os.path.join(stage_dir, "checkpoints"), max_to_keep=3
+        # Only the chief writes the stage dir; other workers save to their own temporary dir.
+        self.is_chief = chief.is_chief(strategy)
+        self.manager = chief.CheckpointSaver(
+            self.checkpoint, os.path.join(stage_dir, "checkpoints"), strategy, max_to_keep=3
         )
 
     # ----------------------------------------------------------------- steps
@@ -175,7 +182,7 @@ class StageTrainer:
             dataset = dataset.take(self.settings.validation_steps)
         val_step = self._val_step
         totals = {}
-        for batch in self.strategy.experimental_distribute_dataset(dataset):
+        for batch in chief.distribute_dataset(self.strategy, dataset):
             for key, value in val_step(batch).items():
                 totals[key] = totals.get(key, 0.0) + float(value)
         count = max(totals.pop("count", 0.0), 1.0)
@@ -193,14 +200,33 @@ class StageTrainer:
                 "Lower the learning rate, enable --gradient_clip_norm, or check the data."
             )
 
+    def _save_on_interrupt(self, last_saved: int) -> None:
+        """Ctrl-C: saves the steps trained so far, then raises `TrainingInterrupted`."""
+        step, stage = int(self.step.numpy()), self.settings.stage
+        saved = last_saved
+        # A multi-worker save is collective: the other workers are not saving now, it would hang.
+        if step > last_saved and not int(self.bad_step.numpy()) and not chief.is_multi_worker(self.strategy):
+            self.manager.save(checkpoint_number=step)
+            saved = step
+        where = f"checkpoint of step {saved} in {self.manager.directory}" if saved else "no checkpoint yet"
+        raise TrainingInterrupted(
+            f"stage {stage} interrupted at step {step} of {self.settings.train_steps} ({where}); "
+            "rerun the same command to resume."
+        )
+
     def run(self, initialize_fn: Callable[[], None] | None = None) -> dict:
         """Trains up to `train_steps`, resuming or initialising first; returns the final record."""
         settings = self.settings
+        if self.is_chief:
+            chief.remove_staging_dirs(self.manager.directory)
         latest = self.manager.latest_checkpoint
         if latest:
-            self.checkpoint.restore(latest).assert_existing_objects_matched()
+            restored = self.checkpoint.restore(latest).assert_existing_objects_matched()
         start = int(self.step.numpy())
         if latest and start >= settings.train_steps:
+            # Nothing will train: the optimizer slots stay unbuilt, so their values are expected
+            # to go unused (without this, TF warns once per slot variable).
+            restored.expect_partial()
             logging.info("stage %s already finished at step %d of %d (pass --retrain to train it again)",
                          settings.stage, start, settings.train_steps)
             return {"step": start, "skipped": True}
@@ -211,9 +237,12 @@ class StageTrainer:
                 initialize_fn()
             logging.info("starting stage %s: %d steps", settings.stage, settings.train_steps)
         self._val_step = self._make_val_step()
-        history = history_lib.HistoryWriter(os.path.join(self.stage_dir, "history.jsonl"), resume_step=start)
-        summaries = tf.summary.create_file_writer(os.path.join(self.stage_dir, "tensorboard"))
-        iterator = iter(self.strategy.experimental_distribute_dataset(self._train_dataset_fn(start)))
+        if self.is_chief:
+            history = history_lib.HistoryWriter(os.path.join(self.stage_dir, "history.jsonl"), resume_step=start)
+            summaries = tf.summary.create_file_writer(os.path.join(self.stage_dir, "tensorboard"))
+        else:
+            history, summaries = chief.NullHistory(), tf.summary.create_noop_writer()
+        iterator = iter(chief.distribute_dataset(self.strategy, self._train_dataset_fn(start)))
         head_step = self._make_train_step(head_only=True) if settings.head_steps > 0 else None
         full_step = self._make_train_step(head_only=False)
         last_good = start
@@ -254,6 +283,9 @@ class StageTrainer:
                     self._check_finite(last_good)
                     self.manager.save(checkpoint_number=step)
                     last_good = step
+        except KeyboardInterrupt:
+            self._save_on_interrupt(last_good)
+            raise
         finally:
             history.close()
             summaries.close()
