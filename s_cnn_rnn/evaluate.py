@@ -50,15 +50,16 @@ def main(argv) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 1
     # Imported here so that --help and the check above do not wait for TensorFlow.
+    from s_cnn_rnn.evaluation import outputs  # pylint: disable=import-outside-toplevel
     from s_cnn_rnn.evaluation import report  # pylint: disable=import-outside-toplevel
     from s_cnn_rnn.evaluation import runner  # pylint: disable=import-outside-toplevel
     from s_cnn_rnn.metrics import caption_scores  # pylint: disable=import-outside-toplevel
 
     output_dir = FLAGS.output_dir or os.path.join(FLAGS.model_dir, f"eval_{FLAGS.split}")
     try:
-        runner.outputs.check_writable(output_dir)  # before any work: decoding a split can take hours
+        outputs.check_writable(output_dir)  # before any work: decoding a split can take hours
         if FLAGS.report:
-            runner.outputs.check_writable(os.path.dirname(os.path.abspath(FLAGS.report)), "--report")
+            outputs.check_writable(os.path.dirname(os.path.abspath(FLAGS.report)), "--report")
         result = runner.evaluate(
             FLAGS.model_dir, FLAGS.data_dir, split=FLAGS.split, batch_size=FLAGS.batch_size,
             beam_width=FLAGS.beam_width, max_images=FLAGS.max_images, show_progress=FLAGS.progress,

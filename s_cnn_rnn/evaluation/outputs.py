@@ -43,7 +43,7 @@ def check_writable(directory: str, flag: str = "--output_dir") -> None:
             pass
     except OSError as error:
         raise OutputNotWritableError(
-            f"{directory} is not writable ({type(error).__name__} at {existing}): pass {flag}=DIR somewhere "
+            f"{directory} is not writable ({type(error).__name__} at {existing}): pass {flag}=... somewhere "
             "you can write"
         ) from None
 
