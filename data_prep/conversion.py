@@ -257,7 +257,7 @@ def _manifest(options, source, vocabularies, results, staging_dir) -> dict:
 
 
 def summary_line(manifest: dict) -> str:
-    """One line: examples per split, then skips counted by reason."""
+    """One line: examples per split, skips counted by reason, ids found per --splits file, warnings."""
     split_text = ", ".join(f"{name} {info['num_examples']}" for name, info in sorted(manifest["splits"].items()))
     reasons = collections.Counter(
         f"{entry['kind']}: {entry['reason'].split(' (')[0].split(':')[0]}" for entry in manifest["skipped"]
@@ -266,6 +266,8 @@ def summary_line(manifest: dict) -> str:
     return (
         f"converted {sum(i['num_examples'] for i in manifest['splits'].values())} images ({split_text}); "
         f"skipped {len(manifest['skipped'])}" + (f" ({skip_text})" if skip_text else "")
+        + "".join(f"; --splits {entry['split']}: {entry['found']} of {entry['listed']} ids found"
+                  for entry in manifest.get("split_files", []))
         + (f"; {len(manifest.get('warnings', []))} warning(s)" if manifest.get("warnings") else "")
         + " -- see manifest.json"
     )

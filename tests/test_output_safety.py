@@ -185,7 +185,7 @@ def test_split_file_matching_no_image_is_an_error_and_partly_a_warning(raw, tmp_
     assert manifest["split_files"][0]["found"] == 1 and manifest["split_files"][0]["listed"] == 3
     assert manifest["warnings"] == [f"--splits val:{tmp_path / 'some.txt'}: only 1 of its 3 ids are images of "
                                     "the dataset; the others were ignored"]
-    assert "1 warning(s)" in conversion.summary_line(manifest)
+    assert "--splits val: 1 of 3 ids found; 1 warning(s)" in conversion.summary_line(manifest)
 
 
 # ----------------------------------------------------------------------------- staging dirs
