@@ -195,7 +195,7 @@ def loss_curve(model_dir: str, budget: dict) -> list:
 
 def _evaluate(runner, model_dir: str, data_dir: str, split: str, output_dir: str, max_images) -> dict:
     """metrics.json of `model_dir` on `split` (reused when it exists)."""
-    path = os.path.join(output_dir, runner.METRICS_FILE)
+    path = os.path.join(runner.results_dir(output_dir, max_images), runner.METRICS_FILE)
     if not os.path.exists(path):
         result = runner.evaluate(model_dir, data_dir, split=split, max_images=max_images, show_progress=False)
         runner.write_outputs(result, output_dir)

@@ -2,7 +2,10 @@
 
 `convert(options)` is what `s-cnn-rnn-convert` and `s-cnn-rnn-demo` call. The output
 appears all at once: everything is written into `OUTPUT_DIR.tmp-<pid>` beside the output
-and renamed into place only after the manifest is written.
+and renamed into place only after the manifest is written; Ctrl-C, SIGTERM or an error
+remove it (`staging.py`), and a later run removes the ones of runs that were killed outright.
+The output may never be, contain or lie inside an input, and `--overwrite` replaces only an
+earlier converted data dir (`s_cnn_rnn/output_guard.py`).
 """
 
 import collections
@@ -11,7 +14,10 @@ import datetime
 import os
 import shutil
 
+from absl import logging
+
 from data_prep import shard_writer
+from data_prep import staging
 from data_prep import vocab_builder
 from data_prep.sources import base
 from data_prep.sources import coco
@@ -20,6 +26,7 @@ from data_prep.sources import nuswide
 from data_prep.sources import splits as splits_lib
 from s_cnn_rnn import atomic_files
 from s_cnn_rnn import features
+from s_cnn_rnn import output_guard
 
 # Datasets whose records serve captioning: an image without a usable caption is skipped.
 _CAPTION_DATASETS = ("synthetic", "coco_captions", "tfds_coco_captions")
@@ -62,15 +69,24 @@ class ConvertOptions:
     show_progress: bool = True
 
 
+def input_paths(options: ConvertOptions) -> list[tuple[str, str]]:
+    """(flag, path) of every file or folder the conversion reads: the output must stay clear of them."""
+    inputs = [("--image_dir", path) for path in options.image_dirs or ()]
+    for flag, paths in (("--captions_json", options.captions_json), ("--instances_json", options.instances_json)):
+        inputs.extend((flag, path) for path in paths or ())
+    for flag in ("labels_json", "labels_npz", "nuswide_dir", "nuswide_annotations_json", "concepts_file",
+                 "tag_list_file", "tfds_data_dir"):
+        inputs.append((f"--{flag}", getattr(options, flag)))
+    inputs.extend(("--splits", entry.path) for entry in splits_lib.parse_split_entries(options.splits))
+    return [(flag, path) for flag, path in inputs if path]
+
+
 def _check_output_dir(options: ConvertOptions) -> None:
-    path = options.output_dir
-    if os.path.isfile(path):
-        raise ConversionError(f"--output_dir={path} is a file; name a directory.")
-    if os.path.isdir(path) and os.listdir(path) and not options.overwrite:
-        raise ConversionError(
-            f"--output_dir={path} exists and is not empty; pass --overwrite to replace it, "
-            "or choose another directory."
-        )
+    try:
+        output_guard.check_output_dir(options.output_dir, input_paths(options), output_guard.DATA_DIR,
+                                      options.overwrite)
+    except output_guard.UnsafeOutputError as error:
+        raise ConversionError(str(error)) from None
 
 
 def _read_source(options: ConvertOptions, staging_dir: str) -> base.SourceData:
@@ -153,55 +169,82 @@ def convert(options: ConvertOptions) -> dict:
     """Runs the whole conversion; returns the manifest that was written.
 
     Raises:
-      AnnotationError: a missing or malformed annotation file (nothing written).
-      ConversionError: bad options, an existing output without --overwrite, or no train item.
+      AnnotationError: a missing or malformed annotation file, or a split file that matches no
+        image (nothing written).
+      ConversionError: bad options, an output that is (in) an input or not ours, an existing
+        output without --overwrite, or no train item.
+      staging.Terminated: SIGTERM (after the staging dir was removed), like KeyboardInterrupt.
     """
     _check_output_dir(options)
     output_dir = os.path.abspath(options.output_dir.rstrip("/"))
-    staging_dir = f"{output_dir}.tmp-{os.getpid()}"
-    shutil.rmtree(staging_dir, ignore_errors=True)
-    os.makedirs(os.path.join(staging_dir, features.VOCAB_DIR))
-    try:
-        source = _read_source(options, staging_dir)
-        if not any(item.split == "train" for item in source.items):
-            raise ConversionError(
-                "no image is in the train split, so no vocabulary can be built: check --splits "
-                "(images in no listed file go to train)."
+    warnings = []
+    for message in staging.remove_stale(output_dir):
+        logging.warning("%s", message)
+    with staging.sigterm_raises():
+        staging_dir = staging.create(output_dir)
+        try:
+            os.makedirs(os.path.join(staging_dir, features.VOCAB_DIR))
+            source = _read_source(options, staging_dir)
+            split_files = _split_file_coverage(options, source, warnings)
+            if not any(item.split == "train" for item in source.items):
+                raise ConversionError(
+                    "no image is in the train split, so no vocabulary can be built: check --splits "
+                    "(images in no listed file go to train)."
+                )
+            vocabularies = vocab_builder.build_vocabularies(
+                source,
+                max_words=options.max_words,
+                min_word_count=options.min_word_count,
+                num_concepts=options.num_concepts,
+                max_tags=options.num_user_tags if options.user_tags_json else None,
             )
-        vocabularies = vocab_builder.build_vocabularies(
-            source,
-            max_words=options.max_words,
-            min_word_count=options.min_word_count,
-            num_concepts=options.num_concepts,
-            max_tags=options.num_user_tags if options.user_tags_json else None,
-        )
-        vocabularies.save(staging_dir)
-        items_by_split = _items_by_split(source.items)
-        tasks = shard_writer.plan_shards(
-            items_by_split,
-            staging_dir,
-            vocabularies,
-            require_captions=options.dataset in _CAPTION_DATASETS,
-            examples_per_shard=options.examples_per_shard,
-            num_workers=max(options.num_workers, 1),
-        )
-        results = shard_writer.write_shards(tasks, options.num_workers, options.show_progress)
-        shutil.rmtree(os.path.join(staging_dir, "_tfds_images"), ignore_errors=True)
-        manifest = _manifest(options, source, vocabularies, results, staging_dir)
-        atomic_files.write_json(os.path.join(staging_dir, features.MANIFEST_FILE), manifest)
-        atomic_files.publish_dir(staging_dir, output_dir)
-    except BaseException:
-        shutil.rmtree(staging_dir, ignore_errors=True)
-        raise
+            vocabularies.save(staging_dir)
+            items_by_split = _items_by_split(source.items)
+            tasks = shard_writer.plan_shards(
+                items_by_split,
+                staging_dir,
+                vocabularies,
+                require_captions=options.dataset in _CAPTION_DATASETS,
+                examples_per_shard=options.examples_per_shard,
+                num_workers=max(options.num_workers, 1),
+            )
+            results = shard_writer.write_shards(tasks, options.num_workers, options.show_progress)
+            shutil.rmtree(os.path.join(staging_dir, "_tfds_images"), ignore_errors=True)
+            manifest = _manifest(options, source, vocabularies, results, staging_dir)
+            manifest.update(split_files=split_files, warnings=warnings)
+            atomic_files.write_json(os.path.join(staging_dir, features.MANIFEST_FILE), manifest)
+            staging.unmark(staging_dir)
+            atomic_files.publish_dir(staging_dir, output_dir)
+        except BaseException:
+            shutil.rmtree(staging_dir, ignore_errors=True)
+            raise
     return manifest
+
+
+def _split_file_coverage(options: ConvertOptions, source: base.SourceData, warnings: list[str]) -> list[dict]:
+    """Found/listed ids per --splits file; a partly matching file adds a warning (logged too).
+
+    Raises:
+      AnnotationError: a split file that matches no image of the dataset.
+    """
+    known = {item.image_id for item in source.items}
+    known.update(entry["id"] for entry in source.skipped if isinstance(entry.get("id"), int))
+    coverage = splits_lib.split_file_coverage(options.splits, known)
+    for entry in coverage:
+        if entry["found"] < entry["listed"]:
+            warnings.append(
+                f"--splits {entry['split']}:{entry['file']}: only {entry['found']} of its {entry['listed']} ids "
+                "are images of the dataset; the others were ignored"
+            )
+            logging.warning("%s", warnings[-1])
+    return coverage
 
 
 def _manifest(options, source, vocabularies, results, staging_dir) -> dict:
     splits = collections.defaultdict(lambda: {"num_examples": 0, "shards": []})
     skipped = list(source.skipped)
     for result in results:
-        name = os.path.basename(result.path)
-        split = splits[name.split("-")[0]]
+        split = splits[result.split]
         split["num_examples"] += result.num_examples
         split["shards"].append(os.path.relpath(result.path, staging_dir))
         skipped.extend(result.skipped)
@@ -225,7 +268,7 @@ def _manifest(options, source, vocabularies, results, staging_dir) -> dict:
 
 
 def summary_line(manifest: dict) -> str:
-    """One line: examples per split, then skips counted by reason."""
+    """One line: examples per split, skips counted by reason, ids found per --splits file, warnings."""
     split_text = ", ".join(f"{name} {info['num_examples']}" for name, info in sorted(manifest["splits"].items()))
     reasons = collections.Counter(
         f"{entry['kind']}: {entry['reason'].split(' (')[0].split(':')[0]}" for entry in manifest["skipped"]
@@ -234,5 +277,8 @@ def summary_line(manifest: dict) -> str:
     return (
         f"converted {sum(i['num_examples'] for i in manifest['splits'].values())} images ({split_text}); "
         f"skipped {len(manifest['skipped'])}" + (f" ({skip_text})" if skip_text else "")
+        + "".join(f"; --splits {entry['split']}: {entry['found']} of {entry['listed']} ids found"
+                  for entry in manifest.get("split_files", []))
+        + (f"; {len(manifest.get('warnings', []))} warning(s)" if manifest.get("warnings") else "")
         + " -- see manifest.json"
     )

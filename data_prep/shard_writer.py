@@ -32,17 +32,22 @@ class ShardTask:
       items: the shard's items, in order.
       vocabularies: shared by all shards.
       require_captions: skip images with no usable caption (caption datasets).
+      split: the split the shard belongs to (any name `--splits` allows, "-" included).
     """
 
     path: str
     items: list[RawItem]
     vocabularies: Vocabularies
     require_captions: bool
+    split: str
 
 
 @dataclasses.dataclass
 class ShardResult:
+    """A written shard: its path, split, examples written and skip records (each with "split")."""
+
     path: str
+    split: str
     num_examples: int
     skipped: list[dict]
 
@@ -72,7 +77,7 @@ def plan_shards(
             stop = (index + 1) * len(items) // num_shards
             name = f"{split}-{index:05d}-of-{num_shards:05d}.tfrecord"
             tasks.append(
-                ShardTask(os.path.join(staging_dir, name), items[start:stop], vocabularies, require_captions)
+                ShardTask(os.path.join(staging_dir, name), items[start:stop], vocabularies, require_captions, split)
             )
     return tasks
 
@@ -105,7 +110,19 @@ def _write_shard(task: ShardTask, progress_queue) -> ShardResult:
                 progress_queue.put(pending)
                 pending = 0
     progress_queue.put(pending)
-    return ShardResult(task.path, num_examples, skipped)
+    # The split lets evaluation say how many of a split's images the converter skipped.
+    return ShardResult(task.path, task.split, num_examples, [dict(entry, split=task.split) for entry in skipped])
+
+
+def _stop_workers(pool: concurrent.futures.ProcessPoolExecutor) -> None:
+    """Ends the running workers at once, so that none writes on while the caller removes the
+    staging dir (shutdown would wait for every running shard to finish)."""
+    terminate = getattr(pool, "terminate_workers", None)  # Python >= 3.14
+    if terminate is not None:
+        terminate()
+        return
+    for process in list((getattr(pool, "_processes", None) or {}).values()):
+        process.terminate()
 
 
 def write_shards(tasks: list[ShardTask], num_workers: int, show_progress: bool = True) -> list[ShardResult]:
@@ -158,6 +175,7 @@ def write_shards(tasks: list[ShardTask], num_workers: int, show_progress: bool =
                 except BaseException:
                     for future in futures:
                         future.cancel()
+                    _stop_workers(pool)
                     raise
         finally:
             stop.set()

@@ -6,8 +6,9 @@ Example:
 
 Prints the table (multi-label: C-R C-P C-F1 O-R O-P O-F1 x100, as Tables 1-2; captions:
 B-1..B-4 METEOR ROUGE-L CIDEr, as Tables 3-4) on stdout and writes, under --output_dir
-(default MODEL_DIR/eval_<split>): metrics.json, predictions.jsonl and, for captions,
-captions_results.json in COCO results format. --report also writes an HTML page of
+(default MODEL_DIR/eval_<split>; with --max_images=N its subfolder max_images-N, so a partial run
+never replaces the full split's files): metrics.json, predictions.jsonl and, for captions,
+captions_results.json in COCO results format. The output dir is checked writable before any work. --report also writes an HTML page of
 --report_images images with ground truth beside the predictions, and a PNG grid of them.
 """
 
@@ -36,6 +37,8 @@ flags.DEFINE_enum("convention", "pooled", ["pooled", "per_image"],
                   "Multi-label O-P/O-R: counts pooled over images (default) or per-image averages; both are "
                   "written, this one is named first.")
 flags.DEFINE_bool("progress", True, "Show a progress bar on stderr.")
+flags.DEFINE_bool("exclude_absent_classes", False, "Multi-label: leave classes with no positive among the "
+                  "evaluated images out of C-P/C-R (default: they count, with recall 0; both ways they are listed).")
 
 
 def main(argv) -> int:
@@ -47,16 +50,20 @@ def main(argv) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 1
     # Imported here so that --help and the check above do not wait for TensorFlow.
+    from s_cnn_rnn.evaluation import outputs  # pylint: disable=import-outside-toplevel
     from s_cnn_rnn.evaluation import report  # pylint: disable=import-outside-toplevel
     from s_cnn_rnn.evaluation import runner  # pylint: disable=import-outside-toplevel
     from s_cnn_rnn.metrics import caption_scores  # pylint: disable=import-outside-toplevel
 
     output_dir = FLAGS.output_dir or os.path.join(FLAGS.model_dir, f"eval_{FLAGS.split}")
     try:
+        outputs.check_writable(output_dir)  # before any work: decoding a split can take hours
+        if FLAGS.report:
+            outputs.check_writable(os.path.dirname(os.path.abspath(FLAGS.report)), "--report")
         result = runner.evaluate(
             FLAGS.model_dir, FLAGS.data_dir, split=FLAGS.split, batch_size=FLAGS.batch_size,
             beam_width=FLAGS.beam_width, max_images=FLAGS.max_images, show_progress=FLAGS.progress,
-            convention=FLAGS.convention,
+            convention=FLAGS.convention, exclude_absent_classes=FLAGS.exclude_absent_classes,
         )
     except (FileNotFoundError, ValueError, caption_scores.CaptionDataError) as error:
         print(f"error: {error}", file=sys.stderr)

@@ -312,3 +312,21 @@ def test_bad_settings_are_rejected():
         beam_search(model.step_fn, model.initial_state(), START, END, max_length=0)
     with pytest.raises(ValueError, match="beam_width"):
         beam_search(model.step_fn, model.initial_state(), START, END, beam_width=0)
+
+
+@pytest.mark.parametrize("batch", [1, 2])
+def test_beam_search_any_batch_size_eager_graph_and_xla(batch):
+    """A batch of exactly 1 (static) used to fail in tf.function: the state's batch dim went from
+    3 (= 1 * beam) to None after one iteration of the while loop."""
+    model = TinyRnnToyModel(vocab_size=9, hidden=6, batch=batch, seed=3, end_bias=1.0)
+
+    def decode(state):
+        return beam_search(model.step_fn, state, START, END, beam_width=3, max_length=6, banned_ids=SPECIALS)
+
+    eager = decode(model.initial_state())
+    fixed = tf.function(decode, input_signature=[tf.TensorSpec([batch, 6], tf.float32)])
+    for other in (fixed(model.initial_state()), tf.function(decode, jit_compile=True)(model.initial_state())):
+        assert other.token_ids.shape == (batch, 3, 6)
+        np.testing.assert_array_equal(other.token_ids, eager.token_ids)
+        np.testing.assert_allclose(other.log_probs, eager.log_probs, atol=1e-4)
+    assert_beam_parity(model, batch, beam_width=3, max_length=6)

@@ -249,7 +249,9 @@ def test_cli_captions(tiny_synthetic_data, tiny_caption_model_dir, tmp_path):
     assert completed.returncode == 0, completed.stderr[-3000:]
     _assert_columns_in_order(completed.stdout, CAPTION_COLUMNS)
     assert "n/a" in completed.stdout and "METEOR needs Java" in completed.stdout
-    summary = json.loads((tmp_path / "metrics.json").read_text(encoding="utf-8"))
+    partial = tmp_path / "max_images-4"  # a partial evaluation never replaces the split's metrics.json
+    summary = json.loads((partial / "metrics.json").read_text(encoding="utf-8"))
     assert summary["num_images"] == 4 and summary["metrics"]["METEOR"] is None
     assert summary["metrics"]["CIDEr"] is not None
-    assert len(caption_scores.load_results(tmp_path / "captions_results.json")) == 4
+    assert len(caption_scores.load_results(partial / "captions_results.json")) == 4
+    assert not (tmp_path / "metrics.json").exists()

@@ -3,6 +3,7 @@
 import json
 import os
 import pickle
+import shutil
 import subprocess
 import sys
 
@@ -303,9 +304,15 @@ def test_existing_export_dir_is_refused_then_replaced_atomically(model_dirs, tmp
     export_dir = tmp_path / "export"
     export_dir.mkdir()
     (export_dir / "keep.txt").write_text("old")
-    with pytest.raises(export_lib.ExportDirExistsError, match="overwrite"):
-        export_lib.export_saved_model(model_dirs["logistic"], str(export_dir))
+    for overwrite in (False, True):  # not an export: never replaced, even with overwrite
+        with pytest.raises(export_lib.ExportDirExistsError, match="not a SavedModel export.*even with --overwrite"):
+            export_lib.export_saved_model(model_dirs["logistic"], str(export_dir), overwrite=overwrite)
     assert (export_dir / "keep.txt").read_text() == "old"
+    shutil.rmtree(export_dir)
+    export_lib.export_saved_model(model_dirs["logistic"], str(export_dir))
+    with pytest.raises(export_lib.ExportDirExistsError, match="already exists .a SavedModel export.; pass --overwrite"):
+        export_lib.export_saved_model(model_dirs["logistic"], str(export_dir))
+    first = (export_dir / "assets.extra" / "model_info.json").read_text()
 
     def fail(*args, **kwargs):
         raise RuntimeError("disk full")
@@ -314,12 +321,11 @@ def test_existing_export_dir_is_refused_then_replaced_atomically(model_dirs, tmp
         patch.setattr(export_lib, "_write_archive", fail)
         with pytest.raises(RuntimeError, match="disk full"):
             export_lib.export_saved_model(model_dirs["logistic"], str(export_dir), overwrite=True)
-    assert (export_dir / "keep.txt").read_text() == "old"  # a failed export leaves the old one
+    assert (export_dir / "assets.extra" / "model_info.json").read_text() == first  # a failed export leaves the old one
     assert os.listdir(tmp_path) == ["export"]  # and no temporary dir
 
     info = export_lib.export_saved_model(model_dirs["logistic"], str(export_dir), overwrite=True)
     assert info["export_dir"] == str(export_dir)
-    assert not (export_dir / "keep.txt").exists()
     assert (export_dir / "saved_model.pb").is_file()
     assert os.listdir(tmp_path) == ["export"]
 

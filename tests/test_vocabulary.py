@@ -33,8 +33,13 @@ def _source():
 
 def test_tokenize_lowercases_and_splits_on_non_alphanumerics():
     assert tokenize("A man's T-shirt, 2 DOGS!") == ["a", "man", "s", "t", "shirt", "2", "dogs"]
-    assert tokenize("café") == ["caf"]
     assert tokenize(" ... ") == []
+
+
+def test_tokenize_keeps_unicode_letters_and_digits():
+    assert tokenize("Café au lait") == ["café", "au", "lait"]
+    assert tokenize("cafe\u0301") == ["café"]  # combining accent == precomposed (NFC)
+    assert tokenize("Straße, ÉLAN_vital; naïve 北京 ２") == ["straße", "élan", "vital", "naïve", "北京", "２"]
 
 
 def test_word_counts_come_from_train_only():

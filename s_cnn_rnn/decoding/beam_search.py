@@ -138,6 +138,14 @@ def masked_top_k(logits, k: int, banned_ids: Sequence[int] = ()):
     return values, ids
 
 
+def _batch_dim_unknown(tensor) -> tf.TensorShape:
+    """The shape of a `[N, ...]` loop tensor with N left unknown (scalars keep their shape)."""
+    shape = tensor.shape
+    if shape.rank in (None, 0):
+        return shape
+    return tf.TensorShape([None]).concatenate(shape[1:])
+
+
 def _tile_beams(state, beam_width: int):
     """Nested [B, ...] -> [B * K, ...], each example repeated beam_width times in a row."""
     return tf.nest.map_structure(lambda s: tf.repeat(s, beam_width, axis=0), state)
@@ -263,7 +271,12 @@ def beam_search(
         finished_lengths=tf.zeros([batch_size, k], tf.int32),  # [B, K]
         finished_flags=tf.zeros([batch_size, k], tf.bool),  # [B, K]
     )
-    (final,) = tf.while_loop(not_done, body, (initial,), maximum_iterations=max_length)
+    # The batch dim of every loop tensor may be static at entry (a batch of exactly 1) and
+    # unknown after one step (it is derived from the dynamic `batch_size`), so declare it unknown.
+    invariants = tf.nest.map_structure(_batch_dim_unknown, initial)
+    (final,) = tf.while_loop(
+        not_done, body, (initial,), shape_invariants=(invariants,), maximum_iterations=max_length
+    )
     return _finished_then_live(final, k)
 
 

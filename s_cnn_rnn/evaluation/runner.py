@@ -11,7 +11,6 @@ padded), so it traces once and can be XLA-compiled or run on an accelerator unch
 """
 
 import dataclasses
-import json
 import os
 import sys
 import time
@@ -20,11 +19,14 @@ import numpy as np
 import tensorflow as tf
 from tqdm import tqdm
 
-from s_cnn_rnn import atomic_files
 from s_cnn_rnn import features
 from s_cnn_rnn import inference
 from s_cnn_rnn import input_pipeline
+from s_cnn_rnn.evaluation import outputs
 from s_cnn_rnn.evaluation import references as references_lib
+# Re-exported: callers write through `runner` as before.
+from s_cnn_rnn.evaluation.outputs import CAPTIONS_RESULTS_FILE, METRICS_FILE, PREDICTIONS_FILE  # noqa: F401
+from s_cnn_rnn.evaluation.outputs import results_dir, write_outputs  # noqa: F401
 from s_cnn_rnn.metrics import caption_scores
 from s_cnn_rnn.metrics import multilabel
 from s_cnn_rnn.models import variants
@@ -35,9 +37,6 @@ CONVENTIONS = multilabel.CONVENTIONS
 # SPEC I3: fixed-length classifiers predict their 3 best labels.
 FIXED_LENGTH_K = 3
 CONCEPT_THRESHOLD = 0.5
-METRICS_FILE = "metrics.json"
-PREDICTIONS_FILE = "predictions.jsonl"
-CAPTIONS_RESULTS_FILE = "captions_results.json"
 
 
 @dataclasses.dataclass
@@ -210,10 +209,26 @@ def caption_table(rows: dict, notes: dict, num_images: int) -> str:
 # ----------------------------------------------------------------------------- multi-label
 
 
-def _multilabel(trained: inference.TrainedModel, decoded: dict, convention: str) -> tuple[dict, list, str, dict]:
+def _absent_classes(truth: np.ndarray, labels, exclude: bool) -> tuple[dict, str]:
+    """metrics.json's "absent_classes" and the table's note: classes with no positive among the
+    evaluated images, whose recall 0 would otherwise pull C-R (and C-F1) down unseen."""
+    absent = [labels.token_of(c) for c in np.flatnonzero(~truth.any(axis=0))]
+    info = {"count": len(absent), "of": int(truth.shape[1]), "names": absent, "excluded": exclude}
+    if not absent:
+        return info, ""
+    shown = ", ".join(absent[:10]) + (", ..." if len(absent) > 10 else "")
+    treatment = ("left out of C-P/C-R (--exclude_absent_classes)" if exclude else
+                 "counted in C-P/C-R with recall 0 (default; --exclude_absent_classes leaves them out)")
+    return info, (f"note: {len(absent)} of {truth.shape[1]} classes have no positive among the "
+                  f"{truth.shape[0]} evaluated images ({shown}): {treatment}")
+
+
+def _multilabel(trained: inference.TrainedModel, decoded: dict, convention: str,
+                exclude_absent_classes: bool = False) -> tuple[dict, list, str, dict]:
     """Metrics rows, predictions.jsonl entries, table and metrics.json extras of a decoded multi-label split."""
     labels = trained.vocabularies.labels
     truth = decoded["truth"] > 0.5  # [N, C]
+    empty_truth = "exclude" if exclude_absent_classes else "zero"
     num_labels = truth.shape[1]
     predicted_rows: dict[str, np.ndarray] = {}  # row key -> [N, C] bool
     decoded_labels = None
@@ -230,7 +245,8 @@ def _multilabel(trained: inference.TrainedModel, decoded: dict, convention: str)
         predicted_rows["concept_top3"] = multilabel.top_k_multi_hot(probs, k)
         predicted_rows["concept_threshold"] = multilabel.threshold_multi_hot(probs, CONCEPT_THRESHOLD)
     by_convention = {
-        name: {key: multilabel.multilabel_metrics(truth, predicted, name) for key, predicted in predicted_rows.items()}
+        name: {key: multilabel.multilabel_metrics(truth, predicted, name, empty_truth)
+               for key, predicted in predicted_rows.items()}
         for name in CONVENTIONS
     }
     row_names = multilabel_row_names(trained.config, list(predicted_rows))
@@ -249,8 +265,9 @@ def _multilabel(trained: inference.TrainedModel, decoded: dict, convention: str)
             "ground_truth": [labels.token_of(c) for c in np.flatnonzero(truth[index])],  # rare-first
             **concept,
         })
-    table = multilabel_table(by_convention, row_names, convention, len(predictions))
-    summary = {"metrics_by_convention": by_convention, "rows": row_names,
+    absent, note = _absent_classes(truth, labels, exclude_absent_classes)
+    table = multilabel_table(by_convention, row_names, convention, len(predictions)) + (f"\n{note}" if note else "")
+    summary = {"metrics_by_convention": by_convention, "rows": row_names, "absent_classes": absent,
                "decoding": {"method": "greedy" if decoded_labels is not None else f"top-{FIXED_LENGTH_K}"}}
     return by_convention[convention], predictions, table, summary
 
@@ -301,7 +318,7 @@ def _captions(trained: inference.TrainedModel, decoded: dict, data_dir: str, spl
 
 def evaluate(model_dir: str, data_dir: str, split: str = "test", batch_size: int = 32, beam_width: int = 3,
              max_images: int | None = None, show_progress: bool = True,
-             convention: str = "pooled") -> EvaluationResult:
+             convention: str = "pooled", exclude_absent_classes: bool = False) -> EvaluationResult:
     """Decodes a split with the model of `model_dir` and computes the paper's metrics.
 
     Args:
@@ -313,6 +330,9 @@ def evaluate(model_dir: str, data_dir: str, split: str = "test", batch_size: int
       max_images: decode only the first this many images (None: all).
       show_progress: a tqdm bar on stderr.
       convention: multi-label O-P/O-R: "pooled" (default) or "per_image"; both are computed.
+      exclude_absent_classes: multi-label: leave classes with no positive among the evaluated
+        images out of C-P/C-R (and images without labels out of the per-image O-*); by default
+        they count with recall 0. Either way metrics.json lists them under "absent_classes".
 
     Raises:
       FileNotFoundError: no model in `model_dir`, or `data_dir` is not converted data.
@@ -329,31 +349,18 @@ def evaluate(model_dir: str, data_dir: str, split: str = "test", batch_size: int
     decoded = decode_split(trained, data_dir, split, batch_size, beam_width, max_images, show_progress)
     decode_seconds = time.monotonic() - started
     if trained.task == "multilabel":
-        metrics, predictions, table, details = _multilabel(trained, decoded, convention)
+        metrics, predictions, table, details = _multilabel(trained, decoded, convention, exclude_absent_classes)
     else:
         metrics, predictions, table, details = _captions(trained, decoded, data_dir, split, beam_width)
+    coverage = outputs.split_coverage(data_dir, split, len(predictions))
+    coverage_text = outputs.coverage_line(coverage, split)
+    table = coverage_text + "\n" + table
     summary = {
-        "task": trained.task, "split": split, "num_images": len(predictions), "model_dir": model_dir,
+        "task": trained.task, "split": split, "num_images": len(predictions), "max_images": max_images,
+        "coverage": coverage, "coverage_text": coverage_text, "model_dir": model_dir,
         "data_dir": data_dir, "variant": trained.config.variant, "model_name": model_name(trained.config),
         "checkpoints": trained.checkpoints,
         "convention": convention if trained.task == "multilabel" else None, "metrics": metrics, **details,
         "seconds": {"decode": round(decode_seconds, 3), "total": round(time.monotonic() - started, 3)},
     }
     return EvaluationResult(metrics=metrics, predictions=predictions, table=table, summary=summary)
-
-
-def write_outputs(result: EvaluationResult, output_dir: str) -> dict[str, str]:
-    """Writes metrics.json, predictions.jsonl and (captions) captions_results.json, each atomically.
-
-    Returns:
-      {"metrics" | "predictions" | "captions_results": path}.
-    """
-    paths = {"metrics": os.path.join(output_dir, METRICS_FILE),
-             "predictions": os.path.join(output_dir, PREDICTIONS_FILE)}
-    atomic_files.write_text(paths["predictions"], "".join(json.dumps(entry) + "\n" for entry in result.predictions))
-    if result.task == "caption":
-        paths["captions_results"] = os.path.join(output_dir, CAPTIONS_RESULTS_FILE)
-        coco_results = [{"image_id": entry["image_id"], "caption": entry["caption"]} for entry in result.predictions]
-        atomic_files.write_text(paths["captions_results"], json.dumps(coco_results, indent=1) + "\n")
-    atomic_files.write_text(paths["metrics"], json.dumps(result.summary, indent=2) + "\n")
-    return paths

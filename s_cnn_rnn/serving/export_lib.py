@@ -37,6 +37,7 @@ import tensorflow as tf
 from s_cnn_rnn import atomic_files
 from s_cnn_rnn import features
 from s_cnn_rnn import inference
+from s_cnn_rnn import output_guard
 from s_cnn_rnn.serving import image_input
 from s_cnn_rnn.serving import outputs as outputs_lib
 from s_cnn_rnn.training import model_store
@@ -45,8 +46,8 @@ EXTRA_DIR = "assets.extra"
 MODEL_INFO_FILE = "model_info.json"
 
 
-class ExportDirExistsError(FileExistsError):
-    """The export dir exists and `overwrite` was not asked for."""
+class ExportDirExistsError(output_guard.UnsafeOutputError):
+    """The export dir exists and `overwrite` was not asked for, or it is (in) the model dir or not an export."""
 
 
 class ServingFunctions:
@@ -216,13 +217,24 @@ def _write_archive(functions: ServingFunctions, path: str) -> None:
     archive.write_out(path, verbose=False)
 
 
-def _move_into_place(staging_dir: str, export_dir: str, overwrite: bool) -> None:
-    """Renames the finished export to `export_dir` (replacing an old one only with `overwrite`)."""
+def check_export_dir(model_dir: str, export_dir: str, overwrite: bool) -> None:
+    """`output_guard.check_output_dir` for an export: never the model dir, only ever replaces an export.
+
+    Raises:
+      ExportDirExistsError: naming the path and what it is.
+    """
+    try:
+        output_guard.check_output_dir(export_dir, [("--model_dir", model_dir)], output_guard.EXPORT_DIR, overwrite)
+    except output_guard.UnsafeOutputError as error:
+        raise ExportDirExistsError(str(error)) from None
+
+
+def _move_into_place(staging_dir: str, model_dir: str, export_dir: str, overwrite: bool) -> None:
+    """Renames the finished export to `export_dir` (replacing an old export only with `overwrite`)."""
+    check_export_dir(model_dir, export_dir, overwrite)  # again: the dir may have appeared meanwhile
     if not os.path.exists(export_dir):
         os.replace(staging_dir, export_dir)
         return
-    if not overwrite:
-        raise ExportDirExistsError(f"{export_dir} already exists: pass overwrite=True (--overwrite) or another dir")
     atomic_files.publish_dir(staging_dir, export_dir)
 
 
@@ -243,7 +255,8 @@ def export_saved_model(model_dir: str, export_dir: str, beam_width: int = 3, max
       "export_dir" and "export_seconds".
 
     Raises:
-      ExportDirExistsError: `export_dir` exists and not `overwrite`.
+      ExportDirExistsError: `export_dir` is, contains or lies inside `model_dir`; it exists and is
+        not an export; or it is an export and not `overwrite`.
       FileNotFoundError: `model_dir` holds no trained model or misses a checkpoint.
       ValueError: beam_width or max_length < 1.
     """
@@ -251,8 +264,7 @@ def export_saved_model(model_dir: str, export_dir: str, beam_width: int = 3, max
     if beam_width < 1 or (max_length is not None and max_length < 1):
         raise ValueError(f"beam_width ({beam_width}) and max_length ({max_length}) must be >= 1")
     export_dir = os.path.abspath(export_dir)
-    if os.path.exists(export_dir) and not overwrite:
-        raise ExportDirExistsError(f"{export_dir} already exists: pass overwrite=True (--overwrite) or another dir")
+    check_export_dir(model_dir, export_dir, overwrite)
     trained = inference.load_trained_model(model_dir)
     functions = ServingFunctions(inference.Annotator(trained, beam_width=beam_width, max_length=max_length))
     parent = os.path.dirname(export_dir)
@@ -268,7 +280,7 @@ def export_saved_model(model_dir: str, export_dir: str, beam_width: int = 3, max
         _write_json(os.path.join(extra_dir, MODEL_INFO_FILE), info)
         _write_json(os.path.join(extra_dir, model_store.CONFIG_FILE), model_store.load_config(model_dir))
         trained.vocabularies.save(extra_dir)
-        _move_into_place(staging_dir, export_dir, overwrite)
+        _move_into_place(staging_dir, model_dir, export_dir, overwrite)
     except BaseException:
         shutil.rmtree(staging_dir, ignore_errors=True)
         raise
