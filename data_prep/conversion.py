@@ -18,13 +18,14 @@ from data_prep.sources import coco
 from data_prep.sources import nuswide
 from data_prep.sources import splits as splits_lib
 from s_cnn_rnn import atomic_files
+from s_cnn_rnn import errors
 from s_cnn_rnn import features
 
 # Datasets whose records serve captioning: an image without a usable caption is skipped.
 _CAPTION_DATASETS = ("synthetic", "coco_captions", "tfds_coco_captions")
 
 
-class ConversionError(RuntimeError):
+class ConversionError(errors.UserError, RuntimeError):
     """The conversion cannot start or finish; the message says what to change."""
 
 

@@ -37,6 +37,9 @@ from absl import flags
 
 from s_cnn_rnn import errors
 
+# Path flags defined through `define_path` belong to the module that calls it (its --help section).
+flags.disclaim_key_flags()
+
 # The start-up notices of TensorFlow 2.21 on a machine without a GPU (measured with
 # `python -c "import tensorflow as tf; tf.constant(1) + 1"`), and the GPU-library registration
 # notices TF prints when CUDA libraries are present but unused.

@@ -83,13 +83,17 @@ class DataclassFlags:
         """{field name: the flag's parsed value}."""
         return {field: self.flag_values[name].value for field, name in self.flag_names.items()}
 
+    def merged(self, other: "DataclassFlags") -> "DataclassFlags":
+        """Both flag sets as one (the same dataclass, defined in two calls)."""
+        return DataclassFlags(self.cls, dict(self.flag_names, **other.flag_names), self.flag_values)
+
     def build(self, **fixed):
         """The dataclass from the flags (plus `fixed` fields); its `OptionError` names the flag.
 
         Raises:
           errors.OptionError: a field's validation failed; the message names `--<flag>=<value>`.
         """
-        values = dict(self.values(), **fixed)
+        values = dict(self.values(), **fixed)  # a fixed value wins over its flag
         try:
             return self.cls(**values)
         except errors.OptionError as error:

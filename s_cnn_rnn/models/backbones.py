@@ -17,6 +17,7 @@ from typing import Callable, Optional
 
 import keras
 
+from s_cnn_rnn import errors
 from s_cnn_rnn.models import config as config_lib
 
 BACKBONE_NAME = "backbone"
@@ -31,7 +32,7 @@ _KERAS_APPLICATIONS: dict[str, Callable[..., keras.Model]] = {
 _SMALL_CNN_BLOCKS = ((1, 2), (2, 2), (2, 1), (4, 2))
 
 
-class BackboneWeightsError(RuntimeError):
+class BackboneWeightsError(errors.UserError, RuntimeError):
     """The requested backbone weights could not be obtained or do not fit the backbone."""
 
 

@@ -26,6 +26,8 @@ import dataclasses
 import json
 from typing import Any, Optional
 
+from s_cnn_rnn import errors
+
 VARIANTS = ("s_cnn_rnn", "nic_f", "nic_deeply", "cnn_logistic", "ria")
 BACKBONES = ("inception_v3", "vgg16", "small_cnn")
 LSTM_ACTIVATIONS = ("tanh", "relu")
@@ -42,7 +44,7 @@ _CONCEPT_VARIANTS = ("s_cnn_rnn", "nic_deeply", "cnn_logistic")
 _TAG_VARIANTS = ("s_cnn_rnn", "cnn_logistic")
 
 
-class ModelConfigError(ValueError):
+class ModelConfigError(errors.UserError, ValueError):
     """A `ModelConfig` field (or a combination of fields) is invalid."""
 
 

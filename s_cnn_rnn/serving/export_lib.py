@@ -35,6 +35,7 @@ import keras
 import tensorflow as tf
 
 from s_cnn_rnn import atomic_files
+from s_cnn_rnn import errors
 from s_cnn_rnn import features
 from s_cnn_rnn import inference
 from s_cnn_rnn.serving import image_input
@@ -45,7 +46,7 @@ EXTRA_DIR = "assets.extra"
 MODEL_INFO_FILE = "model_info.json"
 
 
-class ExportDirExistsError(FileExistsError):
+class ExportDirExistsError(errors.UserError, FileExistsError):
     """The export dir exists and `overwrite` was not asked for."""
 
 

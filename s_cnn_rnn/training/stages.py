@@ -13,6 +13,7 @@ NIC-deeply has L_u (cnn stage) but its decoder reads features (no rnn stage).
 CNN+logistic is the stage-1 CNN alone.
 """
 
+from s_cnn_rnn import errors
 from s_cnn_rnn.training import losses
 
 STAGES = ("cnn", "rnn", "joint")
@@ -34,7 +35,7 @@ def stages_for_variant(variant: str) -> tuple[str, ...]:
 def check_stage(stage: str, variant: str) -> None:
     """Raises a clear error when a variant has no such stage."""
     if stage not in _VARIANT_STAGES[variant]:
-        raise ValueError(
+        raise errors.OptionError(
             f"variant {variant!r} has no {stage!r} stage (it runs {', '.join(_VARIANT_STAGES[variant])}); "
             "see the table in s_cnn_rnn/training/stages.py"
         )
