@@ -115,7 +115,7 @@ def synthetic_data_dir(work_dir: str, num_train: int, image_size: int) -> str:
     """The built-in synthetic dataset, converted (as `s-cnn-rnn-demo` does, smaller)."""
     data_dir = os.path.join(work_dir, "data_synthetic")
     conversion.convert(conversion.ConvertOptions(
-        dataset="synthetic", output_dir=data_dir, synthetic_sizes=(num_train, 8, 8),
+        dataset="synthetic", output_dir=data_dir, synthetic_num_train=num_train, synthetic_num_val=8, synthetic_num_test=8,
         synthetic_image_size=image_size, show_progress=False,
     ))
     return data_dir
