@@ -256,6 +256,10 @@ def is_user_error(error: BaseException) -> bool:
     """Whether `error` is one the user can fix (printed as one line), not a bug (traceback)."""
     if isinstance(error, errors.UserError):
         return True
+    # Raised with a message only (no errno) by our readers for a missing input.
+    if isinstance(error, (FileNotFoundError, NotADirectoryError, IsADirectoryError, FileExistsError,
+                          PermissionError)):
+        return True
     if isinstance(error, OSError) and error.errno in _USER_ERRNOS:
         return True
     tf = sys.modules.get("tensorflow")  # only if the command imported it

@@ -100,8 +100,9 @@ class DataclassFlags:
             field = getattr(error, "field", None)
             if field not in self.flag_names:
                 raise
-            raise errors.OptionError(
-                f"--{self.flag_names[field]}={values[field]!r}: {error.reason}") from error
+            value = values[field]
+            flag = f"--{self.flag_names[field]}" + ("" if value is None else f"={value!r}")
+            raise errors.OptionError(f"{flag}: {error.reason}", field=field, reason=error.reason) from error
 
 
 def define(cls, *, fields: typing.Iterable[str] | None = None, exclude: typing.Iterable[str] = (),
