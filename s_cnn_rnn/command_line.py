@@ -62,6 +62,11 @@ _USER_ERRNOS = {errno.ENOENT, errno.ENOTDIR, errno.EISDIR, errno.EEXIST, errno.E
 _DEFAULT_TF_LOG_LEVEL = "1"  # hides TF's INFO lines; its warnings and errors still show
 
 
+def is_startup_noise(line: bytes) -> bool:
+    """Whether a line of stderr is one of TensorFlow's start-up notices that we hide."""
+    return _NOISE.match(line) is not None
+
+
 class _StderrFilter:
     """Points fd 2 at a pipe; a thread copies it to the real stderr without the `_NOISE` lines."""
 
@@ -87,7 +92,7 @@ class _StderrFilter:
             if not chunk:
                 break
             *lines, pending = (pending + chunk).split(b"\n")
-            out = b"".join(line + b"\n" for line in lines if not _NOISE.match(line))
+            out = b"".join(line + b"\n" for line in lines if not is_startup_noise(line))
             if pending and not pending.startswith(_NOISE_STARTS):
                 out, pending = out + pending, b""
             if out:
@@ -288,9 +293,14 @@ def parse_flags(argv: list[str], command: str, flag_values: flags.FlagValues = f
         sys.exit(2)
 
 
-def run(main: Callable[[list[str]], int | None], command: str) -> None:
-    """Runs an absl `main` as the console script `command` (see the module docstring)."""
-    quiet_startup("__main__")
+def run(main: Callable[[list[str]], int | None], command: str, argv: list[str] | None = None) -> None:
+    """Runs an absl `main` as the console script `command` (see the module docstring).
+
+    Args:
+      main: `main(argv) -> exit status`, argv being the program name and the positional arguments.
+      command: the name the error lines start with (`s-cnn-rnn-train`).
+      argv: the command line (default `sys.argv`).
+    """
 
     def guarded_main(argv):
         try:
@@ -307,4 +317,4 @@ def run(main: Callable[[list[str]], int | None], command: str) -> None:
             print_error(command, error)
             return 2
 
-    app.run(guarded_main, flags_parser=lambda argv: parse_flags(argv, command))
+    app.run(guarded_main, argv=argv, flags_parser=lambda args: parse_flags(args, command))

@@ -99,7 +99,8 @@ def _check_saved_config(model_dir: str, config: dict) -> None:
         )
 
 
-def _pipeline_config(options: TrainOptions, stage: str, training: bool) -> input_pipeline.PipelineConfig:
+def pipeline_config(options: TrainOptions, stage: str, training: bool) -> input_pipeline.PipelineConfig:
+    """The input pipeline's config of a stage, as training (and `bench/train_step.py`) use it."""
     return input_pipeline.PipelineConfig(
         task=options.task,
         batch_size=options.stage_settings[stage].batch_size,
@@ -175,13 +176,13 @@ def train(options: TrainOptions) -> dict:
 
         def train_dataset(start_step, stage=stage):
             return input_pipeline.make_dataset(
-                options.data_dir, "train", _pipeline_config(options, stage, training=True),
+                options.data_dir, "train", pipeline_config(options, stage, training=True),
                 skip_examples=start_step * options.stage_settings[stage].batch_size,
             )
 
         def val_dataset(stage=stage):
             return input_pipeline.make_dataset(
-                options.data_dir, options.val_split, _pipeline_config(options, stage, training=False)
+                options.data_dir, options.val_split, pipeline_config(options, stage, training=False)
             )
 
         stage_trainer = trainer.StageTrainer(

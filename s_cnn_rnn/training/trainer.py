@@ -137,7 +137,8 @@ class StageTrainer:
         )
 
     # ----------------------------------------------------------------- steps
-    def _make_train_step(self, head_only: bool):
+    def make_train_step(self, head_only: bool):
+        """The step function `run` calls: `train_step(iterator) -> {loss terms}` (public for benchmarks)."""
         stage, model, strategy = self.settings.stage, self.model, self.strategy
         optimizer = self.head_optimizer if head_only else self.optimizer
         global_batch = self.settings.batch_size
@@ -241,8 +242,8 @@ class StageTrainer:
         history = history_lib.HistoryWriter(os.path.join(self.stage_dir, "history.jsonl"), resume_step=start)
         summaries = tf.summary.create_file_writer(os.path.join(self.stage_dir, "tensorboard"))
         iterator = iter(self.strategy.experimental_distribute_dataset(self._train_dataset_fn(start)))
-        head_step = self._make_train_step(head_only=True) if settings.head_steps > 0 else None
-        full_step = self._make_train_step(head_only=False)
+        head_step = self.make_train_step(head_only=True) if settings.head_steps > 0 else None
+        full_step = self.make_train_step(head_only=False)
         last_good = start
         record = {"step": start}
         window_start, window_step = time.perf_counter(), start
