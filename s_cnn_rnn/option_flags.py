@@ -35,14 +35,16 @@ def field_comments(cls) -> dict[str, str]:
         lines, _ = inspect.getsourcelines(cls)
     except (OSError, TypeError):  # no source (a frozen install): help falls back to metadata
         return {}
+    body = [line for line in lines[1:] if line.strip()]
+    indent = len(body[0]) - len(body[0].lstrip()) if body else 0  # fields sit at the class body's indent
     comments, pending = {}, []
-    for line in lines[1:]:
+    for line in body:
         stripped = line.strip()
         if stripped.startswith("#"):
             pending.append(stripped.lstrip("#").strip())
             continue
         match = _FIELD_LINE.match(line)
-        if match and pending:
+        if match and pending and len(line) - len(line.lstrip()) == indent:
             comments[match.group(1)] = " ".join(pending)
         pending = []
     return comments
