@@ -35,7 +35,8 @@ def field_comments(cls) -> dict[str, str]:
         lines, _ = inspect.getsourcelines(cls)
     except (OSError, TypeError):  # no source (a frozen install): help falls back to metadata
         return {}
-    body = [line for line in lines[1:] if line.strip()]
+    start = next(i for i, line in enumerate(lines) if line.lstrip().startswith("class ")) + 1  # after decorators
+    body = [line for line in lines[start:] if line.strip()]
     indent = len(body[0]) - len(body[0].lstrip()) if body else 0  # fields sit at the class body's indent
     comments, pending = {}, []
     for line in body:
