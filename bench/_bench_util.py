@@ -22,15 +22,28 @@ from data_prep import conversion
 # ----------------------------------------------------------------------------- flag files
 
 
-def read_flagfile(path: str) -> dict[str, str]:
-    """`--name=value` lines of an absl flag file -> {name: value} (comments and blanks skipped)."""
-    values = {}
-    with open(path, encoding="utf-8") as handle:
-        for line in handle:
-            line = line.strip()
-            if line.startswith("--") and "=" in line:
-                name, value = line[2:].split("=", 1)
-                values[name] = value
+def parse_train_flagfile(path: str, *extra_args: str):
+    """An `s-cnn-rnn-train` flagfile (nested `--flagfile=` lines included), parsed by absl itself.
+
+    The flags are defined into a throw-away `FlagValues`, so the caller's own flags are untouched;
+    an unknown flag or a bad value fails here as it would in `s-cnn-rnn-train`. Imports
+    TensorFlow (the training dataclasses the flags come from live beside it).
+
+    Args:
+      path: the flagfile.
+      *extra_args: more `--name=value` arguments after it (they win, as on a command line).
+
+    Returns:
+      The `absl.flags.FlagValues`: `values["cnn_train_steps"].value`, `.present` (set, not default).
+    """
+    from absl import flags  # pylint: disable=import-outside-toplevel
+
+    from s_cnn_rnn import command_line  # pylint: disable=import-outside-toplevel
+    from s_cnn_rnn import train_flags  # pylint: disable=import-outside-toplevel
+
+    values = flags.FlagValues()
+    train_flags.define(values)
+    values(command_line.expand_flagfiles(["s-cnn-rnn-train", f"--flagfile={path}", *extra_args]))
     return values
 
 
@@ -115,7 +128,7 @@ def synthetic_data_dir(work_dir: str, num_train: int, image_size: int) -> str:
     """The built-in synthetic dataset, converted (as `s-cnn-rnn-demo` does, smaller)."""
     data_dir = os.path.join(work_dir, "data_synthetic")
     conversion.convert(conversion.ConvertOptions(
-        dataset="synthetic", output_dir=data_dir, synthetic_sizes=(num_train, 8, 8),
+        dataset="synthetic", output_dir=data_dir, synthetic_num_train=num_train, synthetic_num_val=8, synthetic_num_test=8,
         synthetic_image_size=image_size, show_progress=False,
     ))
     return data_dir

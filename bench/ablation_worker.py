@@ -24,7 +24,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from bench._bench_util import read_flagfile  # noqa: E402  (no TensorFlow)
+from bench._bench_util import parse_train_flagfile  # noqa: E402  (TensorFlow only when called)
 from s_cnn_rnn.models import variants  # noqa: E402  (the variant records; no TensorFlow)
 from s_cnn_rnn.training import history as history_lib  # noqa: E402  (no TensorFlow)
 
@@ -56,14 +56,17 @@ DONE_FILE = "train_done.json"
 
 
 def scaled_steps(flagfile: str, scale: float) -> dict:
-    """{"cnn": C, "rnn": R, "joint": J}: the flagfile's stage steps times `scale` (each >= 1)."""
-    values = read_flagfile(flagfile)
-    if "train_steps" in values:
+    """{"cnn": C, "rnn": R, "joint": J}: the flagfile's stage steps times `scale` (each >= 1).
+
+    The flagfile is parsed by absl with the training flags (nested flagfiles included).
+    """
+    values = parse_train_flagfile(flagfile)
+    if values["train_steps"].present:
         raise ValueError(f"{flagfile} sets --train_steps; the ablation needs per-stage --<stage>_train_steps")
-    missing = [f"--{stage}_train_steps" for stage in ("cnn", "rnn", "joint") if f"{stage}_train_steps" not in values]
+    missing = [f"--{stage}_train_steps" for stage in STAGE_ORDER if not values[f"{stage}_train_steps"].present]
     if missing:
         raise ValueError(f"{flagfile} has no {', '.join(missing)}: the ablation scales each stage's step count")
-    return {stage: max(1, round(int(values[f"{stage}_train_steps"]) * scale)) for stage in ("cnn", "rnn", "joint")}
+    return {stage: max(1, round(values[f"{stage}_train_steps"].value * scale)) for stage in STAGE_ORDER}
 
 
 def variant_budget(variant: str, steps: dict) -> dict:
@@ -244,15 +247,18 @@ def worker_main(argv, train_cli, runner) -> int:
 
 def run_worker() -> None:
     """Entry point: the training CLI's flags plus --ablation_spec."""
-    from absl import app  # pylint: disable=import-outside-toplevel
     from absl import flags  # pylint: disable=import-outside-toplevel
 
+    from s_cnn_rnn import command_line  # pylint: disable=import-outside-toplevel
+
+    command_line.quiet_startup("__main__")  # before TensorFlow is imported
     from s_cnn_rnn import train as train_cli  # pylint: disable=import-outside-toplevel  (defines its flags)
     from s_cnn_rnn.evaluation import runner  # pylint: disable=import-outside-toplevel
 
     flags.DEFINE_string("ablation_spec", None, "The run's spec.json written by bench/ablation.py.")
     flags.mark_flags_as_required(["ablation_spec", "data_dir", "model_dir"])
-    app.run(lambda argv: worker_main(argv, train_cli, runner))
+    # The training CLI's flag parsing (flagfiles relative to their includer) and one-line errors.
+    command_line.run(lambda argv: worker_main(argv, train_cli, runner), "ablation_worker")
 
 
 if __name__ == "__main__":

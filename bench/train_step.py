@@ -139,12 +139,11 @@ def _model_settings(name: str) -> dict:
     settings = {"backbone": "small_cnn", "image_size": 96, "small_cnn_width": 32, "embedding_dim": 128,
                 "lstm_units": 256, "lstm_activation": "tanh", "batch_size": 32, "source": "brief fallback"}
     if os.path.isfile(_DEMO_FLAGS.value):
-        values = util.read_flagfile(_DEMO_FLAGS.value)
-        for key in ("image_size", "small_cnn_width", "embedding_dim", "lstm_units", "batch_size"):
-            if key in values:
-                settings[key] = int(values[key])
-        for key in ("backbone", "lstm_activation"):
-            settings[key] = values.get(key, settings[key])
+        values = util.parse_train_flagfile(_DEMO_FLAGS.value)
+        for key in ("image_size", "small_cnn_width", "embedding_dim", "lstm_units", "batch_size", "backbone",
+                    "lstm_activation"):
+            if values[key].present:
+                settings[key] = values[key].value
         settings["source"] = os.path.relpath(_DEMO_FLAGS.value, _ROOT)
     return settings
 
@@ -179,13 +178,12 @@ class Bench:
             stage=_STAGE, data_dir=self.data_dir, model_dir=work_dir, task="caption", model=self.model_config,
             stage_settings={_STAGE: self._stage_settings(10**9, 10**9)})
         # The pipeline exactly as orchestrate.train builds it for this stage.
-        self.pipeline_config = orchestrate._pipeline_config(  # pylint: disable=protected-access
-            self.options, _STAGE, training=True)
+        self.pipeline_config = orchestrate.pipeline_config(self.options, _STAGE, training=True)
         cached = next(iter(self._pipeline()))
         self.memory_dataset = tf.data.Dataset.from_tensors(cached).repeat()
         self.trainer = self._trainer("loop", self._stage_settings(10**9, 10**9), self._pipeline)
         # The step function as `StageTrainer.run` makes and calls it.
-        self.train_step = self.trainer._make_train_step(head_only=False)  # pylint: disable=protected-access
+        self.train_step = self.trainer.make_train_step(head_only=False)
         self.fit_model = FitHarness(self.model, self.batch_size)
         self.fit_model.compile(optimizer=trainer_lib.make_optimizer("rmsprop", _LEARNING_RATE, 0.0, "float32"),
                                jit_compile=False)

@@ -21,21 +21,25 @@ import subprocess
 import sys
 import time
 
-from absl import app
-from absl import flags
+from s_cnn_rnn import command_line
 
-from s_cnn_rnn import atomic_files
-from s_cnn_rnn.evaluation import curves
+command_line.quiet_startup(__name__)  # before TensorFlow is imported
+
+from absl import flags  # noqa: E402
+
+from s_cnn_rnn import atomic_files  # noqa: E402
+from s_cnn_rnn import errors  # noqa: E402
+from s_cnn_rnn.evaluation import curves  # noqa: E402
 
 FLAGS = flags.FLAGS
 
-flags.DEFINE_string("output_dir", "s_cnn_rnn_demo", "Where data, models, reports and results.json go.")
+command_line.define_path("output_dir", "s_cnn_rnn_demo", "Where data, models, reports and results.json go.")
 flags.DEFINE_integer("seed", 0, "Seed of the synthetic dataset and of training.")
 flags.DEFINE_integer("num_train", 3000, "Synthetic training images.")
 flags.DEFINE_integer("num_val", 500, "Synthetic validation images.")
 flags.DEFINE_integer("num_test", 500, "Synthetic test images.")
 flags.DEFINE_integer("train_steps", None, "If set, every stage's total steps (a quick look; default: the flagfiles').")
-flags.DEFINE_string("flags_dir", None, "Folder of the demo flagfiles (default: the installed or checked-out flags/).")
+command_line.define_path("flags_dir", None, "Folder of the demo flagfiles (default: the installed or checked-out flags/).")
 
 TASKS = (
     # (task, flagfile, model dir name, results.json key, metrics kept)
@@ -67,7 +71,7 @@ def _run(step: str, command: list[str]) -> None:
     started = time.monotonic()
     completed = subprocess.run(command, check=False)
     if completed.returncode != 0:
-        raise RuntimeError(f"{step} failed (exit code {completed.returncode}); see the output above.")
+        raise errors.UserError(f"{step} failed (exit code {completed.returncode}); see the output above.")
     print(f"=== {step}: done in {time.monotonic() - started:.0f} s", flush=True)
 
 
@@ -170,7 +174,7 @@ def _table_text(summary: dict) -> str:
 
 def run() -> None:
     """Console-script entry point (`s-cnn-rnn-demo`)."""
-    app.run(main)
+    command_line.run(main, "s-cnn-rnn-demo")
 
 
 if __name__ == "__main__":

@@ -13,25 +13,31 @@ captions_results.json in COCO results format. The output dir is checked writable
 """
 
 import os
-import sys
 
-from absl import app
-from absl import flags
-from absl import logging
+from s_cnn_rnn import command_line
 
-from s_cnn_rnn.training import model_store  # no TensorFlow
+command_line.quiet_startup(__name__)  # before TensorFlow is imported
+
+from absl import app  # noqa: E402
+from absl import flags  # noqa: E402
+from absl import logging  # noqa: E402
+
+from s_cnn_rnn import decode_options  # noqa: E402  (no TensorFlow)
+from s_cnn_rnn import option_flags  # noqa: E402  (no TensorFlow)
+from s_cnn_rnn.training import model_store  # noqa: E402  (no TensorFlow)
 
 FLAGS = flags.FLAGS
+COMMAND = "s-cnn-rnn-evaluate"
 
-flags.DEFINE_string("model_dir", None, "A trained model dir (model_config.json, vocab/, checkpoints).")
-flags.DEFINE_string("data_dir", None, "Converted data with the model's vocabularies.")
+command_line.define_path("model_dir", None, "A trained model dir (model_config.json, vocab/, checkpoints).")
+command_line.define_path("data_dir", None, "Converted data with the model's vocabularies.")
 flags.DEFINE_string("split", "test", "The split to evaluate.")
-flags.DEFINE_string("output_dir", None, "Where metrics.json and the predictions go (default MODEL_DIR/eval_<split>).")
-flags.DEFINE_integer("batch_size", 32, "Images per decoding batch.")
-flags.DEFINE_integer("beam_width", 3, "Captions: beam width (SPEC I2: 3).")
+command_line.define_path("output_dir", None,
+                         "Where metrics.json and the predictions go (default MODEL_DIR/eval_<split>).")
+_DECODE = option_flags.define(decode_options.DecodeOptions, fields=("batch_size", "beam_width"))
 flags.DEFINE_integer("max_images", None, "Evaluate only the first this many images of the split.")
-flags.DEFINE_string("report", None, "Also write an HTML page of images with ground truth and predictions "
-                    "here (and a PNG grid beside it, same name with .png).")
+command_line.define_path("report", None, "Also write an HTML page of images with ground truth and predictions "
+                         "here (and a PNG grid beside it, same name with .png).")
 flags.DEFINE_integer("report_images", 12, "Images in the --report page.")
 flags.DEFINE_enum("convention", "pooled", ["pooled", "per_image"],
                   "Multi-label O-P/O-R: counts pooled over images (default) or per-image averages; both are "
@@ -47,7 +53,7 @@ def main(argv) -> int:
     try:  # a folder without a model fails before TensorFlow is imported (seconds)
         model_store.load_config(FLAGS.model_dir)
     except (FileNotFoundError, ValueError) as error:
-        print(f"error: {error}", file=sys.stderr)
+        command_line.print_error(COMMAND, error)
         return 1
     # Imported here so that --help and the check above do not wait for TensorFlow.
     from s_cnn_rnn.evaluation import outputs  # pylint: disable=import-outside-toplevel
@@ -56,17 +62,18 @@ def main(argv) -> int:
     from s_cnn_rnn.metrics import caption_scores  # pylint: disable=import-outside-toplevel
 
     output_dir = FLAGS.output_dir or os.path.join(FLAGS.model_dir, f"eval_{FLAGS.split}")
+    decode = _DECODE.build()
     try:
         outputs.check_writable(output_dir)  # before any work: decoding a split can take hours
         if FLAGS.report:
             outputs.check_writable(os.path.dirname(os.path.abspath(FLAGS.report)), "--report")
         result = runner.evaluate(
-            FLAGS.model_dir, FLAGS.data_dir, split=FLAGS.split, batch_size=FLAGS.batch_size,
-            beam_width=FLAGS.beam_width, max_images=FLAGS.max_images, show_progress=FLAGS.progress,
+            FLAGS.model_dir, FLAGS.data_dir, split=FLAGS.split, batch_size=decode.batch_size,
+            beam_width=decode.beam_width, max_images=FLAGS.max_images, show_progress=FLAGS.progress,
             convention=FLAGS.convention, exclude_absent_classes=FLAGS.exclude_absent_classes,
         )
     except (FileNotFoundError, ValueError, caption_scores.CaptionDataError) as error:
-        print(f"error: {error}", file=sys.stderr)
+        command_line.print_error(COMMAND, error)
         return 1
     for name, reason in result.summary.get("notes", {}).items():
         logging.warning("%s: %s", name, reason)
@@ -83,7 +90,7 @@ def main(argv) -> int:
 def run() -> None:
     """Console-script entry point (`s-cnn-rnn-evaluate`)."""
     flags.mark_flags_as_required(["model_dir", "data_dir"])
-    app.run(main)
+    command_line.run(main, COMMAND)
 
 
 if __name__ == "__main__":

@@ -10,32 +10,35 @@ use_tags models) and `tf_example` (serialized records); see
 """
 
 import json
-import sys
 
-from absl import app
-from absl import flags
-from absl import logging
+from s_cnn_rnn import command_line
 
-from s_cnn_rnn.serving import export_lib
+command_line.quiet_startup(__name__)  # before TensorFlow is imported
+
+from absl import app  # noqa: E402
+from absl import flags  # noqa: E402
+
+from s_cnn_rnn import decode_options  # noqa: E402
+from s_cnn_rnn import option_flags  # noqa: E402
+from s_cnn_rnn.serving import export_lib  # noqa: E402
 
 FLAGS = flags.FLAGS
 
-flags.DEFINE_string("model_dir", None, "The trained model dir (model_config.json, vocab/, checkpoints).")
-flags.DEFINE_string("export_dir", None, "Where the SavedModel goes (must not exist unless --overwrite).")
-flags.DEFINE_integer("beam_width", 3, "Captions: beam width (SPEC I2: 3).")
-flags.DEFINE_integer("max_length", None, "Most tokens decoded (default: 20 for captions, the label count for labels).")
+command_line.define_path("model_dir", None, "The trained model dir (model_config.json, vocab/, checkpoints).")
+command_line.define_path("export_dir", None, "Where the SavedModel goes (must not exist unless --overwrite).")
+_DECODE = option_flags.define(decode_options.DecodeOptions, fields=("beam_width", "max_length"))
 flags.DEFINE_bool("overwrite", False, "Replace an existing --export_dir.")
 
 
 def main(argv) -> int:
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}", exitcode=2)
+    decode = _DECODE.build()
     try:
-        info = export_lib.export_saved_model(FLAGS.model_dir, FLAGS.export_dir, beam_width=FLAGS.beam_width,
-                                             max_length=FLAGS.max_length, overwrite=FLAGS.overwrite)
-    except (FileExistsError, FileNotFoundError, ValueError) as error:
-        logging.error("%s", error)
-        print(f"s-cnn-rnn-export: error: {error}", file=sys.stderr)
+        info = export_lib.export_saved_model(FLAGS.model_dir, FLAGS.export_dir, beam_width=decode.beam_width,
+                                             max_length=decode.max_length, overwrite=FLAGS.overwrite)
+    except (FileExistsError, ValueError) as error:  # errors.UserError and FileNotFoundError: command_line
+        command_line.print_error("s-cnn-rnn-export", error)
         return 2
     signatures = info["signatures"]
     summary = {
@@ -52,7 +55,7 @@ def main(argv) -> int:
 def run() -> None:
     """Console-script entry point."""
     flags.mark_flags_as_required(["model_dir", "export_dir"])
-    app.run(main)
+    command_line.run(main, "s-cnn-rnn-export")
 
 
 if __name__ == "__main__":

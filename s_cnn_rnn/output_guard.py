@@ -16,8 +16,10 @@ import json
 import os
 from typing import Callable, Iterable, Sequence
 
+from s_cnn_rnn import errors
 
-class UnsafeOutputError(FileExistsError):
+
+class UnsafeOutputError(errors.UserError, FileExistsError):
     """The output path would replace an input or a directory that is not ours; one line, names both."""
 
 

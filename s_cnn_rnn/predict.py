@@ -18,26 +18,30 @@ import json
 import os
 import sys
 
+from s_cnn_rnn import command_line
+
 # An unreadable image is an expected outcome reported on our own error line: keep TF's C++
-# "OP_REQUIRES failed" log lines about it out of the output (set the variable to override).
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# "OP_REQUIRES failed" warnings about it out of the output too (set the variable to override).
+command_line.quiet_startup(__name__, tf_log_level="2")
 
 from absl import app  # noqa: E402
 from absl import flags  # noqa: E402
 from absl import logging  # noqa: E402
 
+from s_cnn_rnn import decode_options  # noqa: E402
+from s_cnn_rnn import option_flags  # noqa: E402
 from s_cnn_rnn.serving import predict_lib  # noqa: E402
 
 FLAGS = flags.FLAGS
+COMMAND = "s-cnn-rnn-predict"
 
-flags.DEFINE_string("model_dir", None, "The trained model dir.")
+command_line.define_path("model_dir", None, "The trained model dir.")
 flags.DEFINE_multi_string("images", [], "Glob pattern of image files (repeatable); added to the positional files.")
-flags.DEFINE_integer("beam_width", 3, "Captions: beam width (SPEC I2: 3).")
-flags.DEFINE_integer("max_length", None, "Most tokens decoded (default: 20 for captions, the label count for labels).")
-flags.DEFINE_integer("batch_size", 16, "Images per model call.")
+_DECODE = option_flags.define(decode_options.DecodeOptions, fields=("beam_width", "max_length", "batch_size"),
+                              defaults={"batch_size": 16})
 flags.DEFINE_bool("json", False, "Write one JSON object per image per line instead of text.")
-flags.DEFINE_string("tags_json", None, "use_tags models: JSON {image path or file name: [tag, ...]}; "
-                    "images without an entry get no tags.")
+command_line.define_path("tags_json", None, "use_tags models: JSON {image path or file name: [tag, ...]}; "
+                         "images without an entry get no tags.")
 
 
 def _image_paths(positional: list[str], patterns: list[str]) -> tuple[list[str], list[str]]:
@@ -45,7 +49,7 @@ def _image_paths(positional: list[str], patterns: list[str]) -> tuple[list[str],
     paths = list(positional)
     unmatched = []
     for pattern in patterns:
-        matches = sorted(glob.glob(pattern))
+        matches = sorted(glob.glob(os.path.expanduser(pattern)))
         if matches:
             paths += matches
         else:
@@ -57,13 +61,13 @@ def main(argv) -> int:
     paths, unmatched = _image_paths(argv[1:], FLAGS.images)
     if not paths and not unmatched:
         raise app.UsageError("no images: give image files as arguments or --images=GLOB", exitcode=2)
+    decode = _DECODE.build()
     try:
         tags_by_path = predict_lib.load_tags_file(FLAGS.tags_json) if FLAGS.tags_json else None
-        predictor = predict_lib.Predictor(FLAGS.model_dir, beam_width=FLAGS.beam_width,
-                                          max_length=FLAGS.max_length, batch_size=FLAGS.batch_size)
-    except (FileNotFoundError, ValueError) as error:
-        logging.error("%s", error)
-        print(f"s-cnn-rnn-predict: error: {error}", file=sys.stderr)
+        predictor = predict_lib.Predictor(FLAGS.model_dir, beam_width=decode.beam_width,
+                                          max_length=decode.max_length, batch_size=decode.batch_size)
+    except ValueError as error:  # errors.UserError and FileNotFoundError: command_line
+        command_line.print_error(COMMAND, error)
         return 2
     if predictor.uses_tags and tags_by_path is None:
         logging.warning("the model uses tags but --tags_json is not given: annotating without tags")
@@ -83,7 +87,7 @@ def main(argv) -> int:
 def run() -> None:
     """Console-script entry point."""
     flags.mark_flags_as_required(["model_dir"])
-    app.run(main)
+    command_line.run(main, COMMAND)
 
 
 if __name__ == "__main__":

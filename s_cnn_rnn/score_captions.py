@@ -12,18 +12,22 @@ results' images are scored, as coco-caption does. Without Java, METEOR is null a
 """
 
 import json
-import sys
 import time
 
-from absl import app, flags, logging
+from s_cnn_rnn import command_line
 
-from s_cnn_rnn import atomic_files
-from s_cnn_rnn.metrics import caption_scores
+command_line.quiet_startup(__name__)
+
+from absl import app, flags, logging  # noqa: E402
+
+from s_cnn_rnn import atomic_files  # noqa: E402
+from s_cnn_rnn.metrics import caption_scores  # noqa: E402
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("references", None, "COCO caption-annotation JSON (.json or .json.gz).")
-flags.DEFINE_string("results", None, "COCO caption results JSON: [{image_id, caption}, ...].")
-flags.DEFINE_string("output", None, "Also write the scores JSON here (atomically).")
+COMMAND = "s-cnn-rnn-score-captions"
+command_line.define_path("references", None, "COCO caption-annotation JSON (.json or .json.gz).")
+command_line.define_path("results", None, "COCO caption results JSON: [{image_id, caption}, ...].")
+command_line.define_path("output", None, "Also write the scores JSON here (atomically).")
 
 
 def main(argv) -> int:
@@ -36,7 +40,7 @@ def main(argv) -> int:
         logging.info("scoring %d results against %s", len(results), FLAGS.references)
         scores = caption_scores.score_captions(references, results)
     except (caption_scores.CaptionDataError, RuntimeError) as error:  # bad file, or java failed
-        print(f"error: {error}", file=sys.stderr)
+        command_line.print_error(COMMAND, error)
         return 1
     for name, reason in scores.get(caption_scores.UNAVAILABLE_KEY, {}).items():
         logging.warning("%s: %s", name, reason)
@@ -51,7 +55,7 @@ def main(argv) -> int:
 def run() -> None:
     """Console-script entry point (`s-cnn-rnn-score-captions`)."""
     flags.mark_flags_as_required(["references", "results"])
-    app.run(main)
+    command_line.run(main, COMMAND)
 
 
 if __name__ == "__main__":

@@ -14,12 +14,13 @@ import pathlib
 from collections.abc import Iterable, Sequence
 
 from s_cnn_rnn import atomic_files
+from s_cnn_rnn import errors
 from s_cnn_rnn import features
 
 _FIX_HINT = "re-run s-cnn-rnn-convert to rebuild the vocabulary files"
 
 
-class VocabularyFileError(ValueError):
+class VocabularyFileError(errors.UserError, ValueError):
     """A vocabulary file that cannot be read; the message names the file and line."""
 
 

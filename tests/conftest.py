@@ -33,7 +33,7 @@ def tiny_synthetic_data(tmp_path_factory) -> str:
         conversion.ConvertOptions(
             dataset="synthetic",
             output_dir=str(output_dir),
-            synthetic_sizes=(48, 8, 8),
+            synthetic_num_train=48, synthetic_num_val=8, synthetic_num_test=8,
             synthetic_image_size=32,
             num_concepts=40,
             num_workers=0,

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from s_cnn_rnn import errors
 from s_cnn_rnn import input_pipeline
 from s_cnn_rnn.models import builder
 from s_cnn_rnn.models.config import ModelConfig
@@ -141,7 +142,8 @@ def test_each_loss_can_be_driven_near_zero_on_one_fixed_batch(tiny_synthetic_dat
     assert final[term] < 0.1 * first[term], (first, final)
 
 
-def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(tiny_synthetic_data, tmp_path):
+@pytest.mark.parametrize("poisoned_from", [3, 0])
+def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(tiny_synthetic_data, tmp_path, poisoned_from):
     options = _options(tiny_synthetic_data, tmp_path / "model", stage="cnn")
     model = builder.build_model(orchestrate.complete_model_config(options))
     pipeline = input_pipeline.PipelineConfig(
@@ -149,15 +151,37 @@ def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(tiny_synthetic
     )
     good = input_pipeline.make_dataset(tiny_synthetic_data, "train", pipeline)
     poisoned = good.enumerate().map(
-        lambda index, batch: dict(batch, image=tf.where(index >= 3, np.nan, batch["image"]))
+        lambda index, batch: dict(batch, image=tf.where(index >= poisoned_from, np.nan, batch["image"]))
     )
     settings = trainer.StageSettings(stage="cnn", train_steps=6, batch_size=4, log_every=1, checkpoint_every=1,
                                      validate_every=0)
     stage_trainer = trainer.StageTrainer(model, tf.distribute.get_strategy(), settings, str(tmp_path / "cnn"),
                                          lambda start: poisoned)
-    with pytest.raises(trainer.NonFiniteLossError, match="non-finite at step 4.*step 3"):
+    with pytest.raises(trainer.NonFiniteLossError, match=f"non-finite at step {poisoned_from + 1}") as error:
         stage_trainer.run()
-    assert tf.train.latest_checkpoint(str(tmp_path / "cnn" / "checkpoints")).endswith("-3")
+    checkpoints = str(tmp_path / "cnn" / "checkpoints")
+    if poisoned_from:
+        assert f"step {poisoned_from}) is kept in {checkpoints}" in str(error.value)
+        assert tf.train.latest_checkpoint(checkpoints).endswith(f"-{poisoned_from}")
+    else:  # nothing was saved: the message must not point at a checkpoint directory that does not exist
+        assert not os.path.exists(checkpoints) and checkpoints not in str(error.value)
+        assert "No checkpoint of stage cnn was written yet" in str(error.value)
+
+
+def test_all_stages_on_captions_only_data_names_a_real_flag(tmp_path):
+    from data_prep import conversion  # pylint: disable=import-outside-toplevel
+
+    captions = tmp_path / "captions.json"
+    captions.write_text(json.dumps({
+        "images": [{"id": i, "file_name": f"{i}.jpg"} for i in range(1, 7)],
+        "annotations": [{"id": i, "image_id": i, "caption": f"a dog number {i} on grass"} for i in range(1, 7)],
+    }))
+    data_dir = str(tmp_path / "data")
+    conversion.convert(conversion.ConvertOptions(dataset="coco_captions", output_dir=data_dir,
+                                                 captions_json=[str(captions)], num_concepts=4, num_workers=0,
+                                                 show_progress=False))
+    with pytest.raises(errors.OptionError, match="captions-only .* train it with --stage=rnn"):
+        orchestrate.train(_options(data_dir, tmp_path / "model", stage="all"))
 
 
 def test_vocabulary_mismatch_is_a_clear_error(tiny_synthetic_data, tmp_path):

@@ -2,8 +2,10 @@
 
 import dataclasses
 
+from s_cnn_rnn import errors
 
-class AnnotationError(ValueError):
+
+class AnnotationError(errors.UserError, ValueError):
     """A missing or malformed annotation file; raised before any work is done.
 
     The message always names the file and says how to fix it.

@@ -29,6 +29,8 @@ import subprocess
 import threading
 from typing import Hashable, Iterable, Mapping, Optional, Sequence, Union
 
+from s_cnn_rnn import errors
+
 METRIC_KEYS = {
     "Bleu": ("Bleu_1", "Bleu_2", "Bleu_3", "Bleu_4"),
     "METEOR": ("METEOR",),
@@ -43,7 +45,7 @@ PathLike = Union[str, os.PathLike]
 ImageId = Hashable
 
 
-class CaptionDataError(ValueError):
+class CaptionDataError(errors.UserError, ValueError):
     """References or results that cannot be scored (bad file, missing image, duplicate)."""
 
 

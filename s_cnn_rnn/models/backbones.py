@@ -19,6 +19,7 @@ from typing import Optional
 
 import keras
 
+from s_cnn_rnn import errors
 from s_cnn_rnn.models import backbone_specs
 
 BACKBONE_NAME = "backbone"
@@ -27,7 +28,7 @@ BACKBONE_NAME = "backbone"
 _SMALL_CNN_BLOCKS = ((1, 2), (2, 2), (2, 1), (4, 2))
 
 
-class BackboneWeightsError(RuntimeError):
+class BackboneWeightsError(errors.UserError, RuntimeError):
     """The requested backbone weights could not be obtained or do not fit the backbone."""
 
 

@@ -13,6 +13,7 @@ import dataclasses
 import json
 from typing import Any, Optional
 
+from s_cnn_rnn import errors
 from s_cnn_rnn.models import backbone_specs
 from s_cnn_rnn.models import variants
 
@@ -22,7 +23,7 @@ LSTM_ACTIVATIONS = ("tanh", "relu")
 PREPROCESSING_MODES = backbone_specs.PIXEL_SCALINGS
 
 
-class ModelConfigError(ValueError):
+class ModelConfigError(errors.UserError, ValueError):
     """A `ModelConfig` field (or a combination of fields) is invalid."""
 
 

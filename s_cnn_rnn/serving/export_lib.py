@@ -35,6 +35,7 @@ import keras
 import tensorflow as tf
 
 from s_cnn_rnn import atomic_files
+from s_cnn_rnn import errors
 from s_cnn_rnn import features
 from s_cnn_rnn import inference
 from s_cnn_rnn import output_guard

@@ -12,9 +12,10 @@ import os
 from absl import logging
 
 from s_cnn_rnn import atomic_files
+from s_cnn_rnn import errors
 
 
-class HistoryError(ValueError):
+class HistoryError(errors.UserError, ValueError):
     """history.jsonl holds a line that is not JSON before its last line."""
 
 

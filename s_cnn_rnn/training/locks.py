@@ -18,10 +18,12 @@ import fcntl
 import os
 import socket
 
+from s_cnn_rnn import errors
+
 LOCK_FILE = "LOCK"
 
 
-class StageLockedError(RuntimeError):
+class StageLockedError(errors.UserError, RuntimeError):
     """Another live process is training this stage of this model dir."""
 
 

@@ -14,6 +14,7 @@ import json
 import os
 
 from s_cnn_rnn import atomic_files
+from s_cnn_rnn import errors
 from s_cnn_rnn import features
 from s_cnn_rnn.vocabulary import Vocabularies
 
@@ -21,7 +22,7 @@ CONFIG_FILE = "model_config.json"
 FINGERPRINTS_FILE = "vocab/fingerprints.json"
 
 
-class VocabularyMismatchError(ValueError):
+class VocabularyMismatchError(errors.UserError, ValueError):
     """The data's vocabularies differ from those the model was trained with."""
 
 

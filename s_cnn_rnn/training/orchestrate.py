@@ -11,6 +11,7 @@ import os
 import tensorflow as tf
 from absl import logging
 
+from s_cnn_rnn import errors
 from s_cnn_rnn import input_pipeline
 from s_cnn_rnn.models import builder
 from s_cnn_rnn.models.config import ModelConfig
@@ -24,35 +25,50 @@ from s_cnn_rnn.training import trainer
 
 @dataclasses.dataclass
 class TrainOptions:
-    """A whole training run (the flags of `s-cnn-rnn-train`).
+    """A whole training run. The comments are the help of `s-cnn-rnn-train`'s flags, which are
+    derived from these fields (`model` and `stage_settings` from their own dataclasses).
 
-    Attributes:
-      stage: "cnn", "rnn", "joint" or "all" (the variant's stages in order).
-      data_dir: the converter's output.
-      model_dir: where config, vocabularies and each stage's checkpoints live.
-      task: "caption" or "multilabel".
-      model: the ModelConfig without its data-dependent sizes (filled from the data).
-      stage_settings: one StageSettings per stage name.
-      batch_size, augment, max_caption_length: input pipeline settings.
-      val_split: the split validated on ("" = none).
-      distribution, mixed_precision, deterministic, seed: see `runtime`.
-      retrain: train a finished stage again from scratch.
+    Raises:
+      OptionError: on construction, a value that makes no sense.
     """
 
-    stage: str
-    data_dir: str
-    model_dir: str
-    task: str
-    model: ModelConfig
-    stage_settings: dict
+    # Which stage to train: cnn | rnn | joint | all (the variant's stages in order).
+    stage: str = dataclasses.field(metadata={"choices": ("cnn", "rnn", "joint", "all")})
+    # The converter's output directory.
+    data_dir: str = dataclasses.field(metadata={"path": True})
+    # Where checkpoints, config and vocabularies go.
+    model_dir: str = dataclasses.field(metadata={"path": True})
+    # Captioning or multi-label classification.
+    task: str = dataclasses.field(metadata={"choices": ("caption", "multilabel")})
+    # The ModelConfig without its data-dependent sizes (filled from the data).
+    model: ModelConfig = dataclasses.field(metadata={"flag": None})
+    # One StageSettings per stage name.
+    stage_settings: dict = dataclasses.field(metadata={"flag": None})
+    # Random crops and colour jitter while training.
     augment: bool = False
+    # Tokens kept per caption before <end>.
     max_caption_length: int = 20
+    # Split validated on; empty for none.
     val_split: str = "val"
-    distribution: str = "none"
-    mixed_precision: str = "float32"
+    # tf.distribute strategy (see training/runtime.py).
+    distribution: str = dataclasses.field(default="none", metadata={"choices": runtime.DISTRIBUTIONS})
+    # Keras dtype policy (mixed_float16 gets loss scaling).
+    mixed_precision: str = dataclasses.field(default="float32", metadata={"choices": runtime.PRECISIONS})
+    # Seeded, op-deterministic training (slower).
     deterministic: bool = False
+    # Random seed.
     seed: int = 0
+    # Train already finished stages again from scratch.
     retrain: bool = False
+
+    def __post_init__(self):
+        for name in ("stage", "task", "distribution", "mixed_precision"):
+            errors.check_choice("TrainOptions", name, getattr(self, name),
+                                self.__dataclass_fields__[name].metadata["choices"])
+        for name in ("data_dir", "model_dir"):
+            if not getattr(self, name):
+                raise errors.OptionError(f"TrainOptions.{name} is required", field=name, reason="is required")
+        errors.check_at_least("TrainOptions", "max_caption_length", self.max_caption_length, 1)
 
 
 def complete_model_config(options: TrainOptions) -> ModelConfig:
@@ -63,7 +79,7 @@ def complete_model_config(options: TrainOptions) -> ModelConfig:
     else:
         num_concepts, vocab_size = info["num_labels"], info["num_label_tokens"]
     if num_concepts == 0:
-        raise ValueError(
+        raise errors.OptionError(
             f"{options.data_dir} has no {'concepts' if options.task == 'caption' else 'labels'} for "
             f"--task={options.task}; convert a dataset that has them or change --task."
         )
@@ -82,7 +98,7 @@ def _check_saved_config(model_dir: str, config: dict, may_change: bool) -> bool:
     if different and may_change:
         logging.info("%s replaced: no stage has a checkpoint with its settings yet", path)
     elif different:
-        raise ValueError(
+        raise errors.OptionError(
             f"{path} was written for another model ({', '.join(f'{k}: {saved.get(k)!r} != {config.get(k)!r}' for k in different)}); "
             "use the same settings to resume, or a new --model_dir."
         )
@@ -115,7 +131,8 @@ def _clear_stage_dir(stage_dir: str) -> None:
                 os.unlink(path)
 
 
-def _pipeline_config(options: TrainOptions, stage: str, training: bool) -> input_pipeline.PipelineConfig:
+def pipeline_config(options: TrainOptions, stage: str, training: bool) -> input_pipeline.PipelineConfig:
+    """The input pipeline's config of a stage, as training (and `bench/train_step.py`) use it."""
     return input_pipeline.PipelineConfig(
         task=options.task,
         batch_size=options.stage_settings[stage].batch_size,
@@ -189,6 +206,12 @@ def _train_locked(options: TrainOptions, strategy, requested: tuple[str, ...], w
     config_dict = dict(config.to_dict(), task=options.task)
     config_changed = _check_saved_config(options.model_dir, config_dict, may_change)
     info = input_pipeline.dataset_info(options.data_dir)
+    image_stages = [stage for stage in requested if stages.reads_images(stage)]
+    if image_stages and not info["has_images"]:
+        raise errors.OptionError(
+            f"{options.data_dir} holds captions-only records (converted without --image_dir), but "
+            f"--stage={options.stage} trains {', '.join(image_stages)}, which read images: train it with "
+            "--stage=rnn, or convert again with --image_dir=IMAGES")
     has_val = bool(options.val_split) and info["num_examples"].get(options.val_split, 0) > 0
     with strategy.scope():
         model = builder.build_model(config)
@@ -205,13 +228,13 @@ def _train_locked(options: TrainOptions, strategy, requested: tuple[str, ...], w
 
         def train_dataset(start_step, stage=stage):
             return input_pipeline.make_dataset(
-                options.data_dir, "train", _pipeline_config(options, stage, training=True),
+                options.data_dir, "train", pipeline_config(options, stage, training=True),
                 skip_examples=start_step * options.stage_settings[stage].batch_size,
             )
 
         def val_dataset(stage=stage):
             return input_pipeline.make_dataset(
-                options.data_dir, options.val_split, _pipeline_config(options, stage, training=False)
+                options.data_dir, options.val_split, pipeline_config(options, stage, training=False)
             )
 
         stage_trainer = trainer.StageTrainer(

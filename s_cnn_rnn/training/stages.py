@@ -13,6 +13,7 @@ NIC-deeply has L_u (cnn stage) but its decoder reads features (no rnn stage).
 CNN+logistic is the stage-1 CNN alone. (Each variant's `stages` field says so.)
 """
 
+from s_cnn_rnn import errors
 from s_cnn_rnn.models import variants
 from s_cnn_rnn.training import losses
 
@@ -29,7 +30,7 @@ def check_stage(stage: str, variant: str) -> None:
     record = variants.get(variant)
     if stage not in record.stages:
         reasons = variants.stage_problems(variants.STAGES[stage], record) if stage in variants.STAGES else []
-        raise ValueError(
+        raise errors.OptionError(
             f"variant {variant!r} has no {stage!r} stage (it runs {', '.join(record.stages)})"
             + (f": {'; '.join(reasons)}" if reasons else "") + "; see s_cnn_rnn/models/variants.py"
         )

@@ -15,13 +15,14 @@ import keras
 import tensorflow as tf
 from absl import logging
 
+from s_cnn_rnn import errors
 from s_cnn_rnn.training import chief
 from s_cnn_rnn.training import history as history_lib
 from s_cnn_rnn.training import runtime
 from s_cnn_rnn.training import stages
 
 
-class NonFiniteLossError(RuntimeError):
+class NonFiniteLossError(errors.UserError, RuntimeError):
     """Training produced a NaN or infinite loss; the last good checkpoint is kept."""
 
 
@@ -31,35 +32,57 @@ class TrainingInterrupted(KeyboardInterrupt):
 
 @dataclasses.dataclass
 class StageSettings:
-    """How one stage trains (flags `--<stage>_*` and the common ones).
+    """How one stage trains. The comments are the help of `s-cnn-rnn-train`'s flags, which are
+    derived from these fields (`--<stage>_train_steps`, `--<stage>_learning_rate`,
+    `--<stage>_optimizer`, `--cnn_head_steps`; the others are one flag for every stage).
 
-    Attributes:
-      stage: "cnn", "rnn" or "joint".
-      train_steps: the stage's TOTAL number of steps (a rerun resumes up to it).
-      batch_size: global batch size (split over replicas).
-      learning_rate: constant learning rate (the paper gives no schedule).
-      optimizer: "rmsprop" (the paper's, T5), "adam" or "sgd".
-      head_steps: cnn stage: steps that train only the concept head first (T4).
-      gradient_clip_norm: global-norm clipping, 0 = off.
-      log_every, checkpoint_every, validate_every: in steps; validate_every 0 = never.
-      validation_steps: batches per validation (0 = the whole split).
-      mixed_precision: the Keras policy name (float16 gets loss scaling).
-      jit_compile: XLA-compile the forward and backward pass.
+    Raises:
+      OptionError: on construction, a value that makes no sense (a step count < 1, ...).
     """
 
+    # "cnn", "rnn" or "joint".
     stage: str
+    # The stage's TOTAL number of steps (a rerun resumes up to it).
     train_steps: int
+    # Global batch size, split over replicas (T4: 32).
     batch_size: int
+    # Constant learning rate (the paper gives no schedule).
     learning_rate: float = 1e-4
+    # rmsprop (the paper's, T5) | adam | sgd.
     optimizer: str = "rmsprop"
+    # First train only the concept layer this many steps (T4; the cnn stage only).
     head_steps: int = 0
+    # Clip gradients to this global norm (0 = off).
     gradient_clip_norm: float = 0.0
+    # Steps between log lines and history records.
     log_every: int = 50
+    # Steps between checkpoints.
     checkpoint_every: int = 500
+    # Steps between validations (0 = never).
     validate_every: int = 500
+    # Batches per validation (0 = the whole split).
     validation_steps: int = 20
+    # The Keras dtype policy name (float16 gets loss scaling).
     mixed_precision: str = "float32"
+    # XLA-compile the training step.
     jit_compile: bool = False
+
+    def __post_init__(self):
+        owner = f"StageSettings(stage={self.stage!r})"
+        errors.check_choice(owner, "stage", self.stage, stages.STAGES)
+        errors.check_choice(owner, "optimizer", self.optimizer, OPTIMIZERS)
+        for name in ("train_steps", "batch_size", "log_every", "checkpoint_every"):
+            errors.check_at_least(owner, name, getattr(self, name), 1)
+        for name in ("head_steps", "validate_every", "validation_steps"):
+            errors.check_at_least(owner, name, getattr(self, name), 0)
+        errors.check_at_least(owner, "gradient_clip_norm", self.gradient_clip_norm, 0.0)
+        if isinstance(self.learning_rate, bool) or not isinstance(self.learning_rate, (int, float)) or not (
+                self.learning_rate > 0):
+            raise errors.OptionError(f"{owner}.learning_rate={self.learning_rate!r}: must be > 0",
+                                     field="learning_rate", reason="must be > 0")
+
+
+OPTIMIZERS = ("rmsprop", "adam", "sgd")
 
 
 def make_optimizer(name: str, learning_rate: float, clip_norm: float, precision: str):
@@ -121,7 +144,8 @@ class StageTrainer:
         )
 
     # ----------------------------------------------------------------- steps
-    def _make_train_step(self, head_only: bool):
+    def make_train_step(self, head_only: bool):
+        """The step function `run` calls: `train_step(iterator) -> {loss terms}` (public for benchmarks)."""
         stage, model, strategy = self.settings.stage, self.model, self.strategy
         optimizer = self.head_optimizer if head_only else self.optimizer
         global_batch = self.settings.batch_size
@@ -194,10 +218,14 @@ class StageTrainer:
     def _check_finite(self, last_good: int) -> None:
         bad = int(self.bad_step.numpy())
         if bad:
+            # Name the checkpoint directory only when it holds a checkpoint (it is created by the
+            # first save, so a loss that breaks before then leaves none to point at).
+            kept = (f"The last good checkpoint (step {last_good}) is kept in {self.manager.directory}."
+                    if self.manager.latest_checkpoint else
+                    f"No checkpoint of stage {self.settings.stage} was written yet; a rerun starts it again.")
             raise NonFiniteLossError(
                 f"stage {self.settings.stage}: the loss became non-finite at step {bad}; training stopped. "
-                f"The last good checkpoint (step {last_good}) is kept in {self.manager.directory}. "
-                "Lower the learning rate, enable --gradient_clip_norm, or check the data."
+                f"{kept} Lower the learning rate, enable --gradient_clip_norm, or check the data."
             )
 
     def _save_on_interrupt(self, last_saved: int) -> None:
@@ -243,8 +271,8 @@ class StageTrainer:
         else:
             history, summaries = chief.NullHistory(), tf.summary.create_noop_writer()
         iterator = iter(chief.distribute_dataset(self.strategy, self._train_dataset_fn(start)))
-        head_step = self._make_train_step(head_only=True) if settings.head_steps > 0 else None
-        full_step = self._make_train_step(head_only=False)
+        head_step = self.make_train_step(head_only=True) if settings.head_steps > 0 else None
+        full_step = self.make_train_step(head_only=False)
         last_good = start
         record = {"step": start}
         window_start, window_step = time.perf_counter(), start

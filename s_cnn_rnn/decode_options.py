@@ -1,0 +1,33 @@
+"""`DecodeOptions`: how a trained model decodes, shared by evaluate, predict and export.
+
+`s-cnn-rnn-evaluate`, `s-cnn-rnn-predict` and `s-cnn-rnn-export` derive their decoding flags
+from these fields (`option_flags.define(DecodeOptions, fields=...)`), each taking the ones it
+uses; add a decoding option here and it is one flag in every command that lists it. Imports no
+TensorFlow.
+"""
+
+import dataclasses
+
+from s_cnn_rnn import errors
+
+
+@dataclasses.dataclass
+class DecodeOptions:
+    """Decoding settings (see `s_cnn_rnn/inference.py`'s `Annotator`).
+
+    Raises:
+      OptionError: on construction, a value that makes no sense (naming the flag).
+    """
+
+    # Captions: beam width (SPEC I2: 3).
+    beam_width: int = 3
+    # Most tokens decoded (default: 20 for captions, the label count for labels).
+    max_length: int | None = None
+    # Images per model call.
+    batch_size: int = 32
+
+    def __post_init__(self):
+        errors.check_at_least("DecodeOptions", "beam_width", self.beam_width, 1)
+        errors.check_at_least("DecodeOptions", "batch_size", self.batch_size, 1)
+        if self.max_length is not None:
+            errors.check_at_least("DecodeOptions", "max_length", self.max_length, 1)

@@ -1,0 +1,96 @@
+"""The flags of `s-cnn-rnn-train`, derived from the training dataclasses, and the way back.
+
+`define(flag_values)` defines every flag in `flag_values` and returns a `TrainFlags` whose
+`options()` reads them into `orchestrate.TrainOptions`. Each flag is a dataclass field (its
+comment is the help, see `option_flags.py`):
+
+| flags | dataclass field |
+|---|---|
+| --stage --data_dir --model_dir --task --augment --max_caption_length --val_split --distribution --mixed_precision --deterministic --seed --retrain | `orchestrate.TrainOptions` |
+| --variant --backbone --backbone_weights --image_size --embedding_dim --lstm_units --lstm_activation --use_tags --freeze_cnn --dropout --small_cnn_width | `ModelConfig` |
+| --<stage>_train_steps --<stage>_learning_rate --<stage>_optimizer --cnn_head_steps | `trainer.StageSettings`, one per stage |
+| --batch_size --gradient_clip_norm --log_every --checkpoint_every --validate_every --validation_steps --jit_compile (and any new StageSettings field) | `trainer.StageSettings`, shared by the stages |
+
+plus `--train_steps`, which overrides every stage's steps. Defining nothing at import, this
+module also serves `bench/` (a throw-away FlagValues that parses a flagfile with absl itself).
+"""
+
+import dataclasses
+
+from absl import flags
+
+from s_cnn_rnn import option_flags
+from s_cnn_rnn.models import config as config_lib
+from s_cnn_rnn.training import orchestrate
+from s_cnn_rnn.training import stages
+from s_cnn_rnn.training import trainer
+
+# The flags belong to the module that calls `define` (the command's --help section).
+flags.disclaim_key_flags()
+
+# Defaults of --<stage>_train_steps (the paper's schedules set their own in flags/).
+STAGE_DEFAULT_STEPS = {"cnn": 30000, "rnn": 100000, "joint": 50000}
+# StageSettings fields with one flag per stage; --cnn_head_steps exists for the cnn stage only.
+PER_STAGE_FIELDS = ("train_steps", "learning_rate", "optimizer")
+# ModelConfig fields that come from the data or stay at their defaults (no flag).
+MODEL_FIELDS_WITHOUT_FLAG = ("preprocessing", "num_concepts", "vocab_size", "num_tags", "tag_hidden_units")
+
+
+@dataclasses.dataclass
+class TrainFlags:
+    """The defined flag sets of `s-cnn-rnn-train` (see the module docstring)."""
+
+    run: option_flags.DataclassFlags
+    model: option_flags.DataclassFlags
+    per_stage: dict
+    all_stages: option_flags.DataclassFlags
+    flag_values: flags.FlagValues
+
+    def options(self) -> orchestrate.TrainOptions:
+        """The training library's options, read from the flags (each dataclass validates its own).
+
+        Raises:
+          errors.OptionError / ModelConfigError: a value that makes no sense, naming its flag.
+        """
+        model = self.model.build(num_concepts=1, vocab_size=1)  # the sizes come from the data
+        train_steps = self.flag_values["train_steps"].value
+        fixed = {"train_steps": train_steps} if train_steps is not None else {}
+        mixed_precision = self.flag_values["mixed_precision"].value
+        stage_settings = {
+            stage: self.all_stages.merged(self.per_stage[stage]).build(
+                stage=stage, mixed_precision=mixed_precision, **fixed)
+            for stage in stages.STAGES
+        }
+        return self.run.build(model=model, stage_settings=stage_settings)
+
+
+def define(flag_values: flags.FlagValues = flags.FLAGS, choices: dict | None = None) -> TrainFlags:
+    """Defines every flag of `s-cnn-rnn-train` in `flag_values`.
+
+    Args:
+      flag_values: where to define them (a fresh `flags.FlagValues()` to parse a flagfile apart).
+      choices: {ModelConfig field: accepted values}, overriding the variant/backbone/activation lists.
+
+    Returns:
+      The `TrainFlags` to read the parsed values back with.
+    """
+    model_choices = {"variant": config_lib.VARIANTS, "backbone": config_lib.BACKBONES,
+                     "lstm_activation": config_lib.LSTM_ACTIVATIONS, **(choices or {})}
+    run = option_flags.define(orchestrate.TrainOptions, defaults={"stage": "all", "task": "caption"},
+                              flag_values=flag_values)
+    model = option_flags.define(config_lib.ModelConfig, exclude=MODEL_FIELDS_WITHOUT_FLAG, choices=model_choices,
+                                paths=("backbone_weights",), flag_values=flag_values)
+    flags.DEFINE_integer("train_steps", None, "If set: the total steps of every stage this run trains "
+                         "(overrides --<stage>_train_steps).", lower_bound=1, flag_values=flag_values)
+    per_stage = {
+        stage: option_flags.define(
+            trainer.StageSettings, prefix=f"{stage}_", help_prefix=f"{stage} stage: ",
+            fields=PER_STAGE_FIELDS + (("head_steps",) if stage == "cnn" else ()),
+            choices={"optimizer": trainer.OPTIMIZERS}, defaults={"train_steps": steps}, flag_values=flag_values)
+        for stage, steps in STAGE_DEFAULT_STEPS.items()
+    }
+    # mixed_precision is TrainOptions' flag; head_steps is --cnn_head_steps.
+    all_stages = option_flags.define(
+        trainer.StageSettings, exclude=("stage", "mixed_precision", "head_steps") + PER_STAGE_FIELDS,
+        defaults={"batch_size": 32}, flag_values=flag_values)
+    return TrainFlags(run, model, per_stage, all_stages, flag_values)
