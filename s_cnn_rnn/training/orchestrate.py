@@ -144,6 +144,7 @@ def train(options: TrainOptions) -> dict:
     has_val = bool(options.val_split) and info["num_examples"].get(options.val_split, 0) > 0
     with strategy.scope():
         model = builder.build_model(config)
+    model_store.save_summary(options.model_dir, model.summary())
     results = {}
     for stage in requested:
         settings = options.stage_settings[stage]
