@@ -24,7 +24,6 @@ The layer names in those layouts are those of the earlier layer-subclass models,
 checkpoints (and optimizer slots) restore unchanged.
 """
 
-import io
 from typing import Optional
 
 import keras
@@ -32,7 +31,6 @@ import keras
 from s_cnn_rnn.models import concept_cnn as concept_cnn_lib
 from s_cnn_rnn.models import config as config_lib
 from s_cnn_rnn.models import decoder as decoder_lib
-from s_cnn_rnn.models import layout as layout_lib
 from s_cnn_rnn.models import tag_mlp as tag_mlp_lib
 
 

@@ -87,7 +87,6 @@ class CaptionDecoder:
         return layout_lib.variables_of(self.checkpoint_layout(), trainable_only=False)
 
 
-
 def _state_inputs(decoder: CaptionDecoder) -> list:
     # The state flows in the LSTM's compute dtype (float16 under mixed precision): no casts.
     return [keras.Input((decoder.lstm_units,), dtype=decoder.lstm_cell.compute_dtype, name=name)
@@ -107,7 +106,7 @@ def _words_to_logits(decoder: CaptionDecoder, words, run_lstm):
 
 
 def build_initial_state_model(decoder: CaptionDecoder, embedding_width: int) -> keras.Model:
-    """"initial_state": `I_e [B, D] -> [h0, c0]`, each `[B, lstm_units]` in the compute dtype."""
+    """The "initial_state" graph (the bridge): `I_e [B, D] -> [h0, c0]`, each `[B, lstm_units]` in the compute dtype."""
     image_embedding = keras.Input((embedding_width,), name="image_embedding")
     bridged = decoder.bridge(image_embedding)                           # [B, H] or [B, E]
     zeros = decoder.zero_state(bridged)                                 # [B, H]
@@ -119,7 +118,7 @@ def build_initial_state_model(decoder: CaptionDecoder, embedding_width: int) -> 
 
 
 def build_step_model(decoder: CaptionDecoder) -> keras.Model:
-    """"decoding_step": `[token_ids [N] int32, h, c] -> [logits [N, V] float32, h, c]`."""
+    """The "decoding_step" graph: `[token_ids [N] int32, h, c] -> [logits [N, V] float32, h, c]`."""
     token_ids = keras.Input((), dtype="int32", name="token_ids")
     state = _state_inputs(decoder)
     logits, (hidden, cell) = _words_to_logits(
@@ -128,7 +127,7 @@ def build_step_model(decoder: CaptionDecoder) -> keras.Model:
 
 
 def build_teacher_forcing_model(decoder: CaptionDecoder, initial_state: keras.Model) -> keras.Model:
-    """"teacher_forcing": `[I_e [B, D], input_ids [B, T] int32] -> logits [B, T, V]` float32.
+    """The "teacher_forcing" graph: `[I_e [B, D], input_ids [B, T] int32] -> logits [B, T, V]` float32.
 
     `input_ids` is `<start>` followed by the target tokens; `logits[:, t]` predicts
     `target_ids[:, t]`.
