@@ -92,6 +92,7 @@ class FitHarness(keras.Model):
     def __init__(self, model, batch_size: int):
         super().__init__(name="fit_harness")
         self.inner = model
+        self.graph = model.full_model  # tracked, so fit sees the model's variables as its own
         self.batch_size = batch_size
         self.loss_tracker = keras.metrics.Mean(name="loss")
         self.built = True

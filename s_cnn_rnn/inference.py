@@ -123,7 +123,7 @@ class Annotator(tf.Module):
           `[B, beam, T]` (END excluded), "lengths" `[B, beam]`, "log_probs" `[B, beam]`.
         """
         config = self.model.config
-        cnn = self.model.concept_cnn(images, tags=tags if config.use_tags else None, training=False)
+        cnn = self.model.unary(images, tags if config.use_tags else None, training=False)
         outputs = {}
         if "concept_probs" in cnn and cnn["concept_probs"] is not None:
             outputs["concept_probs"] = cnn["concept_probs"]

@@ -64,6 +64,9 @@ def test_all_stages_run_and_write_history_and_checkpoints(tiny_synthetic_data, t
         assert "val_loss" in records[-1]
         assert tf.train.latest_checkpoint(str(tmp_path / "model" / stage / "checkpoints")).endswith("-2")
     assert json.loads((tmp_path / "model" / "model_config.json").read_text())["task"] == "caption"
+    summary = (tmp_path / "model" / "model_summary.txt").read_text(encoding="utf-8")
+    assert all(name in summary for name in ("unary_model (Functional)", "teacher_forcing (Functional)",
+                                            "concept_layer (Dense)", "lstm_cell (LSTMCell)"))
     # A rerun does not retrain finished stages.
     again = orchestrate.train(_options(tiny_synthetic_data, tmp_path / "model"))
     assert all(record.get("skipped") for record in again.values())

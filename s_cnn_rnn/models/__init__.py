@@ -1,7 +1,8 @@
-"""The S-CNN-RNN model and its baselines (Keras 3); no training code here.
+"""The S-CNN-RNN model and its baselines as Keras 3 functional graphs; no training code here.
 
 `build_model(ModelConfig(...))` builds any variant (records in `variants.py`, backbones in
-`backbone_specs.py`).
+`backbone_specs.py`); `builder.py` lists the
+graphs it holds.
 
 The names below are imported on first use (PEP 562), so that `s_cnn_rnn.models.variants`,
 `.backbone_specs` and `.config` (plain data) can be imported without Keras and TensorFlow,
@@ -21,7 +22,8 @@ _EXPORTS = {
     "ModelConfig": "config",
     "ModelConfigError": "config",
     "CaptionDecoder": "decoder",
-    "TagMLP": "tag_mlp",
+    "build_unary_model": "concept_cnn",
+    "build_tag_mlp": "tag_mlp",
 }
 
 __all__ = sorted(_EXPORTS)

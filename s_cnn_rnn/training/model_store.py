@@ -2,6 +2,7 @@
 
 MODEL_DIR/
   model_config.json      the ModelConfig and the task, so evaluate/predict/export rebuild the model
+  model_summary.txt      keras summary() of the model's functional graphs (for people; rewritten each run)
   vocab/*.txt            copies of the data's vocabularies (the model's output ids mean these words)
   vocab/fingerprints.json
   cnn/ rnn/ joint/       one folder per stage: checkpoints/, tensorboard/, history.jsonl, LOCK (locks.py)
@@ -19,6 +20,7 @@ from s_cnn_rnn import features
 from s_cnn_rnn.vocabulary import Vocabularies
 
 CONFIG_FILE = "model_config.json"
+SUMMARY_FILE = "model_summary.txt"
 FINGERPRINTS_FILE = "vocab/fingerprints.json"
 
 
@@ -75,6 +77,11 @@ def load_vocabularies(model_dir: str) -> Vocabularies:
 def save_config(model_dir: str, config: dict) -> None:
     """Writes model_config.json (the ModelConfig dict plus the task)."""
     atomic_files.write_json(os.path.join(model_dir, CONFIG_FILE), config)
+
+
+def save_summary(model_dir: str, summary: str) -> None:
+    """Writes model_summary.txt (the text of `SCnnRnnModel.summary()`)."""
+    atomic_files.write_text(os.path.join(model_dir, SUMMARY_FILE), summary)
 
 
 def load_config(model_dir: str) -> dict:

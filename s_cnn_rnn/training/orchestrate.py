@@ -219,6 +219,7 @@ def _train_locked(options: TrainOptions, strategy, requested: tuple[str, ...], w
         model_store.bind_vocabularies(options.model_dir, options.data_dir, may_change=may_change)
         if config_changed:
             model_store.save_config(options.model_dir, config_dict)
+        model_store.save_summary(options.model_dir, model.summary())
     results = {}
     for stage in requested:
         settings = options.stage_settings[stage]

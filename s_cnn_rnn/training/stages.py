@@ -59,7 +59,7 @@ def per_example_losses(stage: str, model, batch: dict, training: bool) -> dict:
         return {"L_r": losses.sequence_loss(batch["target_ids"], batch["target_mask"], logits)}
     tags = batch.get("tags") if config.use_tags else None
     if stage == "cnn":
-        outputs = model.concept_cnn(batch["image"], tags=tags, training=training)
+        outputs = model.unary(batch["image"], tags, training=training)
         return {"L_u": losses.concept_loss(batch["concepts"], outputs["concept_logits"])}
     outputs = model(batch, training=training)
     terms = {"L_r": losses.sequence_loss(batch["target_ids"], batch["target_mask"], outputs["sequence_logits"])}
