@@ -11,7 +11,7 @@ DECISIONS_HEADING = "## The paper's decisions (codes used in comments)"
 WHAT_WE_DO_HEADING = "## The paper's decisions, item by item: what we do"
 # A code is a family letter and a number: M (model), T (training), I (inference), D (data),
 # E (evaluation), V (variants). flake8 codes after "noqa:" are not codes.
-_CODE = re.compile(r"\b[MTVIDE][0-9]+\b")
+_CODE = re.compile(r"\b[MTVIDE][0-9]{1,2}\b")  # paper codes have 1-2 digits (not TF log prefixes like I0000)
 _NOQA = re.compile(r"noqa(:[ A-Z0-9,]*)?")
 # What the package, the flagfiles and the docs must not point at: a user has only the repository.
 _OUTSIDE = re.compile(r"\.\./shared|shared/data|SPEC\.md|DESIGN\.md")

@@ -53,7 +53,7 @@ def test_training_evaluation_predict_and_serving_feed_identical_pixels(setup):
     settings = {stage: trainer.StageSettings(stage=stage, train_steps=1, batch_size=1) for stage in ("cnn", "joint")}
     options = orchestrate.TrainOptions(stage="all", data_dir=setup["data_dir"], model_dir=setup["model_dir"],
                                        task=trained.task, model=config, stage_settings=settings)
-    training = {stage: _first_image(setup["data_dir"], "train", orchestrate._pipeline_config(options, stage, True))
+    training = {stage: _first_image(setup["data_dir"], "train", orchestrate.pipeline_config(options, stage, True))
                 for stage in settings}
     # (b) The evaluation pipeline of s-cnn-rnn-evaluate.
     evaluation = _first_image(setup["data_dir"], "test", runner._pipeline_config(trained, 1))
