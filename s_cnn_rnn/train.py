@@ -56,6 +56,8 @@ flags.DEFINE_integer("log_every", 50, "Steps between log lines and history recor
 flags.DEFINE_integer("checkpoint_every", 500, "Steps between checkpoints.")
 flags.DEFINE_integer("validate_every", 500, "Steps between validations (0 = never).")
 flags.DEFINE_integer("validation_steps", 20, "Batches per validation (0 = the whole split).")
+flags.DEFINE_float("step_scale", 1.0, "Multiplies every stage's train and head steps and the log, checkpoint "
+                   "and validation intervals (each >= 1; 0 stays 0): a paper flagfile at CPU size.")
 # Runtime.
 flags.DEFINE_enum("distribution", "none", list(runtime.DISTRIBUTIONS), "tf.distribute strategy.")
 flags.DEFINE_enum("mixed_precision", "float32", list(runtime.PRECISIONS), "Keras dtype policy.")
@@ -63,6 +65,11 @@ flags.DEFINE_bool("jit_compile", False, "XLA-compile the training step.")
 flags.DEFINE_bool("deterministic", False, "Seeded, op-deterministic training (slower).")
 flags.DEFINE_integer("seed", 0, "Random seed.")
 flags.DEFINE_bool("retrain", False, "Train already finished stages again from scratch.")
+
+
+def scale_steps(steps: int, scale: float) -> int:
+    """`steps` times --step_scale, rounded, at least 1; 0 (off, e.g. no validation) stays 0."""
+    return 0 if steps == 0 else max(1, round(steps * scale))
 
 
 def options_from_flags() -> orchestrate.TrainOptions:
@@ -82,19 +89,23 @@ def options_from_flags() -> orchestrate.TrainOptions:
         dropout=FLAGS.dropout,
         small_cnn_width=FLAGS.small_cnn_width,
     )
+    if FLAGS.step_scale <= 0:
+        raise app.UsageError(f"--step_scale must be > 0, got {FLAGS.step_scale}")
+    scaled = {name: scale_steps(FLAGS[name].value, FLAGS.step_scale) for name in (
+        "cnn_head_steps", "log_every", "checkpoint_every", "validate_every")}
     stage_settings = {}
     for stage in ("cnn", "rnn", "joint"):
         stage_settings[stage] = trainer.StageSettings(
             stage=stage,
-            train_steps=FLAGS.train_steps or FLAGS[f"{stage}_train_steps"].value,
+            train_steps=scale_steps(FLAGS.train_steps or FLAGS[f"{stage}_train_steps"].value, FLAGS.step_scale),
             batch_size=FLAGS.batch_size,
             learning_rate=FLAGS[f"{stage}_learning_rate"].value,
             optimizer=FLAGS[f"{stage}_optimizer"].value,
-            head_steps=FLAGS.cnn_head_steps if stage == "cnn" else 0,
+            head_steps=scaled["cnn_head_steps"] if stage == "cnn" else 0,
             gradient_clip_norm=FLAGS.gradient_clip_norm,
-            log_every=FLAGS.log_every,
-            checkpoint_every=FLAGS.checkpoint_every,
-            validate_every=FLAGS.validate_every,
+            log_every=scaled["log_every"],
+            checkpoint_every=scaled["checkpoint_every"],
+            validate_every=scaled["validate_every"],
             validation_steps=FLAGS.validation_steps,
             mixed_precision=FLAGS.mixed_precision,
             jit_compile=FLAGS.jit_compile,
