@@ -103,10 +103,15 @@ def main(argv) -> int:
 
 def _parse(argv: list) -> list:
     """Parses this command's flags; the others (training flags) come back as arguments for every row."""
-    return FLAGS(argv, known_only=True)
+    try:
+        return FLAGS(argv, known_only=True)
+    except flags.Error as error:  # what absl's own parser does: one line, no traceback
+        print(f"s-cnn-rnn-reproduce: error: {error}\nPass --help to see the flags.", file=sys.stderr)
+        sys.exit(1)
 
 
 def run() -> None:
     """Console-script entry point (`s-cnn-rnn-reproduce`)."""
     flags.mark_flags_as_required(["table", "data_dir", "output_dir"])
+    sys.modules["__main__"].__doc__ = __doc__  # --help shows this module's usage, however it was started
     app.run(main, flags_parser=_parse)
