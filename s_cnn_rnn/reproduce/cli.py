@@ -87,7 +87,12 @@ def main(argv) -> int:
             print(f"{label}: done (train {timing['train_seconds']:.0f} s, evaluate "
                   f"{timing['evaluate_seconds']:.0f} s)", flush=True)
         result = runner.read_result(run)
-        per_seed.setdefault(row.key, {})[run.seed] = aggregate.row_values(table, row, result["metrics"]["metrics"])
+        try:
+            values = aggregate.row_values(table, row, result["metrics"]["metrics"])
+        except ValueError as error:  # e.g. an extra --variant flag turned every row into one model
+            print(f"s-cnn-rnn-reproduce: error: {label}: {run.metrics_path}: {error}", file=sys.stderr)
+            return 1
+        per_seed.setdefault(row.key, {})[run.seed] = values
         timings.setdefault(row.key, {})[str(run.seed)] = result["timing"]
     records = aggregate.summarise(table, per_seed, skipped, seeds)
     for record in records:
