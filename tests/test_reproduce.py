@@ -119,8 +119,9 @@ def test_statistics_paired_differences_and_paper_differences():
 
 
 def test_extra_flags_that_the_runner_sets_are_refused():
-    runner.check_extra_flags(["--backbone=small_cnn", "--nouse_tags"])
-    for bad in (["--model_dir=x"], ["--seed=3"], ["--step_scale=2"], ["positional"]):
+    runner.check_extra_flags(["--backbone=small_cnn", "--noaugment", "--image_size=32"])
+    for bad in (["--model_dir=x"], ["--seed=3"], ["--step_scale=2"], ["--variant=nic_f"], ["--nouse_tags"],
+                ["positional"]):
         with pytest.raises(ValueError):
             runner.check_extra_flags(bad)
 

@@ -29,8 +29,10 @@ RUN_FILE = "run.json"
 TIMING_FILE = "timing.json"
 METRICS_FILE = "metrics.json"  # s_cnn_rnn.evaluation.runner.METRICS_FILE (that module imports TensorFlow)
 PACKAGE_PARENT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-# Flags the runner sets itself for every row; given as extra flags they would contradict it.
-RESERVED_FLAGS = ("data_dir", "model_dir", "seed", "stage", "step_scale", "train_steps", "retrain")
+# Flags the runner sets itself for every row, and those that make a row what it is (its flagfile's);
+# given as extra flags they would contradict the runner or turn every row into one model.
+RESERVED_FLAGS = ("data_dir", "model_dir", "seed", "stage", "step_scale", "train_steps", "retrain", "task",
+                  "variant", "use_tags", "freeze_cnn")
 
 
 class RunError(RuntimeError):
@@ -89,8 +91,9 @@ def check_extra_flags(extra_flags: list) -> None:
             raise ValueError(f"unexpected argument {flag!r}: extra training flags look like --name=value")
         name = flag.lstrip("-").split("=", 1)[0]
         if name in RESERVED_FLAGS or (name.startswith("no") and name[2:] in RESERVED_FLAGS):
-            raise ValueError(f"{flag}: s-cnn-rnn-reproduce sets --{name} for every row itself; use its own "
-                             "--data_dir, --output_dir, --seeds and --scale instead")
+            raise ValueError(f"{flag}: s-cnn-rnn-reproduce sets --{name.removeprefix('no')} for every row itself "
+                             "(from the row's flagfile, or its own --data_dir, --output_dir, --seeds, --scale); "
+                             "pick rows with --rows instead")
 
 
 def read_flagfiles(flags_dir: str, flagfile: str) -> dict:
