@@ -1,6 +1,7 @@
 """s-cnn-rnn-reproduce: the paper's numbers, the tables' rows, the statistics, and a whole table end to
 end on the built-in dataset (rows, paper numbers beside them, skip and resume)."""
 
+import dataclasses
 import json
 import os
 import shutil
@@ -124,6 +125,32 @@ def test_extra_flags_that_the_runner_sets_are_refused():
                 ["positional"]):
         with pytest.raises(ValueError):
             runner.check_extra_flags(bad)
+
+
+def test_a_row_is_finished_when_its_metrics_exist(tmp_path):
+    row = tables.TABLES[4].rows[0]
+    def plan(max_images):
+        return runner.plan_run(row, 1, flags_dir=FLAGS_DIR, data_dir="/d", output_dir=str(tmp_path), split="test",
+                               scale=0.5, extra_flags=["--image_size=32"], eval_max_images=max_images)
+    run, partial = plan(None), plan(4)
+    assert run.model_dir == str(tmp_path / "coco_caption_nic_f" / "seed1")
+    assert run.train_command[2:4] == ("--flagfile=flags/coco_caption_nic_f.flags", "--image_size=32")  # flags win
+    assert "--step_scale=0.5" in run.train_command and "--seed=1" in run.train_command
+    assert set(run.flagfiles) == {"flags/coco_caption_nic_f.flags", "flags/coco_caption_ours.flags"}
+    # A partial evaluation lives in max_images-N/ (s-cnn-rnn-evaluate never lets it replace a whole split's).
+    assert partial.metrics_paths[0] == str(tmp_path / "coco_caption_nic_f" / "seed1" / "eval_test" / "max_images-4"
+                                           / "metrics.json")
+    assert not runner.is_finished(run) and not runner.is_finished(partial)
+    os.makedirs(os.path.dirname(partial.metrics_paths[0]))
+    open(partial.metrics_paths[0], "w", encoding="utf-8").close()
+    assert runner.is_finished(partial) and not runner.is_finished(run)
+    # run.json pins the settings: the same run passes, another scale is refused.
+    os.makedirs(run.model_dir, exist_ok=True)
+    with open(os.path.join(run.model_dir, runner.RUN_FILE), "w", encoding="utf-8") as handle:
+        json.dump(run.settings(), handle)
+    runner.check_settings(run)
+    with pytest.raises(runner.RunError, match="other train"):
+        runner.check_settings(dataclasses.replace(run, train_command=run.train_command[:-1] + ("--step_scale=1",)))
 
 
 def test_train_step_scale_scales_every_stage_and_interval():

@@ -5,7 +5,8 @@ Each (row, seed) is a model dir OUTPUT_DIR/<row key>/seed<k> trained by
   python -m s_cnn_rnn.train --flagfile=flags/<row>.flags <extra flags> --data_dir=D
       --model_dir=OUTPUT_DIR/<row>/seed<k> --stage=all --seed=k --step_scale=F
 
-and evaluated by `python -m s_cnn_rnn.evaluate` into MODEL_DIR/eval_<split>/metrics.json, each in its
+and evaluated by `python -m s_cnn_rnn.evaluate` into MODEL_DIR/eval_<split>/metrics.json (a partial
+evaluation, --eval_max_images=N: under its max_images-N/), each in its
 own process (TensorFlow state never leaks from one row into the next; only the command lines a user
 has are used). The commands run in the folder that holds flags/, because the flagfiles include each
 other by the relative path `flags/...`.
@@ -47,6 +48,7 @@ class RowRun:
       row_key: the row's key (its flagfile stem).
       seed: the training seed.
       model_dir: OUTPUT_DIR/<row key>/seed<seed>.
+      metrics_paths: where the evaluation's metrics.json may be, preferred first (see `plan_run`).
       train_command, evaluate_command: argv without the interpreter (`-m s_cnn_rnn.train ...`).
       flagfiles: {flagfile path relative to the project folder: its text}, nested ones included.
     """
@@ -54,10 +56,15 @@ class RowRun:
     row_key: str
     seed: int
     model_dir: str
-    metrics_path: str
+    metrics_paths: tuple
     train_command: tuple
     evaluate_command: tuple
     flagfiles: dict
+
+    @property
+    def metrics_path(self) -> str:
+        """The metrics.json that exists, else the one the evaluation will write."""
+        return next((path for path in self.metrics_paths if os.path.isfile(path)), self.metrics_paths[0])
 
     def settings(self) -> dict:
         """What run.json records: a rerun must match it."""
@@ -129,12 +136,15 @@ def plan_run(row, seed: int, *, flags_dir: str, data_dir: str, output_dir: str, 
     evaluate = ("-m", "s_cnn_rnn.evaluate", f"--model_dir={model_dir}", f"--data_dir={data_dir}", f"--split={split}",
                 f"--output_dir={eval_dir}", "--noprogress",
                 *((f"--max_images={eval_max_images}",) if eval_max_images else ()))
-    return RowRun(row.key, seed, model_dir, os.path.join(eval_dir, METRICS_FILE), train, evaluate,
-                  read_flagfiles(flags_dir, row.flagfile))
+    # s-cnn-rnn-evaluate puts a partial evaluation (--max_images=N) into OUTPUT_DIR/max_images-N, so it
+    # never replaces a whole split's files; before that change it wrote into OUTPUT_DIR itself.
+    metrics_paths = ((os.path.join(eval_dir, f"max_images-{eval_max_images}", METRICS_FILE),) if eval_max_images
+                     else ()) + (os.path.join(eval_dir, METRICS_FILE),)
+    return RowRun(row.key, seed, model_dir, metrics_paths, train, evaluate, read_flagfiles(flags_dir, row.flagfile))
 
 
 def is_finished(run: RowRun) -> bool:
-    return os.path.isfile(run.metrics_path)
+    return any(os.path.isfile(path) for path in run.metrics_paths)
 
 
 def check_settings(run: RowRun) -> None:
