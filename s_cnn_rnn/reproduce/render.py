@@ -13,6 +13,7 @@ from s_cnn_rnn.reproduce import tables as tables_lib
 def _number(value, digits: int, signed: bool = False) -> str:
     if value is None:
         return "n/a"
+    value = round(value, digits) + 0.0  # no "-0.000" for a difference that rounds to zero
     return f"{value:+.{digits}f}" if signed else f"{value:.{digits}f}"
 
 
