@@ -12,6 +12,7 @@ CONSOLE_SCRIPTS = [
     "s-cnn-rnn-evaluate=s_cnn_rnn.evaluate:run",
     "s-cnn-rnn-predict=s_cnn_rnn.predict:run",
     "s-cnn-rnn-export=s_cnn_rnn.export:run",
+    "s-cnn-rnn-reproduce=s_cnn_rnn.reproduce.cli:run",
 ]
 
 setuptools.setup(

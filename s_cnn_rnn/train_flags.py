@@ -56,12 +56,32 @@ class TrainFlags:
         train_steps = self.flag_values["train_steps"].value
         fixed = {"train_steps": train_steps} if train_steps is not None else {}
         mixed_precision = self.flag_values["mixed_precision"].value
+        step_scale = self.flag_values["step_scale"].value
         stage_settings = {
-            stage: self.all_stages.merged(self.per_stage[stage]).build(
-                stage=stage, mixed_precision=mixed_precision, **fixed)
+            stage: scale_stage_settings(
+                self.all_stages.merged(self.per_stage[stage]).build(
+                    stage=stage, mixed_precision=mixed_precision, **fixed),
+                step_scale)
             for stage in stages.STAGES
         }
         return self.run.build(model=model, stage_settings=stage_settings)
+
+
+# StageSettings fields in steps that --step_scale multiplies.
+SCALED_STEP_FIELDS = ("train_steps", "head_steps", "log_every", "checkpoint_every", "validate_every")
+
+
+def scale_steps(steps: int, scale: float) -> int:
+    """`steps` times `scale`, rounded, at least 1; 0 (off, e.g. no validation) stays 0."""
+    return 0 if steps == 0 else max(1, round(steps * scale))
+
+
+def scale_stage_settings(settings: "trainer.StageSettings", scale: float) -> "trainer.StageSettings":
+    """A stage's settings with every step count and interval multiplied by `scale` (--step_scale)."""
+    if scale == 1.0:
+        return settings
+    return dataclasses.replace(
+        settings, **{name: scale_steps(getattr(settings, name), scale) for name in SCALED_STEP_FIELDS})
 
 
 def define(flag_values: flags.FlagValues = flags.FLAGS, choices: dict | None = None) -> TrainFlags:
@@ -82,6 +102,10 @@ def define(flag_values: flags.FlagValues = flags.FLAGS, choices: dict | None = N
                                 paths=("backbone_weights",), flag_values=flag_values)
     flags.DEFINE_integer("train_steps", None, "If set: the total steps of every stage this run trains "
                          "(overrides --<stage>_train_steps).", lower_bound=1, flag_values=flag_values)
+    # A flagfile's schedule at CPU size (s-cnn-rnn-reproduce --scale passes it through).
+    flags.DEFINE_float("step_scale", 1.0, "Multiplies every stage's train and head steps and the log, checkpoint "
+                       "and validation intervals (each >= 1; 0 stays 0): a paper flagfile at CPU size.",
+                       lower_bound=1e-12, flag_values=flag_values)
     per_stage = {
         stage: option_flags.define(
             trainer.StageSettings, prefix=f"{stage}_", help_prefix=f"{stage} stage: ",

@@ -1,0 +1,106 @@
+"""A reproduced table for people and programs: Markdown, the JSON payload, a PNG bar chart.
+
+Input: the records of `aggregate.summarise` and the run's settings. Matplotlib (Agg) is imported only
+when the chart is drawn. Every file is written atomically.
+"""
+
+import os
+
+from s_cnn_rnn import atomic_files
+from s_cnn_rnn.reproduce import tables as tables_lib
+
+
+def _number(value, digits: int, signed: bool = False) -> str:
+    if value is None:
+        return "n/a"
+    value = round(value, digits) + 0.0  # no "-0.000" for a difference that rounds to zero
+    return f"{value:+.{digits}f}" if signed else f"{value:.{digits}f}"
+
+
+def _spread(mean, std, digits: int, signed: bool = False) -> str:
+    text = _number(mean, digits, signed)
+    return text if std is None or mean is None else f"{text}±{std:.{digits}f}"
+
+
+def _titles(table: tables_lib.Table) -> list:
+    return [tables_lib.COLUMN_TITLES.get(column, column) for column in table.columns]
+
+
+def markdown(table: tables_lib.Table, records: list, settings: dict) -> str:
+    """The table beside the paper's (each cell: measured, paper, difference) and the paired
+    per-seed differences from "Ours"; skipped rows carry their reason."""
+    digits = table.digits
+    header = "| row | " + " | ".join(_titles(table)) + " |"
+    rule = "|---" * (len(table.columns) + 1) + "|"
+    seeds = ", ".join(str(seed) for seed in settings["seeds"])
+    lines = [f"## Table {table.number}: {table.title}, measured beside the paper", "",
+             f"Seeds {seeds}; --scale={settings['scale']:g}; split {settings['split']}; data {settings['data_dir']}. "
+             "Each cell: measured mean±std over the seeds (paper; measured - paper).", "", header, rule]
+    for record in records:
+        if record["status"] == "skipped":
+            lines.append(f"| {record['name']} | skipped: {record['reason']} |" + " |" * (len(table.columns) - 1))
+            continue
+        cells = [f"{_spread(record['mean'][c], record['std'][c], digits)} ({_number(record['paper'][c], digits)}; "
+                 f"{_number(record['minus_paper'][c], digits, signed=True)})" for c in table.columns]
+        lines.append(f"| {record['name']} | " + " | ".join(cells) + " |")
+    paired = [record for record in records if record.get("paired_minus_reference")]
+    if paired:
+        lines += ["", f"Paired differences from {tables_lib.REFERENCE_ROW}, seed by seed (row - "
+                  f"{tables_lib.REFERENCE_ROW}; mean±std over the seeds both ran; per seed in the JSON):", "",
+                  header, rule]
+        for record in paired:
+            cells = [_spread(record["paired_minus_reference"][c]["mean"], record["paired_minus_reference"][c]["std"],
+                             digits, signed=True) for c in table.columns]
+            lines.append(f"| {record['name']} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def payload(table: tables_lib.Table, records: list, settings: dict) -> dict:
+    """The JSON file: the table's identity, the run's settings, and one record per row."""
+    return {"table": table.number, "title": table.title, "task": table.task, "columns": list(table.columns),
+            "units": "x100" if table.scale == 100 else "fraction", "reference_row": tables_lib.REFERENCE_ROW,
+            "settings": settings, "rows": records}
+
+
+def bar_chart(table: tables_lib.Table, records: list, path: str) -> str:
+    """One panel per column: each row's measured mean (error bar: std over seeds) beside the paper's
+    value. Returns `path`."""
+    import matplotlib  # pylint: disable=import-outside-toplevel
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot  # pylint: disable=import-outside-toplevel
+
+    names = [record["name"] for record in records]
+    figure, axes = pyplot.subplots(1, len(table.columns), figsize=(2.6 * len(table.columns) + 1, 3.8), squeeze=False)
+    positions = list(range(len(records)))
+    for ax, column, title in zip(axes[0], table.columns, _titles(table)):
+        measured = [record["mean"][column] if record["status"] == "done" else None for record in records]
+        errors = [(record["std"][column] or 0.0) if record["status"] == "done" else 0.0 for record in records]
+        paper = [record["paper"][column] for record in records]
+        ax.bar([p - 0.2 for p in positions], [m or 0.0 for m in measured], width=0.4, yerr=errors,
+               color="tab:red", label="measured", capsize=2)
+        ax.bar([p + 0.2 for p in positions], [v or 0.0 for v in paper], width=0.4, color="tab:gray", label="paper")
+        for position, value in zip(positions, measured):
+            if value is None:
+                ax.text(position - 0.2, 0, "n/a", rotation=90, ha="center", va="bottom", fontsize=7)
+        ax.set_xticks(positions)
+        ax.set_xticklabels(names, rotation=45, ha="right", fontsize=8)
+        ax.set_title(title, fontsize=10)
+        ax.grid(axis="y", alpha=0.3)
+    axes[0][0].legend(fontsize=8)
+    figure.suptitle(f"Table {table.number}: {table.title}", fontsize=10)
+    figure.tight_layout()
+    with atomic_files.replacing(path) as temporary:
+        figure.savefig(temporary, dpi=90, format="png")
+    pyplot.close(figure)
+    return path
+
+
+def write_all(table: tables_lib.Table, records: list, settings: dict, output_dir: str) -> dict:
+    """Writes OUTPUT_DIR/table<N>.md, .json and .png; returns {"markdown", "json", "png": path}."""
+    stem = os.path.join(output_dir, f"table{table.number}")
+    paths = {"markdown": f"{stem}.md", "json": f"{stem}.json", "png": f"{stem}.png"}
+    atomic_files.write_text(paths["markdown"], markdown(table, records, settings))
+    atomic_files.write_json(paths["json"], payload(table, records, settings))
+    bar_chart(table, records, paths["png"])
+    return paths

@@ -1,0 +1,219 @@
+"""Trains and evaluates one table row per seed with the public commands, skipping finished work.
+
+Each (row, seed) is a model dir OUTPUT_DIR/<row key>/seed<k> trained by
+
+  python -m s_cnn_rnn.train --flagfile=flags/<row>.flags <extra flags> --data_dir=D
+      --model_dir=OUTPUT_DIR/<row>/seed<k> --stage=all --seed=k --step_scale=F
+
+and evaluated by `python -m s_cnn_rnn.evaluate` into MODEL_DIR/eval_<split>/metrics.json (a partial
+evaluation, --eval_max_images=N: under its max_images-N/), each in its
+own process (TensorFlow state never leaks from one row into the next; only the command lines a user
+has are used). The commands run in the folder that holds flags/, because the flagfiles include each
+other by the relative path `flags/...`.
+
+Resume. A (row, seed) is finished when its metrics.json exists (the evaluation writes it atomically,
+last). Anything else is rerun with the same commands: the trainer resumes an interrupted stage from its
+checkpoint and skips finished stages. MODEL_DIR/run.json keeps the commands and the flagfiles' text
+of the first run; a rerun with other settings is refused, so a table never mixes two settings.
+"""
+
+import dataclasses
+import json
+import os
+import subprocess
+import sys
+import time
+
+from s_cnn_rnn import atomic_files
+
+RUN_FILE = "run.json"
+TIMING_FILE = "timing.json"
+METRICS_FILE = "metrics.json"  # s_cnn_rnn.evaluation.runner.METRICS_FILE (that module imports TensorFlow)
+PACKAGE_PARENT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+# Flags the runner sets itself for every row, and those that make a row what it is (its flagfile's);
+# given as extra flags they would contradict the runner or turn every row into one model.
+RESERVED_FLAGS = ("data_dir", "model_dir", "seed", "stage", "step_scale", "train_steps", "retrain", "task",
+                  "variant", "use_tags", "freeze_cnn")
+
+
+class RunError(RuntimeError):
+    """A row could not be trained or evaluated (the message names the log to read)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class RowRun:
+    """The commands and files of one (row, seed).
+
+    Attributes:
+      row_key: the row's key (its flagfile stem).
+      seed: the training seed.
+      model_dir: OUTPUT_DIR/<row key>/seed<seed>.
+      metrics_paths: where the evaluation's metrics.json may be, preferred first (see `plan_run`).
+      train_command, evaluate_command: argv without the interpreter (`-m s_cnn_rnn.train ...`).
+      flagfiles: {flagfile path relative to the project folder: its text}, nested ones included.
+    """
+
+    row_key: str
+    seed: int
+    model_dir: str
+    metrics_paths: tuple
+    train_command: tuple
+    evaluate_command: tuple
+    flagfiles: dict
+
+    @property
+    def metrics_path(self) -> str:
+        """The metrics.json that exists, else the one the evaluation will write."""
+        return next((path for path in self.metrics_paths if os.path.isfile(path)), self.metrics_paths[0])
+
+    def settings(self) -> dict:
+        """What run.json records: a rerun must match it."""
+        return {"train": list(self.train_command), "evaluate": list(self.evaluate_command),
+                "flagfiles": self.flagfiles}
+
+
+def find_flags_dir(explicit: str | None) -> str:
+    """The flagfiles: --flags_dir, a source checkout's flags/, or the copy `pip install` put under
+    sys.prefix/share/s-cnn-rnn/flags.
+
+    Raises:
+      FileNotFoundError: none of them holds the experiment flagfiles.
+    """
+    candidates = [explicit, os.path.join(PACKAGE_PARENT, "flags"), os.path.join(sys.prefix, "share", "s-cnn-rnn", "flags")]
+    for candidate in candidates:
+        if candidate and os.path.isfile(os.path.join(candidate, "coco_caption_ours.flags")):
+            return os.path.abspath(candidate)
+    raise FileNotFoundError(f"the experiment flagfiles were not found in {[c for c in candidates if c]}: reinstall "
+                            "the package (pip install .) or pass --flags_dir=PATH/TO/flags")
+
+
+def check_extra_flags(extra_flags: list) -> None:
+    """Extra flags must be `--name[=value]` flags that the runner does not set itself.
+
+    Raises:
+      ValueError: a positional argument or a reserved flag, naming it and the fix.
+    """
+    for flag in extra_flags:
+        if not flag.startswith("-"):
+            raise ValueError(f"unexpected argument {flag!r}: extra training flags look like --name=value")
+        name = flag.lstrip("-").split("=", 1)[0]
+        if name in RESERVED_FLAGS or (name.startswith("no") and name[2:] in RESERVED_FLAGS):
+            raise ValueError(f"{flag}: s-cnn-rnn-reproduce sets --{name.removeprefix('no')} for every row itself "
+                             "(from the row's flagfile, or its own --data_dir, --output_dir, --seeds, --scale); "
+                             "pick rows with --rows instead")
+
+
+def read_flagfiles(flags_dir: str, flagfile: str) -> dict:
+    """{path relative to the project folder: text} of `flagfile` and every flagfile it includes.
+
+    Raises:
+      FileNotFoundError: the flagfile (or one it includes) is missing, naming it.
+    """
+    project = os.path.dirname(flags_dir)
+    found, pending = {}, [os.path.join(os.path.basename(flags_dir), flagfile)]
+    while pending:
+        relative = pending.pop()
+        path = os.path.join(project, relative)
+        if relative in found:
+            continue
+        if not os.path.isfile(path):
+            raise FileNotFoundError(f"{path} not found: the table's flagfile is missing from {flags_dir}")
+        with open(path, encoding="utf-8") as handle:
+            found[relative] = handle.read()
+        pending += [line.strip().split("=", 1)[1] for line in found[relative].splitlines()
+                    if line.strip().startswith("--flagfile=")]
+    return found
+
+
+def plan_run(row, seed: int, *, flags_dir: str, data_dir: str, output_dir: str, split: str, scale: float,
+             extra_flags: list, eval_max_images: int | None) -> RowRun:
+    """The commands of one (row, seed); the extra flags follow the flagfile, so they win over it."""
+    model_dir = os.path.join(output_dir, row.key, f"seed{seed}")
+    eval_dir = os.path.join(model_dir, f"eval_{split}")
+    flagfile = os.path.join(os.path.basename(flags_dir), row.flagfile)
+    train = ("-m", "s_cnn_rnn.train", f"--flagfile={flagfile}", *extra_flags, f"--data_dir={data_dir}",
+             f"--model_dir={model_dir}", "--stage=all", f"--seed={seed}", f"--step_scale={scale:g}")
+    evaluate = ("-m", "s_cnn_rnn.evaluate", f"--model_dir={model_dir}", f"--data_dir={data_dir}", f"--split={split}",
+                f"--output_dir={eval_dir}", "--noprogress",
+                *((f"--max_images={eval_max_images}",) if eval_max_images else ()))
+    # s-cnn-rnn-evaluate puts a partial evaluation (--max_images=N) into OUTPUT_DIR/max_images-N, so it
+    # never replaces a whole split's files; before that change it wrote into OUTPUT_DIR itself.
+    metrics_paths = ((os.path.join(eval_dir, f"max_images-{eval_max_images}", METRICS_FILE),) if eval_max_images
+                     else ()) + (os.path.join(eval_dir, METRICS_FILE),)
+    return RowRun(row.key, seed, model_dir, metrics_paths, train, evaluate, read_flagfiles(flags_dir, row.flagfile))
+
+
+def is_finished(run: RowRun) -> bool:
+    return any(os.path.isfile(path) for path in run.metrics_paths)
+
+
+def check_settings(run: RowRun) -> None:
+    """Refuses a model dir trained with other commands or flagfiles (its run.json).
+
+    Raises:
+      RunError: naming the model dir, what differs and the fix.
+    """
+    path = os.path.join(run.model_dir, RUN_FILE)
+    if not os.path.isfile(path):
+        return
+    with open(path, encoding="utf-8") as handle:
+        recorded = json.load(handle)
+    wanted = run.settings()
+    different = [key for key in wanted if recorded.get(key) != wanted[key]]
+    if different:
+        raise RunError(f"{run.model_dir} was trained with other {' and '.join(different)} ({path}); rerun with "
+                       "the same flags, or use another --output_dir (or delete that folder) for new settings")
+
+
+def _run_logged(command: tuple, log_path: str, cwd: str) -> float:
+    """Runs `python <command>` in `cwd` with its output in `log_path`; returns its wall seconds.
+
+    Raises:
+      RunError: a non-zero exit, with the end of the log.
+    """
+    environment = dict(os.environ, TF_CPP_MIN_LOG_LEVEL=os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2"))
+    # The same package as this process, whichever folder the commands run in.
+    environment["PYTHONPATH"] = os.pathsep.join(filter(None, [PACKAGE_PARENT, os.environ.get("PYTHONPATH")]))
+    started = time.monotonic()
+    with open(log_path, "w", encoding="utf-8") as log:
+        log.write(" ".join([sys.executable, *command]) + "\n")
+        log.flush()
+        code = subprocess.run([sys.executable, *command], cwd=cwd, stdout=log, stderr=subprocess.STDOUT,
+                              env=environment, check=False).returncode
+    if code != 0:
+        with open(log_path, encoding="utf-8", errors="replace") as log:
+            tail = "".join(log.readlines()[-15:])
+        raise RunError(f"`{command[1]}` failed (exit {code}); its log {log_path} ends:\n{tail}")
+    return time.monotonic() - started
+
+
+def execute(run: RowRun, flags_dir: str) -> dict:
+    """Trains (resuming) and evaluates one (row, seed) whose metrics.json does not exist yet.
+
+    Returns:
+      {"train_seconds", "evaluate_seconds"} of this call (also written to MODEL_DIR/timing.json).
+
+    Raises:
+      RunError: other settings in run.json, or a failed command.
+    """
+    check_settings(run)
+    os.makedirs(run.model_dir, exist_ok=True)
+    atomic_files.write_json(os.path.join(run.model_dir, RUN_FILE), run.settings())
+    cwd = os.path.dirname(flags_dir)
+    timing = {"train_seconds": round(_run_logged(run.train_command, os.path.join(run.model_dir, "train.log"), cwd), 1)}
+    timing["evaluate_seconds"] = round(
+        _run_logged(run.evaluate_command, os.path.join(run.model_dir, "evaluate.log"), cwd), 1)
+    atomic_files.write_json(os.path.join(run.model_dir, TIMING_FILE), timing)
+    return timing
+
+
+def read_result(run: RowRun) -> dict:
+    """{"metrics": metrics.json's payload, "timing": timing.json or {}} of a finished run."""
+    with open(run.metrics_path, encoding="utf-8") as handle:
+        metrics = json.load(handle)
+    timing_path = os.path.join(run.model_dir, TIMING_FILE)
+    timing = {}
+    if os.path.isfile(timing_path):
+        with open(timing_path, encoding="utf-8") as handle:
+            timing = json.load(handle)
+    return {"metrics": metrics, "timing": timing}

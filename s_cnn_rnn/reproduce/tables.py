@@ -1,0 +1,131 @@
+"""Which rows each reproducible table has, each row's flagfile, and what each row needs of the data.
+
+A row's key is its flagfile's stem (`coco_caption_ours`): unique over all tables, so the model dirs of
+Tables 1, 2 and 4 never collide under one output dir. The row names are the paper's
+(`paper_results.PAPER_RESULTS`).
+"""
+
+import dataclasses
+import os
+
+from s_cnn_rnn import data_dir as data_dir_lib
+from s_cnn_rnn import features
+from s_cnn_rnn.reproduce import paper_results
+
+# The row every other row is compared with, seed by seed.
+REFERENCE_ROW = "Ours"
+
+
+@dataclasses.dataclass(frozen=True)
+class Row:
+    """One row of a table.
+
+    Attributes:
+      name: the paper's row name (a key of the table's `paper_results.PAPER_RESULTS`).
+      flagfile: file name under flags/ that trains it.
+      metrics_row: multi-label: the metrics.json row read ("decoded"; "concept_top3" for the
+        fixed-length CNN+logistic, SPEC I3); None for captions (one row of scores).
+      needs: what the data must have beyond the task's basics: "tags" (Tag1K, M8).
+    """
+
+    name: str
+    flagfile: str
+    metrics_row: str | None = None
+    needs: tuple = ()
+
+    @property
+    def key(self) -> str:
+        return os.path.splitext(self.flagfile)[0]
+
+
+@dataclasses.dataclass(frozen=True)
+class Table:
+    """One of the paper's tables.
+
+    Attributes:
+      number: 1, 2 or 4.
+      title: the paper's caption, shortened.
+      task: "multilabel" or "caption".
+      columns: metrics.json keys in the paper's column order.
+      scale: printed value = metrics.json value x scale (100 for the x100 multi-label tables).
+      digits: decimals printed.
+      rows: in the paper's order.
+    """
+
+    number: int
+    title: str
+    task: str
+    columns: tuple
+    scale: float
+    digits: int
+    rows: tuple
+
+    @property
+    def paper(self) -> dict:
+        """{row name: {column: published value}}."""
+        return paper_results.PAPER_RESULTS[self.number]
+
+
+# Column headers where the metrics.json key is not the paper's name.
+COLUMN_TITLES = {"ROUGE_L": "ROUGE-L", "Bleu_4": "B-4"}
+
+TABLES = {
+    1: Table(1, "Multi-label classification on NUS-WIDE (x100)", "multilabel", paper_results.MULTILABEL_COLUMNS,
+             100.0, 2, (
+                 Row("CNN+logistic", "nuswide_cnn_logistic.flags", "concept_top3"),
+                 Row("RIA", "nuswide_ria.flags", "decoded"),
+                 Row("Ours", "nuswide_ours.flags", "decoded"),
+                 Row("Ours+Tag1K Fix", "nuswide_ours_tag1k_fix.flags", "decoded", ("tags",)),
+                 Row("Ours+Tag1K", "nuswide_ours_tag1k.flags", "decoded", ("tags",)),
+             )),
+    2: Table(2, "Multi-label classification on MS COCO (x100)", "multilabel", paper_results.MULTILABEL_COLUMNS,
+             100.0, 2, (
+                 Row("CNN+logistic", "coco_multilabel_cnn_logistic.flags", "concept_top3"),
+                 Row("RIA", "coco_multilabel_ria.flags", "decoded"),
+                 Row("Ours", "coco_multilabel_ours.flags", "decoded"),
+                 Row("Ours+Tag1K", "coco_multilabel_ours_tag1k.flags", "decoded", ("tags",)),
+             )),
+    4: Table(4, "Captioning ablation on the COCO held-out split", "caption", paper_results.CAPTION_COLUMNS,
+             1.0, 3, (
+                 Row("NIC-F", "coco_caption_nic_f.flags"),
+                 Row("NIC-deeply", "coco_caption_nic_deeply.flags"),
+                 Row("Ours", "coco_caption_ours.flags"),
+             )),
+}
+
+
+def select_rows(table: Table, keys: list) -> tuple:
+    """The table's rows whose key or paper name is in `keys` (all when empty), in the paper's order.
+
+    Raises:
+      ValueError: a key that names no row of the table.
+    """
+    if not keys:
+        return table.rows
+    known = {row.key for row in table.rows} | {row.name for row in table.rows}
+    unknown = [key for key in keys if key not in known]
+    if unknown:
+        raise ValueError(f"--rows: {unknown} not in Table {table.number}; its rows are "
+                         f"{[row.key for row in table.rows]} (or their paper names)")
+    return tuple(row for row in table.rows if row.key in keys or row.name in keys)
+
+
+def missing_requirement(table: Table, row: Row, data_dir: str) -> str | None:
+    """Why the data cannot train `row` (None when it can): no labels for a multi-label table, no
+    caption words for a captioning one, no images, or no tags for a Tag1K row.
+
+    Raises:
+      FileNotFoundError, ValueError: `data_dir` is not converted data (the data_dir module's errors).
+    """
+    info = data_dir_lib.dataset_info(data_dir)
+    vocab = os.path.join(data_dir, "vocab")
+    if not info["has_images"]:
+        return f"the data has no images (captions-only records, {data_dir}/manifest.json)"
+    if table.task == "multilabel" and info["num_labels"] == 0:
+        return f"the data has no labels ({os.path.join(data_dir, features.LABELS_FILE)} is empty)"
+    if table.task == "caption" and info["vocab_size"] <= len(features.WORD_SPECIALS):
+        return f"the data has no captions ({os.path.join(data_dir, features.WORDS_FILE)} has no words)"
+    if "tags" in row.needs and info["num_tags"] == 0:
+        return (f"needs user tags (Tag1K) and the data has none ({vocab}/tags.txt is empty): convert with "
+                "--user_tags_json or the NUS-WIDE layout")
+    return None

@@ -1,0 +1,243 @@
+"""s-cnn-rnn-reproduce: the paper's numbers, the tables' rows, the statistics, and a whole table end to
+end on the built-in dataset (rows, paper numbers beside them, skip and resume)."""
+
+import dataclasses
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from s_cnn_rnn.reproduce import aggregate
+from s_cnn_rnn.reproduce import paper_results
+from s_cnn_rnn.reproduce import runner
+from s_cnn_rnn.reproduce import tables
+
+PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+FLAGS_DIR = os.path.join(PROJECT_ROOT, "flags")
+# A tiny model at a tiny scale: the caption flagfiles' 30,000 / 1,000,000 / 500,000 stage steps
+# become 1 / 4 / 2 (head steps 5,000 -> 1); no validation (it would run after every step).
+TINY_SCALE = "4e-6"
+TINY_FLAGS = ("--backbone=small_cnn", "--backbone_weights=none", "--image_size=32", "--small_cnn_width=8",
+              "--embedding_dim=16", "--lstm_units=16", "--batch_size=8", "--validate_every=0")
+
+
+def _resolved_flags(flagfile: str) -> dict:
+    """{flag: value} of a flagfile with its includes, later lines winning (absl's order)."""
+    values = {}
+    for line in open(os.path.join(FLAGS_DIR, flagfile), encoding="utf-8").read().splitlines():
+        line = line.strip()
+        if line.startswith("--flagfile="):
+            values.update(_resolved_flags(os.path.basename(line.split("=", 1)[1])))
+        elif line.startswith("--"):
+            name, _, value = line[2:].partition("=")
+            values[name] = value
+    return values
+
+
+def test_paper_numbers_are_the_published_ones():
+    assert set(paper_results.PAPER_RESULTS) == set(tables.TABLES) == {1, 2, 4}
+    for number, table in tables.TABLES.items():
+        assert [row.name for row in table.rows if row.name not in table.paper] == []
+        assert all(set(table.paper[row.name]) == set(table.columns) for row in table.rows)
+    # Spot checks against the paper's text (Tables 1, 2, 4).
+    assert tables.TABLES[1].paper["Ours"]["O-F1"] == 70.96
+    assert tables.TABLES[1].paper["Ours+Tag1K Fix"]["C-P"] == 63.51
+    assert tables.TABLES[1].paper["CNN+logistic"]["O-P"] == 51.32
+    assert tables.TABLES[2].paper["RIA"]["C-P"] == 64.32
+    assert tables.TABLES[2].paper["Ours+Tag1K"]["O-F1"] == 75.16
+    assert tables.TABLES[4].paper["NIC-deeply"] == {"CIDEr": 1.006, "METEOR": 0.258, "ROUGE_L": 0.543, "Bleu_4": 0.323}
+
+
+@pytest.mark.parametrize("number", sorted(tables.TABLES))
+def test_every_row_has_a_flagfile_of_its_variant(number):
+    table = tables.TABLES[number]
+    expected = {"Ours": "s_cnn_rnn", "Ours+Tag1K": "s_cnn_rnn", "Ours+Tag1K Fix": "s_cnn_rnn", "RIA": "ria",
+                "CNN+logistic": "cnn_logistic", "NIC-F": "nic_f", "NIC-deeply": "nic_deeply"}
+    for row in table.rows:
+        assert runner.read_flagfiles(FLAGS_DIR, row.flagfile)  # it and its includes exist
+        values = _resolved_flags(row.flagfile)
+        assert values["task"] == table.task and values["variant"] == expected[row.name], row.flagfile
+        assert ("use_tags" in values) == ("Tag1K" in row.name) == ("tags" in row.needs), row.flagfile
+        assert ("freeze_cnn" in values) == row.name.endswith("Fix"), row.flagfile
+        assert all(f"{stage}_train_steps" in values for stage in ("cnn", "rnn", "joint")), row.flagfile
+    assert len({row.key for table in tables.TABLES.values() for row in table.rows}) == sum(
+        len(table.rows) for table in tables.TABLES.values())  # model dirs never collide
+
+
+def test_rows_are_selected_by_key_or_name():
+    table = tables.TABLES[1]
+    assert [row.key for row in tables.select_rows(table, ["Ours", "nuswide_ria"])] == ["nuswide_ria", "nuswide_ours"]
+    with pytest.raises(ValueError, match="not in Table 1"):
+        tables.select_rows(table, ["coco_caption_ours"])
+
+
+def _fake_data(path, num_tags: int) -> str:
+    """A converted data dir's manifest and vocabularies (no records): enough for the requirement checks."""
+    vocab = path / "vocab"
+    vocab.mkdir(parents=True)
+    (path / "manifest.json").write_text(json.dumps({"has_images": True, "splits": {"test": {"num_examples": 1}}}))
+    for name, count in (("words", 6), ("concepts", 2), ("labels", 3), ("tags", num_tags)):
+        (vocab / f"{name}.txt").write_text("".join(f"t{i}\t1\n" for i in range(count)))
+    return str(path)
+
+
+def test_rows_needing_tags_are_skipped_with_a_reason(tmp_path):
+    table = tables.TABLES[1]
+    with_tags, without = _fake_data(tmp_path / "a", 5), _fake_data(tmp_path / "b", 0)
+    tag_row = next(row for row in table.rows if row.name == "Ours+Tag1K")
+    ours = next(row for row in table.rows if row.name == "Ours")
+    assert tables.missing_requirement(table, tag_row, with_tags) is None
+    assert tables.missing_requirement(table, ours, without) is None
+    assert "tags.txt is empty" in tables.missing_requirement(table, tag_row, without)
+
+
+def test_statistics_paired_differences_and_paper_differences():
+    table = tables.TABLES[4]
+    def values(cider):
+        return {"CIDEr": cider, "METEOR": None, "ROUGE_L": 0.5, "Bleu_4": 0.25}
+    per_seed = {"coco_caption_ours": {0: values(0.6), 1: values(0.8)},
+                "coco_caption_nic_f": {0: values(0.5), 1: values(0.5)}}
+    records = aggregate.summarise(table, per_seed, {"coco_caption_nic_deeply": "a reason"}, [0, 1])
+    assert [(r["name"], r["status"]) for r in records] == [("NIC-F", "done"), ("NIC-deeply", "skipped"),
+                                                          ("Ours", "done")]
+    nic_f, skipped, ours = records
+    assert ours["mean"]["CIDEr"] == pytest.approx(0.7) and ours["std"]["CIDEr"] == pytest.approx(0.14142, abs=1e-5)
+    assert ours["minus_paper"]["CIDEr"] == pytest.approx(0.7 - 1.054)
+    assert ours["mean"]["METEOR"] is None and ours["minus_paper"]["METEOR"] is None  # no Java: n/a, not 0
+    assert ours["paired_minus_reference"] is None and skipped["reason"] == "a reason"
+    paired = nic_f["paired_minus_reference"]["CIDEr"]
+    assert paired["per_seed"] == {"0": pytest.approx(-0.1), "1": pytest.approx(-0.3)}
+    assert paired["mean"] == pytest.approx(-0.2) and paired["std"] == pytest.approx(0.14142, abs=1e-5)
+    # A multi-label row reads its metrics.json row, x100; CNN+logistic its top-3 (SPEC I3).
+    row = next(row for row in tables.TABLES[2].rows if row.name == "CNN+logistic")
+    metrics = {"concept_top3": dict.fromkeys(paper_results.MULTILABEL_COLUMNS, 0.5)}
+    assert aggregate.row_values(tables.TABLES[2], row, metrics)["O-F1"] == 50.0
+    with pytest.raises(ValueError, match="concept_top3"):
+        aggregate.row_values(tables.TABLES[2], row, {"decoded": metrics["concept_top3"]})
+
+
+def test_extra_flags_that_the_runner_sets_are_refused():
+    runner.check_extra_flags(["--backbone=small_cnn", "--noaugment", "--image_size=32"])
+    for bad in (["--model_dir=x"], ["--seed=3"], ["--step_scale=2"], ["--variant=nic_f"], ["--nouse_tags"],
+                ["positional"]):
+        with pytest.raises(ValueError):
+            runner.check_extra_flags(bad)
+
+
+def test_a_row_is_finished_when_its_metrics_exist(tmp_path):
+    row = tables.TABLES[4].rows[0]
+    def plan(max_images):
+        return runner.plan_run(row, 1, flags_dir=FLAGS_DIR, data_dir="/d", output_dir=str(tmp_path), split="test",
+                               scale=0.5, extra_flags=["--image_size=32"], eval_max_images=max_images)
+    run, partial = plan(None), plan(4)
+    assert run.model_dir == str(tmp_path / "coco_caption_nic_f" / "seed1")
+    assert run.train_command[2:4] == ("--flagfile=flags/coco_caption_nic_f.flags", "--image_size=32")  # flags win
+    assert "--step_scale=0.5" in run.train_command and "--seed=1" in run.train_command
+    assert set(run.flagfiles) == {"flags/coco_caption_nic_f.flags", "flags/coco_caption_ours.flags"}
+    # A partial evaluation lives in max_images-N/ (s-cnn-rnn-evaluate never lets it replace a whole split's).
+    assert partial.metrics_paths[0] == str(tmp_path / "coco_caption_nic_f" / "seed1" / "eval_test" / "max_images-4"
+                                           / "metrics.json")
+    assert not runner.is_finished(run) and not runner.is_finished(partial)
+    os.makedirs(os.path.dirname(partial.metrics_paths[0]))
+    open(partial.metrics_paths[0], "w", encoding="utf-8").close()
+    assert runner.is_finished(partial) and not runner.is_finished(run)
+    # run.json pins the settings: the same run passes, another scale is refused.
+    os.makedirs(run.model_dir, exist_ok=True)
+    with open(os.path.join(run.model_dir, runner.RUN_FILE), "w", encoding="utf-8") as handle:
+        json.dump(run.settings(), handle)
+    runner.check_settings(run)
+    with pytest.raises(runner.RunError, match="other train"):
+        runner.check_settings(dataclasses.replace(run, train_command=run.train_command[:-1] + ("--step_scale=1",)))
+
+
+def test_train_step_scale_scales_every_stage_and_interval():
+    from absl import flags  # pylint: disable=import-outside-toplevel
+    from absl.testing import flagsaver  # pylint: disable=import-outside-toplevel
+
+    from s_cnn_rnn import train  # pylint: disable=import-outside-toplevel
+
+    with flagsaver.flagsaver():
+        flags.FLAGS(["train", f"--flagfile={os.path.join(FLAGS_DIR, 'coco_caption_ours.flags')}",
+                     "--data_dir=d", "--model_dir=m", "--step_scale=1e-3", "--validate_every=0"], known_only=False)
+        settings = train.options_from_flags().stage_settings
+    assert {stage: s.train_steps for stage, s in settings.items()} == {"cnn": 30, "rnn": 1000, "joint": 500}
+    assert (settings["cnn"].head_steps, settings["rnn"].head_steps) == (5, 0)
+    assert (settings["joint"].checkpoint_every, settings["joint"].log_every) == (5, 1)  # 5000, 200 -> min 1
+    assert settings["joint"].validate_every == 0  # off stays off
+
+
+def _reproduce(*args, timeout=900):
+    command = [sys.executable, "-m", "s_cnn_rnn.reproduce", *args]
+    done = subprocess.run(command, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=timeout, check=False,
+                          env=dict(os.environ, PYTHONPATH=PROJECT_ROOT))
+    return done
+
+
+def test_a_row_the_data_cannot_train_is_in_the_table_with_its_reason(tmp_path):
+    data_dir = _fake_data(tmp_path / "data", 0)
+    output_dir = tmp_path / "out"
+    done = _reproduce("--table=2", f"--data_dir={data_dir}", f"--output_dir={output_dir}",
+                      "--rows=coco_multilabel_ours_tag1k", timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "skipped: needs user tags" in done.stdout
+    result = json.loads((output_dir / "table2.json").read_text())
+    assert [(r["name"], r["status"]) for r in result["rows"]] == [("Ours+Tag1K", "skipped")]
+    assert result["rows"][0]["paper"]["O-F1"] == 75.16
+    assert "| Ours+Tag1K | skipped: needs user tags" in (output_dir / "table2.md").read_text()
+    assert not (output_dir / "coco_multilabel_ours_tag1k").exists()
+    bad = _reproduce("--table=2", f"--data_dir={data_dir}", f"--output_dir={output_dir}", "--model_dir=x", timeout=120)
+    assert bad.returncode == 1 and "sets --model_dir for every row itself" in bad.stderr
+
+
+def test_table_4_end_to_end_with_skip_and_resume(tiny_synthetic_data, tmp_path):
+    output_dir = tmp_path / "table4"
+    args = ("--table=4", f"--data_dir={tiny_synthetic_data}", f"--output_dir={output_dir}", f"--scale={TINY_SCALE}",
+            "--seeds=0", *TINY_FLAGS)
+    done = _reproduce(*args)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    result = json.loads((output_dir / "table4.json").read_text())
+    rows = {record["name"]: record for record in result["rows"]}
+    assert list(rows) == ["NIC-F", "NIC-deeply", "Ours"]  # the paper's rows and order
+    for name, record in rows.items():
+        assert record["status"] == "done" and record["seeds"] == [0]
+        assert record["paper"] == paper_results.PAPER_RESULTS[4][name]
+        for column in ("CIDEr", "ROUGE_L", "Bleu_4"):
+            assert 0.0 <= record["mean"][column] <= 10.0
+            assert record["minus_paper"][column] == pytest.approx(record["mean"][column] - record["paper"][column])
+    assert rows["Ours"]["paired_minus_reference"] is None
+    assert rows["NIC-F"]["paired_minus_reference"]["CIDEr"]["per_seed"]["0"] == pytest.approx(
+        rows["NIC-F"]["mean"]["CIDEr"] - rows["Ours"]["mean"]["CIDEr"])
+    # The scale reached the trainer: Ours' stages ran 1 / 4 / 2 steps.
+    model_dir = output_dir / "coco_caption_ours" / "seed0"
+    for stage, steps in (("cnn", 1), ("rnn", 4), ("joint", 2)):
+        history = [json.loads(line) for line in (model_dir / stage / "history.jsonl").read_text().splitlines()]
+        assert max(record["step"] for record in history) == steps
+    markdown = (output_dir / "table4.md").read_text()
+    cider = rows["Ours"]["mean"]["CIDEr"]
+    assert f"| Ours | {cider:.3f} (1.054; {cider - 1.054:+.3f})" in markdown and markdown in done.stdout
+    assert (output_dir / "table4.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+    # A rerun trains nothing: every row is finished.
+    again = _reproduce(*args, timeout=120)
+    assert again.returncode == 0 and again.stdout.count("finished earlier") == 3 and "training" not in again.stdout
+    assert json.loads((output_dir / "table4.json").read_text())["rows"] == result["rows"]
+
+    # An interrupted row (killed in its last stage: no joint checkpoint, no metrics.json) is resumed,
+    # and only it: its finished cnn stage is kept, the joint stage trains again.
+    interrupted = output_dir / "coco_caption_nic_deeply" / "seed0"
+    shutil.rmtree(interrupted / "eval_test")
+    shutil.rmtree(interrupted / "joint")
+    cnn_checkpoint = (interrupted / "cnn" / "checkpoints" / "checkpoint").read_text()
+    resumed = _reproduce(*args)
+    assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
+    assert resumed.stdout.count("finished earlier") == 2
+    assert "row NIC-deeply (coco_caption_nic_deeply) seed 0: training" in resumed.stdout
+    assert (interrupted / "eval_test" / "metrics.json").is_file() and (interrupted / "joint" / "history.jsonl").is_file()
+    assert (interrupted / "cnn" / "checkpoints" / "checkpoint").read_text() == cnn_checkpoint
+
+    # Other settings in the same output dir are refused before any work.
+    other = _reproduce(*args[:-1], "--batch_size=4", timeout=120)
+    assert other.returncode == 1 and "was trained with other train" in other.stderr
