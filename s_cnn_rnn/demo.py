@@ -17,6 +17,7 @@ import glob
 import html
 import json
 import os
+import resource
 import subprocess
 import sys
 import time
@@ -61,14 +62,64 @@ def flags_dir() -> str:
     )
 
 
-def _run(step: str, command: list[str]) -> None:
+class Progress:
+    """One line of progress for the whole demo, printed between the steps' own logs.
+
+    The ETA weighs the steps by their share of the demo's time, measured on the 2-core CPU
+    (see README: convert ~10%, each training ~30-35%, each evaluation ~5-10%); a step that is
+    skipped on a rerun counts as done.
+    """
+
+    # step key -> relative weight (measured CPU seconds of the demo's steps, rounded).
+    WEIGHTS = {"convert": 40, "train multilabel": 90, "evaluate multilabel": 15,
+               "train caption": 110, "evaluate caption": 35, "report": 5}
+
+    def __init__(self):
+        self.started = time.monotonic()
+        self.done = 0.0
+        self.count = 0
+        self.cpu_seconds: dict[str, float] = {}
+        self.wall_seconds: dict[str, float] = {}
+
+    def line(self, key: str) -> str:
+        """'demo step k of n: KEY | elapsed .., ETA ..' before step `key` starts."""
+        total = sum(self.WEIGHTS.values())
+        elapsed = time.monotonic() - self.started
+        fraction = self.done / total
+        eta = f"ETA {_minutes(elapsed / fraction - elapsed)}" if fraction > 0.05 else "ETA (after the first step)"
+        index = list(self.WEIGHTS).index(key) + 1
+        return f"[demo step {index} of {len(self.WEIGHTS)}: {key} | elapsed {_minutes(elapsed)}, {eta}]"
+
+    def finish(self, key: str, wall: float = 0.0, cpu: float = 0.0) -> None:
+        self.done += self.WEIGHTS[key]
+        if wall:
+            self.wall_seconds[key], self.cpu_seconds[key] = round(wall, 1), round(cpu, 1)
+
+
+def _minutes(seconds: float) -> str:
+    seconds = max(0, int(round(seconds)))
+    return f"{seconds // 60}m{seconds % 60:02d}s"
+
+
+PROGRESS = Progress()
+
+
+def _children_cpu_seconds() -> float:
+    """User + system CPU seconds of every finished child process (the steps run as children)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _run(step: str, command: list[str], key: str) -> None:
     """Runs one of the project's commands, its output going straight to the terminal."""
-    print(f"\n=== {step}\n$ {' '.join(command)}", flush=True)
-    started = time.monotonic()
+    print(f"\n{PROGRESS.line(key)}\n=== {step}\n$ {' '.join(command)}", flush=True)
+    started, cpu_started = time.monotonic(), _children_cpu_seconds()
     completed = subprocess.run(command, check=False)
     if completed.returncode != 0:
         raise RuntimeError(f"{step} failed (exit code {completed.returncode}); see the output above.")
-    print(f"=== {step}: done in {time.monotonic() - started:.0f} s", flush=True)
+    wall, cpu = time.monotonic() - started, _children_cpu_seconds() - cpu_started
+    PROGRESS.finish(key, wall, cpu)
+    print(f"=== {step}: done in {wall:.0f} s ({cpu:.0f} CPU s)", flush=True)
 
 
 def _newest_checkpoint_time(model_dir: str) -> float:
@@ -80,11 +131,13 @@ def convert(data_dir: str) -> None:
     """Step 1: the built-in dataset, converted (skipped when already there)."""
     if os.path.exists(os.path.join(data_dir, "manifest.json")):
         print(f"=== data: reusing {data_dir}")
+        PROGRESS.finish("convert")
         return
     _run("generate and convert the built-in dataset",
          [sys.executable, "-m", "data_prep.convert", "--dataset=synthetic", f"--output_dir={data_dir}",
           f"--seed={FLAGS.seed}", f"--synthetic_num_train={FLAGS.num_train}",
-          f"--synthetic_num_val={FLAGS.num_val}", f"--synthetic_num_test={FLAGS.num_test}", "--overwrite"])
+          f"--synthetic_num_val={FLAGS.num_val}", f"--synthetic_num_test={FLAGS.num_test}", "--overwrite"],
+         "convert")
 
 
 def train_and_evaluate(data_dir: str, task: str, flagfile: str, model_dir: str) -> dict:
@@ -92,14 +145,16 @@ def train_and_evaluate(data_dir: str, task: str, flagfile: str, model_dir: str) 
     _run(f"train the {task} model (three stages)",
          [sys.executable, "-m", "s_cnn_rnn.train", f"--flagfile={flagfile}", f"--data_dir={data_dir}",
           f"--model_dir={model_dir}", "--stage=all", f"--seed={FLAGS.seed}"]
-         + ([f"--train_steps={FLAGS.train_steps}"] if FLAGS.train_steps else []))
+         + ([f"--train_steps={FLAGS.train_steps}"] if FLAGS.train_steps else []), f"train {task}")
     eval_dir = os.path.join(model_dir, "eval_test")
     metrics_path = os.path.join(eval_dir, "metrics.json")
     if not os.path.exists(metrics_path) or os.path.getmtime(metrics_path) < _newest_checkpoint_time(model_dir):
         report_path = os.path.join(os.path.dirname(model_dir), f"report_{task}.html")
         _run(f"evaluate the {task} model on the test split",
              [sys.executable, "-m", "s_cnn_rnn.evaluate", f"--model_dir={model_dir}", f"--data_dir={data_dir}",
-              "--split=test", f"--output_dir={eval_dir}", f"--report={report_path}"])
+              "--split=test", f"--output_dir={eval_dir}", f"--report={report_path}"], f"evaluate {task}")
+    else:
+        PROGRESS.finish(f"evaluate {task}")
     with open(metrics_path, encoding="utf-8") as handle:
         return json.load(handle)
 
@@ -147,8 +202,15 @@ def main(argv) -> int:
         tables[task] = _table_text(summary)
         results[key] = headline_metrics(task, summary, metric_keys)
         model_dirs[f"{task} model"] = model_dir
+    print(f"\n{PROGRESS.line('report')}", flush=True)
     curves.plot_training_curves(model_dirs, os.path.join(output_dir, "training_curves.png"))
+    PROGRESS.finish("report")
     atomic_files.write_json(os.path.join(output_dir, "results.json"), results, indent=2)
+    # Where the time went: wall and CPU seconds (getrusage of the child processes) per step.
+    timing = {"wall_seconds": round(time.monotonic() - started, 1), "steps_wall_seconds": PROGRESS.wall_seconds,
+              "steps_cpu_seconds": PROGRESS.cpu_seconds, "cpu_seconds": round(_children_cpu_seconds(), 1),
+              "load_average_1_5_15": [round(x, 2) for x in os.getloadavg()]}
+    atomic_files.write_json(os.path.join(output_dir, "timing.json"), timing, indent=2)
     index = write_index(output_dir, summaries, tables)
     print("\n" + "\n\n".join(tables.values()))
     print(f"\nresults: {os.path.join(output_dir, 'results.json')}\nreport:  {index}\n"

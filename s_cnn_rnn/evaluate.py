@@ -36,6 +36,7 @@ flags.DEFINE_enum("convention", "pooled", ["pooled", "per_image"],
                   "Multi-label O-P/O-R: counts pooled over images (default) or per-image averages; both are "
                   "written, this one is named first.")
 flags.DEFINE_bool("progress", True, "Show a progress bar on stderr.")
+flags.DEFINE_string("checkpoint", "best", model_store.CHECKPOINT_HELP)
 
 
 def main(argv) -> int:
@@ -56,7 +57,7 @@ def main(argv) -> int:
         result = runner.evaluate(
             FLAGS.model_dir, FLAGS.data_dir, split=FLAGS.split, batch_size=FLAGS.batch_size,
             beam_width=FLAGS.beam_width, max_images=FLAGS.max_images, show_progress=FLAGS.progress,
-            convention=FLAGS.convention,
+            convention=FLAGS.convention, checkpoint=FLAGS.checkpoint,
         )
     except (FileNotFoundError, ValueError, caption_scores.CaptionDataError) as error:
         print(f"error: {error}", file=sys.stderr)

@@ -17,6 +17,7 @@ from absl import flags
 from absl import logging
 
 from s_cnn_rnn.serving import export_lib
+from s_cnn_rnn.training import model_store
 
 FLAGS = flags.FLAGS
 
@@ -25,6 +26,7 @@ flags.DEFINE_string("export_dir", None, "Where the SavedModel goes (must not exi
 flags.DEFINE_integer("beam_width", 3, "Captions: beam width (SPEC I2: 3).")
 flags.DEFINE_integer("max_length", None, "Most tokens decoded (default: 20 for captions, the label count for labels).")
 flags.DEFINE_bool("overwrite", False, "Replace an existing --export_dir.")
+flags.DEFINE_string("checkpoint", "best", model_store.CHECKPOINT_HELP)
 
 
 def main(argv) -> int:
@@ -32,7 +34,8 @@ def main(argv) -> int:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}", exitcode=2)
     try:
         info = export_lib.export_saved_model(FLAGS.model_dir, FLAGS.export_dir, beam_width=FLAGS.beam_width,
-                                             max_length=FLAGS.max_length, overwrite=FLAGS.overwrite)
+                                             max_length=FLAGS.max_length, overwrite=FLAGS.overwrite,
+                                             checkpoint=FLAGS.checkpoint)
     except (FileExistsError, FileNotFoundError, ValueError) as error:
         logging.error("%s", error)
         print(f"s-cnn-rnn-export: error: {error}", file=sys.stderr)

@@ -27,6 +27,7 @@ from absl import flags  # noqa: E402
 from absl import logging  # noqa: E402
 
 from s_cnn_rnn.serving import predict_lib  # noqa: E402
+from s_cnn_rnn.training import model_store  # noqa: E402
 
 FLAGS = flags.FLAGS
 
@@ -35,6 +36,7 @@ flags.DEFINE_multi_string("images", [], "Glob pattern of image files (repeatable
 flags.DEFINE_integer("beam_width", 3, "Captions: beam width (SPEC I2: 3).")
 flags.DEFINE_integer("max_length", None, "Most tokens decoded (default: 20 for captions, the label count for labels).")
 flags.DEFINE_integer("batch_size", 16, "Images per model call.")
+flags.DEFINE_string("checkpoint", "best", model_store.CHECKPOINT_HELP)
 flags.DEFINE_bool("json", False, "Write one JSON object per image per line instead of text.")
 flags.DEFINE_string("tags_json", None, "use_tags models: JSON {image path or file name: [tag, ...]}; "
                     "images without an entry get no tags.")
@@ -60,7 +62,8 @@ def main(argv) -> int:
     try:
         tags_by_path = predict_lib.load_tags_file(FLAGS.tags_json) if FLAGS.tags_json else None
         predictor = predict_lib.Predictor(FLAGS.model_dir, beam_width=FLAGS.beam_width,
-                                          max_length=FLAGS.max_length, batch_size=FLAGS.batch_size)
+                                          max_length=FLAGS.max_length, batch_size=FLAGS.batch_size,
+                                          checkpoint=FLAGS.checkpoint)
     except (FileNotFoundError, ValueError) as error:
         logging.error("%s", error)
         print(f"s-cnn-rnn-predict: error: {error}", file=sys.stderr)

@@ -56,6 +56,14 @@ flags.DEFINE_integer("log_every", 50, "Steps between log lines and history recor
 flags.DEFINE_integer("checkpoint_every", 500, "Steps between checkpoints.")
 flags.DEFINE_integer("validate_every", 500, "Steps between validations (0 = never).")
 flags.DEFINE_integer("validation_steps", 20, "Batches per validation (0 = the whole split).")
+flags.DEFINE_integer("validation_decode_examples", 256,
+                     "At each validation, decode this many validation images as s-cnn-rnn-evaluate does and log "
+                     "the task's metrics (captions: val_CIDEr_pytok, val_Bleu_4_pytok, val_ROUGE_L_pytok, Python "
+                     "tokenizer, no Java; labels: val_C-F1, val_O-F1; cnn stage: val_concept_O-F1); 0 = losses only.")
+flags.DEFINE_string("best_checkpoint_metric", "auto",
+                    "History key each stage's best checkpoint (MODEL_DIR/<stage>/best/) is chosen by; auto = "
+                    "val_CIDEr_pytok (captions) / val_O-F1 (labels) for joint, val_concept_O-F1 for cnn, val_loss "
+                    "for rnn. Losses are minimised, scores maximised.")
 # Runtime.
 flags.DEFINE_enum("distribution", "none", list(runtime.DISTRIBUTIONS), "tf.distribute strategy.")
 flags.DEFINE_enum("mixed_precision", "float32", list(runtime.PRECISIONS), "Keras dtype policy.")
@@ -114,6 +122,8 @@ def options_from_flags() -> orchestrate.TrainOptions:
         deterministic=FLAGS.deterministic,
         seed=FLAGS.seed,
         retrain=FLAGS.retrain,
+        validation_decode_examples=FLAGS.validation_decode_examples,
+        best_checkpoint_metric=FLAGS.best_checkpoint_metric,
     )
 
 

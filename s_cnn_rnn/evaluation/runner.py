@@ -305,7 +305,7 @@ def _captions(trained: inference.TrainedModel, decoded: dict, data_dir: str, spl
 
 def evaluate(model_dir: str, data_dir: str, split: str = "test", batch_size: int = 32, beam_width: int = 3,
              max_images: int | None = None, show_progress: bool = True,
-             convention: str = "pooled") -> EvaluationResult:
+             convention: str = "pooled", checkpoint: str = "best") -> EvaluationResult:
     """Decodes a split with the model of `model_dir` and computes the paper's metrics.
 
     Args:
@@ -317,6 +317,7 @@ def evaluate(model_dir: str, data_dir: str, split: str = "test", batch_size: int
       max_images: decode only the first this many images (None: all).
       show_progress: a tqdm bar on stderr.
       convention: multi-label O-P/O-R: "pooled" (default) or "per_image"; both are computed.
+      checkpoint: "best" | "latest" | a step (see `inference.load_trained_model`).
 
     Raises:
       FileNotFoundError: no model in `model_dir`, or `data_dir` is not converted data.
@@ -328,7 +329,7 @@ def evaluate(model_dir: str, data_dir: str, split: str = "test", batch_size: int
     if max_images is not None and max_images < 1:
         raise ValueError(f"max_images must be >= 1, got {max_images}")
     started = time.monotonic()
-    trained = inference.load_trained_model(model_dir)
+    trained = inference.load_trained_model(model_dir, checkpoint)
     check_vocabularies(trained, model_dir, data_dir)
     decoded = decode_split(trained, data_dir, split, batch_size, beam_width, max_images, show_progress)
     decode_seconds = time.monotonic() - started

@@ -223,8 +223,8 @@ def _move_into_place(staging_dir: str, export_dir: str, overwrite: bool) -> None
 
 
 def export_saved_model(model_dir: str, export_dir: str, beam_width: int = 3, max_length: int | None = None,
-                       overwrite: bool = False) -> dict:
-    """Exports the newest weights of a model dir as a serving SavedModel.
+                       overwrite: bool = False, checkpoint: str = "best") -> dict:
+    """Exports the weights of a model dir (its best checkpoint by default) as a serving SavedModel.
 
     Args:
       model_dir: a trained model dir (model_config.json, vocab/, checkpoints).
@@ -233,6 +233,7 @@ def export_saved_model(model_dir: str, export_dir: str, beam_width: int = 3, max
       max_length: most tokens decoded; None -> 20 for captions, the number of labels for
         multi-label.
       overwrite: replace an existing `export_dir`.
+      checkpoint: "best" | "latest" | a step (see `inference.load_trained_model`).
 
     Returns:
       The model_info dict written to `export_dir/assets.extra/model_info.json`, plus
@@ -249,7 +250,7 @@ def export_saved_model(model_dir: str, export_dir: str, beam_width: int = 3, max
     export_dir = os.path.abspath(export_dir)
     if os.path.exists(export_dir) and not overwrite:
         raise ExportDirExistsError(f"{export_dir} already exists: pass overwrite=True (--overwrite) or another dir")
-    trained = inference.load_trained_model(model_dir)
+    trained = inference.load_trained_model(model_dir, checkpoint)
     functions = ServingFunctions(inference.Annotator(trained, beam_width=beam_width, max_length=max_length))
     parent = os.path.dirname(export_dir)
     os.makedirs(parent, exist_ok=True)

@@ -10,9 +10,12 @@ import os
 import tensorflow as tf
 from absl import logging
 
+from s_cnn_rnn import inference
 from s_cnn_rnn import input_pipeline
+from s_cnn_rnn.evaluation import references as references_lib
 from s_cnn_rnn.models import builder
 from s_cnn_rnn.models.config import ModelConfig
+from s_cnn_rnn.training import decoded_validation
 from s_cnn_rnn.training import model_store
 from s_cnn_rnn.training import runtime
 from s_cnn_rnn.training import stages
@@ -34,6 +37,9 @@ class TrainOptions:
       val_split: the split validated on ("" = none).
       distribution, mixed_precision, deterministic, seed: see `runtime`.
       retrain: train a finished stage again from scratch.
+      validation_decode_examples: validation images decoded and scored at each validation
+        (0 = losses only); best_checkpoint_metric: the history key the best checkpoint of a
+        stage is chosen by, "auto" = the stage's default (see `decoded_validation.py`).
     """
 
     stage: str
@@ -50,6 +56,8 @@ class TrainOptions:
     deterministic: bool = False
     seed: int = 0
     retrain: bool = False
+    validation_decode_examples: int = 256
+    best_checkpoint_metric: str = decoded_validation.AUTO
 
 
 def complete_model_config(options: TrainOptions) -> ModelConfig:
@@ -128,6 +136,18 @@ def _initializer(options: TrainOptions, model, stage: str):
     return initialize
 
 
+def _decoded_validation(options: TrainOptions, model, stage: str, references: dict | None):
+    """The stage's decoded validation: the first N validation images in the evaluation view."""
+    count = options.validation_decode_examples
+    config = dataclasses.replace(_pipeline_config(options, stage, training=False), read_images=True,
+                                 batch_size=min(options.stage_settings[stage].batch_size, max(count, 1)))
+    trained = inference.TrainedModel(model, model.config, options.task,
+                                     model_store.load_vocabularies(options.model_dir), checkpoints={})
+    return decoded_validation.DecodedValidation(
+        trained, stage, lambda: input_pipeline.make_dataset(options.data_dir, options.val_split, config).take(
+            -(-count // config.batch_size)), count, references, options.best_checkpoint_metric)
+
+
 def train(options: TrainOptions) -> dict:
     """Runs the requested stage(s); returns {stage: final history record}."""
     runtime.set_determinism(options.seed, options.deterministic)
@@ -144,6 +164,9 @@ def train(options: TrainOptions) -> dict:
     has_val = bool(options.val_split) and info["num_examples"].get(options.val_split, 0) > 0
     with strategy.scope():
         model = builder.build_model(config)
+    references = None
+    if has_val and options.task == "caption" and options.validation_decode_examples > 0:
+        references = {r.image_id: list(r.captions) for r in references_lib.read_split(options.data_dir, options.val_split)}
     results = {}
     for stage in requested:
         settings = options.stage_settings[stage]
@@ -163,7 +186,8 @@ def train(options: TrainOptions) -> dict:
             )
 
         stage_trainer = trainer.StageTrainer(
-            model, strategy, settings, stage_dir, train_dataset, val_dataset if has_val else None
+            model, strategy, settings, stage_dir, train_dataset, val_dataset if has_val else None,
+            _decoded_validation(options, model, stage, references) if has_val else None,
         )
         results[stage] = stage_trainer.run(_initializer(options, model, stage))
     return results
