@@ -64,10 +64,12 @@ def main(argv) -> int:
         return 1
     for name, reason in result.summary.get("notes", {}).items():
         logging.warning("%s: %s", name, reason)
-    for name, path in runner.write_outputs(result, output_dir).items():
+    outputs = runner.write_outputs(result, output_dir)
+    for name, path in outputs.items():
         logging.info("wrote %s: %s", name, path)
     if FLAGS.report:
-        for name, path in report.write_report(result, FLAGS.data_dir, FLAGS.report, FLAGS.report_images).items():
+        for name, path in report.write_report(result, FLAGS.data_dir, FLAGS.report, FLAGS.report_images,
+                                              predictions_path=outputs["predictions"]).items():
             logging.info("wrote the report %s: %s", name, path)
     logging.info("evaluated %d images in %.1f s", result.summary["num_images"], result.summary["seconds"]["total"])
     print(result.table)

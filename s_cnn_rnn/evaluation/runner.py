@@ -34,6 +34,9 @@ CONVENTIONS = multilabel.CONVENTIONS
 # SPEC I3: fixed-length classifiers predict their 3 best labels.
 FIXED_LENGTH_K = 3
 CONCEPT_THRESHOLD = 0.5
+# Captions: concepts kept per image in predictions.jsonl, by probability (the report leaves the
+# function words among them out, see report.STOP_WORDS).
+CAPTION_CONCEPTS_KEPT = 20
 METRICS_FILE = "metrics.json"
 PREDICTIONS_FILE = "predictions.jsonl"
 CAPTIONS_RESULTS_FILE = "captions_results.json"
@@ -268,7 +271,7 @@ def _captions(trained: inference.TrainedModel, decoded: dict, data_dir: str, spl
     records = {record.image_id: record for record in references_lib.read_split(data_dir, split)}
     beams = inference.caption_lists(decoded, trained.vocabularies)
     concepts = trained.vocabularies.concepts
-    concept_top = _top_k(decoded["concept_probs"], FIXED_LENGTH_K) if "concept_probs" in decoded else None
+    concept_top = _top_k(decoded["concept_probs"], CAPTION_CONCEPTS_KEPT) if "concept_probs" in decoded else None
     predictions = []
     for index, image_id in enumerate(decoded["image_id"]):
         image_id = int(image_id)
