@@ -62,8 +62,8 @@ flags.DEFINE_integer("validation_decode_examples", 256,
                      "tokenizer, no Java; labels: val_C-F1, val_O-F1; cnn stage: val_concept_O-F1); 0 = losses only.")
 flags.DEFINE_string("best_checkpoint_metric", "auto",
                     "History key each stage's best checkpoint (MODEL_DIR/<stage>/best/) is chosen by; auto = "
-                    "val_CIDEr_pytok (captions) / val_O-F1 (labels) for joint, val_concept_O-F1 for cnn, val_loss "
-                    "for rnn. Losses are minimised, scores maximised.")
+                    "val_CIDEr_pytok (captions) / val_O-F1 (labels) for joint, val_concept_O-F1 (labels) / val_loss "
+                    "(captions) for cnn, val_loss for rnn; ties go to the later step. Losses are minimised, scores maximised.")
 # Runtime.
 flags.DEFINE_enum("distribution", "none", list(runtime.DISTRIBUTIONS), "tf.distribute strategy.")
 flags.DEFINE_enum("mixed_precision", "float32", list(runtime.PRECISIONS), "Keras dtype policy.")

@@ -56,7 +56,7 @@ class TrainOptions:
     deterministic: bool = False
     seed: int = 0
     retrain: bool = False
-    validation_decode_examples: int = 256
+    validation_decode_examples: int = 0
     best_checkpoint_metric: str = decoded_validation.AUTO
 
 
