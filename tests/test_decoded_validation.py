@@ -125,3 +125,16 @@ def test_inference_commands_take_checkpoint_with_best_as_default():
                                cwd=PROJECT_ROOT, timeout=300, check=False)
         text = shown.stdout + shown.stderr
         assert "--checkpoint" in text and "(default: 'best')" in text, module
+
+
+def test_without_decoding_the_best_checkpoint_follows_the_validation_loss(tiny_synthetic_data, tmp_path):
+    model = ModelConfig(variant="cnn_logistic", backbone="small_cnn", backbone_weights="none", image_size=32,
+                        num_concepts=1, vocab_size=4, small_cnn_width=8)
+    settings = {"cnn": trainer.StageSettings(stage="cnn", train_steps=2, batch_size=4, learning_rate=3e-3,
+                                             optimizer="adam", log_every=1, validate_every=1, validation_steps=1)}
+    orchestrate.train(orchestrate.TrainOptions(stage="all", data_dir=tiny_synthetic_data, model_dir=str(tmp_path),
+                                               task="multilabel", model=model, stage_settings=settings))
+    records = history_lib.read_history(os.path.join(tmp_path, "cnn", "history.jsonl"))
+    assert not any("O-F1" in key for record in records for key in record)
+    best = decoded_validation.read_best(os.path.join(tmp_path, "cnn"))
+    assert (best["metric"], best["step"]) == ("val_loss", _best_step(records, "val_loss", True)[0])

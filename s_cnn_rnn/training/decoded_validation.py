@@ -220,11 +220,12 @@ class DecodedValidation:
             extra = self.metrics(self.decode())
         self.cpu_seconds += _cpu_seconds() - started_cpu
         if self._best is None:
-            metric = self.best_metric
-            if metric not in extra and metric not in validation:
+            # The requested key, else the stage's default, else the loss (no images decoded).
+            reported = {**validation, **extra}
+            metric = next((key for key in (self.best_metric, self._stage_default) if key in reported), "val_loss")
+            if metric != self.best_metric:
                 logging.warning("stage %s reports no %s: its best checkpoint is chosen by %s",
-                                self.stage, metric, self._stage_default)
-                metric = self._stage_default
+                                self.stage, self.best_metric, metric)
             self._best = BestCheckpoint(checkpoint, stage_dir, metric)
         self._best.update(step, {**validation, **extra})
         if extra:
