@@ -138,3 +138,16 @@ def test_without_decoding_the_best_checkpoint_follows_the_validation_loss(tiny_s
     assert not any("O-F1" in key for record in records for key in record)
     best = decoded_validation.read_best(os.path.join(tmp_path, "cnn"))
     assert (best["metric"], best["step"]) == ("val_loss", _best_step(records, "val_loss", True)[0])
+
+
+def test_python_tokenizer_can_be_requested_even_where_java_is(monkeypatch):
+    from s_cnn_rnn.metrics import caption_scores  # pylint: disable=import-outside-toplevel
+
+    def no_java(_):
+        raise AssertionError("the Java PTB tokenizer must not run")
+
+    monkeypatch.setattr(caption_scores, "find_java", lambda: "/usr/bin/java")
+    monkeypatch.setattr(caption_scores, "_ptb_tokenize", no_java)
+    scores = caption_scores.score_captions({1: ["A dog runs.", "a dog running"]}, {1: "a dog runs"},
+                                           metrics=("Bleu", "CIDEr"), python_tokenizer=True)
+    assert scores["Bleu_1"] > 0.5 and "Python tokenizer was requested" in scores["unavailable"]["PTBTokenizer"]
