@@ -25,9 +25,16 @@ class DecodeOptions:
     max_length: int | None = None
     # Images per model call.
     batch_size: int = 32
+    # Weights to restore: best = each stage's best checkpoint by its validation metric (MODEL_DIR/<stage>/best/),
+    # its latest where it kept none (the default); latest = the newest in <stage>/checkpoints/; STEP = ckpt-STEP.
+    checkpoint: str = "best"
 
     def __post_init__(self):
         errors.check_at_least("DecodeOptions", "beam_width", self.beam_width, 1)
         errors.check_at_least("DecodeOptions", "batch_size", self.batch_size, 1)
+        if self.checkpoint not in ("best", "latest") and not (self.checkpoint.isdigit() and int(self.checkpoint) > 0):
+            raise errors.OptionError(
+                f"DecodeOptions.checkpoint={self.checkpoint!r}: must be best, latest or a step number",
+                field="checkpoint", reason="must be best, latest or a step number")
         if self.max_length is not None:
             errors.check_at_least("DecodeOptions", "max_length", self.max_length, 1)

@@ -34,7 +34,7 @@ command_line.define_path("data_dir", None, "Converted data with the model's voca
 flags.DEFINE_string("split", "test", "The split to evaluate.")
 command_line.define_path("output_dir", None,
                          "Where metrics.json and the predictions go (default MODEL_DIR/eval_<split>).")
-_DECODE = option_flags.define(decode_options.DecodeOptions, fields=("batch_size", "beam_width"))
+_DECODE = option_flags.define(decode_options.DecodeOptions, fields=("batch_size", "beam_width", "checkpoint"))
 flags.DEFINE_integer("max_images", None, "Evaluate only the first this many images of the split.")
 command_line.define_path("report", None, "Also write an HTML page of images with ground truth and predictions "
                          "here (and a PNG grid beside it, same name with .png).")
@@ -71,16 +71,19 @@ def main(argv) -> int:
             FLAGS.model_dir, FLAGS.data_dir, split=FLAGS.split, batch_size=decode.batch_size,
             beam_width=decode.beam_width, max_images=FLAGS.max_images, show_progress=FLAGS.progress,
             convention=FLAGS.convention, exclude_absent_classes=FLAGS.exclude_absent_classes,
+            checkpoint=decode.checkpoint,
         )
     except (FileNotFoundError, ValueError, caption_scores.CaptionDataError) as error:
         command_line.print_error(COMMAND, error)
         return 1
     for name, reason in result.summary.get("notes", {}).items():
         logging.warning("%s: %s", name, reason)
-    for name, path in runner.write_outputs(result, output_dir).items():
+    outputs = runner.write_outputs(result, output_dir)
+    for name, path in outputs.items():
         logging.info("wrote %s: %s", name, path)
     if FLAGS.report:
-        for name, path in report.write_report(result, FLAGS.data_dir, FLAGS.report, FLAGS.report_images).items():
+        for name, path in report.write_report(result, FLAGS.data_dir, FLAGS.report, FLAGS.report_images,
+                                              predictions_path=outputs["predictions"]).items():
             logging.info("wrote the report %s: %s", name, path)
     logging.info("evaluated %d images in %.1f s", result.summary["num_images"], result.summary["seconds"]["total"])
     print(result.table)

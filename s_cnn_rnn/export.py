@@ -26,8 +26,9 @@ FLAGS = flags.FLAGS
 
 command_line.define_path("model_dir", None, "The trained model dir (model_config.json, vocab/, checkpoints).")
 command_line.define_path("export_dir", None, "Where the SavedModel goes (must not exist unless --overwrite).")
-_DECODE = option_flags.define(decode_options.DecodeOptions, fields=("beam_width", "max_length"))
+_DECODE = option_flags.define(decode_options.DecodeOptions, fields=("beam_width", "max_length", "checkpoint"))
 flags.DEFINE_bool("overwrite", False, "Replace an existing --export_dir.")
+flags.DEFINE_string("checkpoint", "best", model_store.CHECKPOINT_HELP)
 
 
 def main(argv) -> int:
@@ -36,7 +37,8 @@ def main(argv) -> int:
     decode = _DECODE.build()
     try:
         info = export_lib.export_saved_model(FLAGS.model_dir, FLAGS.export_dir, beam_width=decode.beam_width,
-                                             max_length=decode.max_length, overwrite=FLAGS.overwrite)
+                                             max_length=decode.max_length, overwrite=FLAGS.overwrite,
+                                             checkpoint=decode.checkpoint)
     except (FileExistsError, ValueError) as error:  # errors.UserError and FileNotFoundError: command_line
         command_line.print_error("s-cnn-rnn-export", error)
         return 2

@@ -46,26 +46,53 @@ class TrainedModel:
         return self.vocabularies.label_sequence_vocabulary()
 
 
-def _latest(model_dir: str, stage: str) -> str | None:
-    return tf.train.latest_checkpoint(os.path.join(model_dir, stage, "checkpoints"))
+CHECKPOINT_CHOICES = "best | latest | STEP"
 
 
-def load_trained_model(model_dir: str) -> TrainedModel:
-    """Rebuilds the model of a model dir and restores its newest complete weights.
+def _checkpoint(model_dir: str, stage: str, which: str) -> str | None:
+    """A stage's checkpoint path: its best (else latest), its latest, or the one of step `which`."""
+    checkpoints, best = os.path.join(model_dir, stage, "checkpoints"), os.path.join(model_dir, stage, "best")
+    if which == "latest":
+        return tf.train.latest_checkpoint(checkpoints)
+    if which == "best":
+        return tf.train.latest_checkpoint(best) or tf.train.latest_checkpoint(checkpoints)
+    for folder in (checkpoints, best):
+        path = os.path.join(folder, f"ckpt-{which}")
+        if tf.io.gfile.exists(path + ".index"):
+            return path
+    return None
 
-    The joint checkpoint when there is one; otherwise the CNN from the cnn stage and the
+
+def load_trained_model(model_dir: str, checkpoint: str = "best") -> TrainedModel:
+    """Rebuilds the model of a model dir and restores its weights.
+
+    The joint stage's checkpoint when there is one; otherwise the CNN from the cnn stage and the
     decoder from the rnn stage (a model that was pretrained but not fine-tuned).
 
+    Args:
+      model_dir: the trained model dir.
+      checkpoint: "best": each stage's best checkpoint by its validation metric
+        (`<stage>/best/`, see training/decoded_validation.py), its latest where it kept none;
+        "latest": the newest in `<stage>/checkpoints/`; a step number: `ckpt-STEP` (of joint,
+        or of each pretraining stage), from checkpoints/ or best/.
+
     Raises:
-      FileNotFoundError: no model_config.json, or no checkpoint for a part of the model.
+      FileNotFoundError: no model_config.json, or no such checkpoint for a part of the model.
+      ValueError: `checkpoint` is none of best, latest or a step number.
     """
+    checkpoint = str(checkpoint).strip()
+    if checkpoint not in ("best", "latest") and not checkpoint.isdigit():
+        raise ValueError(f"--checkpoint must be {CHECKPOINT_CHOICES}, got {checkpoint!r}")
     saved = model_store.load_config(model_dir)
     task = saved.pop("task")
     # The weights come from the checkpoint: never download ImageNet weights to overwrite them.
     config = dataclasses.replace(ModelConfig.from_dict(saved), backbone_weights="none")
     model = builder.build_model(config)
     restored = {}
-    joint = _latest(model_dir, "joint")
+    joint = _checkpoint(model_dir, "joint", checkpoint)
+    if joint is None and checkpoint.isdigit() and tf.train.latest_checkpoint(os.path.join(model_dir, "joint", "checkpoints")):
+        raise FileNotFoundError(f"{model_dir}/joint has no checkpoint of step {checkpoint} (--checkpoint): "
+                                f"pass best, latest or a step it kept ({os.path.join(model_dir, 'joint')}/*/ckpt-*)")
     if joint:
         tf.train.Checkpoint(**model.checkpoint_items()).read(joint).expect_partial().assert_existing_objects_matched()
         restored["all"] = joint
@@ -75,11 +102,12 @@ def load_trained_model(model_dir: str) -> TrainedModel:
         if config.has_decoder:
             parts.append(("rnn", model.decoder_checkpoint_items()))
         for stage, items in parts:
-            path = _latest(model_dir, stage) if stage in variant_stages else None
+            path = _checkpoint(model_dir, stage, checkpoint) if stage in variant_stages else None
             if path is None:
                 raise FileNotFoundError(
-                    f"{model_dir} has no checkpoint for the {'CNN' if stage == 'cnn' else 'decoder'} "
-                    f"(looked in {stage}/ and joint/): train it with s-cnn-rnn-train --stage=all first."
+                    f"{model_dir} has no {'' if checkpoint in ('best', 'latest') else f'step-{checkpoint} '}checkpoint "
+                    f"for the {'CNN' if stage == 'cnn' else 'decoder'} (looked in {stage}/ and joint/): train it "
+                    "with s-cnn-rnn-train --stage=all first, or pass --checkpoint=best|latest."
                 )
             tf.train.Checkpoint(**items).read(path).expect_partial().assert_existing_objects_matched()
             restored[stage] = path

@@ -31,13 +31,14 @@ from absl import logging  # noqa: E402
 from s_cnn_rnn import decode_options  # noqa: E402
 from s_cnn_rnn import option_flags  # noqa: E402
 from s_cnn_rnn.serving import predict_lib  # noqa: E402
+from s_cnn_rnn.training import model_store  # noqa: E402
 
 FLAGS = flags.FLAGS
 COMMAND = "s-cnn-rnn-predict"
 
 command_line.define_path("model_dir", None, "The trained model dir.")
 flags.DEFINE_multi_string("images", [], "Glob pattern of image files (repeatable); added to the positional files.")
-_DECODE = option_flags.define(decode_options.DecodeOptions, fields=("beam_width", "max_length", "batch_size"),
+_DECODE = option_flags.define(decode_options.DecodeOptions, fields=("beam_width", "max_length", "batch_size", "checkpoint"),
                               defaults={"batch_size": 16})
 flags.DEFINE_bool("json", False, "Write one JSON object per image per line instead of text.")
 command_line.define_path("tags_json", None, "use_tags models: JSON {image path or file name: [tag, ...]}; "
@@ -65,7 +66,8 @@ def main(argv) -> int:
     try:
         tags_by_path = predict_lib.load_tags_file(FLAGS.tags_json) if FLAGS.tags_json else None
         predictor = predict_lib.Predictor(FLAGS.model_dir, beam_width=decode.beam_width,
-                                          max_length=decode.max_length, batch_size=decode.batch_size)
+                                          max_length=decode.max_length, batch_size=decode.batch_size,
+                                          checkpoint=decode.checkpoint)
     except ValueError as error:  # errors.UserError and FileNotFoundError: command_line
         command_line.print_error(COMMAND, error)
         return 2

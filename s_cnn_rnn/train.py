@@ -23,11 +23,6 @@ FLAGS = flags.FLAGS
 _TRAIN_FLAGS = train_flags.define(FLAGS)
 
 
-def scale_steps(steps: int, scale: float) -> int:
-    """`steps` times --step_scale, rounded, at least 1; 0 (off, e.g. no validation) stays 0."""
-    return 0 if steps == 0 else max(1, round(steps * scale))
-
-
 def options_from_flags() -> orchestrate.TrainOptions:
     """The training library's options, read from the flags (see `train_flags.TrainFlags.options`)."""
     return _TRAIN_FLAGS.options()

@@ -96,7 +96,7 @@ def define(flag_values: flags.FlagValues = flags.FLAGS, choices: dict | None = N
     """
     model_choices = {"variant": config_lib.VARIANTS, "backbone": config_lib.BACKBONES,
                      "lstm_activation": config_lib.LSTM_ACTIVATIONS, **(choices or {})}
-    run = option_flags.define(orchestrate.TrainOptions, defaults={"stage": "all", "task": "caption"},
+    run = option_flags.define(orchestrate.TrainOptions, defaults={"stage": "all", "task": "caption", "validation_decode_examples": 256},
                               flag_values=flag_values)
     model = option_flags.define(config_lib.ModelConfig, exclude=MODEL_FIELDS_WITHOUT_FLAG, choices=model_choices,
                                 paths=("backbone_weights",), flag_values=flag_values)

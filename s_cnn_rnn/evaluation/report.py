@@ -3,7 +3,10 @@
 Multi-label (supplementary Fig. 1): the ground truth in rare-first order, the model's concept
 layer read as a classifier (its top-3, by score) and the decoded labels in the order the RNN
 emitted them, right ones green and wrong ones red. Captions (supplementary Figs. 2, 3): the
-reference captions and the best beam. The HTML page embeds the JPEGs as base64 data URIs, so
+reference captions, the best beam and the concept layer's most probable concepts with their
+probabilities, leaving out the function words of `STOP_WORDS` (which every caption has, so
+the CNN's "top 3" would otherwise read "a, the, in" for every image). Each image is an anchor
+`#image-<id>` and names its line (and `image_id`) in predictions.jsonl. The HTML page embeds the JPEGs as base64 data URIs, so
 it is one self-contained file; a PNG grid of the same panels is written beside it.
 """
 
@@ -17,6 +20,13 @@ import textwrap
 from s_cnn_rnn import atomic_files
 from s_cnn_rnn.evaluation import references as references_lib
 from s_cnn_rnn.evaluation import runner
+
+# The commonest English function words, left out of the concepts the caption report lists (the
+# one place this list lives; the predictions file keeps every concept).
+STOP_WORDS = ("a", "an", "the", "of", "in", "on", "at", "to", "with", "and", "is", "are", "it", "its", "for",
+              "by", "from", "that", "this", "there", "some")
+# Concepts listed per image in the caption report.
+REPORT_CONCEPTS = 5
 
 _CSS = """
 body { font-family: sans-serif; margin: 1.5em; }
@@ -36,7 +46,10 @@ def _panels(result: runner.EvaluationResult, entry: dict) -> list[tuple[str, lis
         sections = [("Ground truth", [(text, "") for text in entry["references"]] or [("(none)", "missing")]),
                     (f"Prediction (beam {result.summary['decoding']['beam_width']})", [(entry["caption"], "")])]
         if entry.get("concepts"):
-            sections.append(("Concept layer, top 3", [(", ".join(entry["concepts"]), "")]))
+            shown = [(concept, score) for concept, score in zip(entry["concepts"], entry["concept_scores"])
+                     if concept not in STOP_WORDS][:REPORT_CONCEPTS]
+            sections.append((f"Concept layer, top {len(shown)} without function words",
+                             [(", ".join(f"{concept} {score:.2f}" for concept, score in shown) or "(none)", "")]))
         return sections
     truth = set(entry["ground_truth"])
 
@@ -55,11 +68,11 @@ def _panels(result: runner.EvaluationResult, entry: dict) -> list[tuple[str, lis
     return sections
 
 
-def _html_page(result: runner.EvaluationResult, entries: list, jpegs: dict) -> str:
+def _html_page(result: runner.EvaluationResult, entries: list, jpegs: dict, predictions_link: str | None) -> str:
     summary = result.summary
     title = f"{summary['model_name']} on {summary['split']}: {len(entries)} of {summary['num_images']} images"
     figures = []
-    for entry in entries:
+    for line, entry in enumerate(entries, start=1):  # entries are the first lines of predictions.jsonl
         jpeg = jpegs.get(entry["image_id"])
         image = (f'<img src="data:image/jpeg;base64,{base64.b64encode(jpeg).decode("ascii")}" '
                  f'alt="image {entry["image_id"]}">' if jpeg else '<p class="missing">(no image stored)</p>')
@@ -68,13 +81,21 @@ def _html_page(result: runner.EvaluationResult, entries: list, jpegs: dict) -> s
             joiner = "<br>" if result.task == "caption" else ", "
             body = joiner.join(f'<span class="{css}">{html.escape(text)}</span>' for text, css in items)
             sections.append(f"<dt>{html.escape(heading)}</dt><dd>{body}</dd>")
-        figures.append(f'<figure class="item" data-image-id="{entry["image_id"]}">{image}<figcaption>'
-                       f'<b>image {entry["image_id"]}</b><dl>{"".join(sections)}</dl></figcaption></figure>')
+        image_id = entry["image_id"]
+        source = (f' &middot; <a href="{html.escape(predictions_link)}">predictions.jsonl</a> line {line}, '
+                  f'"image_id": {image_id}') if predictions_link else ""
+        figures.append(f'<figure class="item" id="image-{image_id}" data-image-id="{image_id}">{image}<figcaption>'
+                       f'<b><a href="#image-{image_id}">image {image_id}</a></b>{source}'
+                       f'<dl>{"".join(sections)}</dl></figcaption></figure>')
+    note = ""
+    if result.task == "caption":
+        note = (f"<p>Concepts: the concept layer's {REPORT_CONCEPTS} most probable, with their probabilities, "
+                f"leaving out the function words {html.escape(', '.join(STOP_WORDS))}.</p>\n")
     return (
         f'<!DOCTYPE html>\n<html><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
         f"<style>{_CSS}</style></head><body>\n<h1>{html.escape(title)}</h1>\n"
         f"<p>Model: {html.escape(summary['model_dir'])}<br>Data: {html.escape(summary['data_dir'])}</p>\n"
-        f"<pre>{html.escape(result.table)}</pre>\n<div class=\"grid\">\n" + "\n".join(figures)
+        f"<pre>{html.escape(result.table)}</pre>\n{note}<div class=\"grid\">\n" + "\n".join(figures)
         + "\n</div></body></html>\n"
     )
 
@@ -114,7 +135,7 @@ def _png_grid(result: runner.EvaluationResult, entries: list, jpegs: dict, path:
 
 
 def write_report(result: runner.EvaluationResult, data_dir: str, html_path: str, num_images: int = 12,
-                 png_path: str | None = None) -> dict[str, str]:
+                 png_path: str | None = None, predictions_path: str | None = None) -> dict[str, str]:
     """Writes the HTML page and the PNG grid of the first `num_images` evaluated images.
 
     Args:
@@ -123,6 +144,8 @@ def write_report(result: runner.EvaluationResult, data_dir: str, html_path: str,
       html_path: the page to write (atomically); its folder is created.
       num_images: images shown (at most the number evaluated).
       png_path: the grid; default `html_path` with a .png suffix.
+      predictions_path: the predictions.jsonl written by `runner.write_outputs`: each image
+        links to it (relative to the page) with its line and image_id.
 
     Returns:
       {"html": path, "png": path}.
@@ -134,7 +157,10 @@ def write_report(result: runner.EvaluationResult, data_dir: str, html_path: str,
     png_path = png_path or os.path.splitext(html_path)[0] + ".png"
     entries = result.predictions[:num_images]
     jpegs = references_lib.read_encoded_images(data_dir, result.split, [entry["image_id"] for entry in entries])
-    atomic_files.write_text(html_path, _html_page(result, entries, jpegs))
+    link = None
+    if predictions_path:
+        link = os.path.relpath(os.path.abspath(predictions_path), os.path.dirname(os.path.abspath(html_path)))
+    atomic_files.write_text(html_path, _html_page(result, entries, jpegs, link))
     os.makedirs(os.path.dirname(os.path.abspath(png_path)), exist_ok=True)
     _png_grid(result, entries, jpegs, png_path)
     return {"html": html_path, "png": png_path}

@@ -37,6 +37,12 @@ CONVENTIONS = multilabel.CONVENTIONS
 # SPEC I3: fixed-length classifiers predict their 3 best labels.
 FIXED_LENGTH_K = 3
 CONCEPT_THRESHOLD = 0.5
+# Captions: concepts kept per image in predictions.jsonl, by probability (the report leaves the
+# function words among them out, see report.STOP_WORDS).
+CAPTION_CONCEPTS_KEPT = 20
+METRICS_FILE = "metrics.json"
+PREDICTIONS_FILE = "predictions.jsonl"
+CAPTIONS_RESULTS_FILE = "captions_results.json"
 
 
 @dataclasses.dataclass
@@ -281,7 +287,7 @@ def _captions(trained: inference.TrainedModel, decoded: dict, data_dir: str, spl
     records = {record.image_id: record for record in references_lib.read_split(data_dir, split)}
     beams = inference.caption_lists(decoded, trained.vocabularies)
     concepts = trained.vocabularies.concepts
-    concept_top = _top_k(decoded["concept_probs"], FIXED_LENGTH_K) if "concept_probs" in decoded else None
+    concept_top = _top_k(decoded["concept_probs"], CAPTION_CONCEPTS_KEPT) if "concept_probs" in decoded else None
     predictions = []
     for index, image_id in enumerate(decoded["image_id"]):
         image_id = int(image_id)
@@ -318,7 +324,8 @@ def _captions(trained: inference.TrainedModel, decoded: dict, data_dir: str, spl
 
 def evaluate(model_dir: str, data_dir: str, split: str = "test", batch_size: int = 32, beam_width: int = 3,
              max_images: int | None = None, show_progress: bool = True,
-             convention: str = "pooled", exclude_absent_classes: bool = False) -> EvaluationResult:
+             convention: str = "pooled", exclude_absent_classes: bool = False,
+             checkpoint: str = "best") -> EvaluationResult:
     """Decodes a split with the model of `model_dir` and computes the paper's metrics.
 
     Args:
@@ -333,6 +340,7 @@ def evaluate(model_dir: str, data_dir: str, split: str = "test", batch_size: int
       exclude_absent_classes: multi-label: leave classes with no positive among the evaluated
         images out of C-P/C-R (and images without labels out of the per-image O-*); by default
         they count with recall 0. Either way metrics.json lists them under "absent_classes".
+      checkpoint: "best" | "latest" | a step (see `inference.load_trained_model`).
 
     Raises:
       FileNotFoundError: no model in `model_dir`, or `data_dir` is not converted data.
@@ -344,7 +352,7 @@ def evaluate(model_dir: str, data_dir: str, split: str = "test", batch_size: int
     if max_images is not None and max_images < 1:
         raise ValueError(f"max_images must be >= 1, got {max_images}")
     started = time.monotonic()
-    trained = inference.load_trained_model(model_dir)
+    trained = inference.load_trained_model(model_dir, checkpoint)
     check_vocabularies(trained, model_dir, data_dir)
     decoded = decode_split(trained, data_dir, split, batch_size, beam_width, max_images, show_progress)
     decode_seconds = time.monotonic() - started

@@ -125,13 +125,15 @@ def _ptb_tokenize(captions: dict) -> dict:
 
 
 def _tokenize(
-    references: dict, results: dict, java: Optional[str]
+    references: dict, results: dict, java: Optional[str], python_tokenizer: bool = False
 ) -> tuple[dict, dict, Optional[str]]:
     """Tokenised `({id: [ref, ...]}, {id: [result]}, note)`; the note says why Python tokenised."""
     from pycocoevalcap.tokenizer import ptbtokenizer
 
     tokenizer_dir = os.path.dirname(os.path.abspath(ptbtokenizer.__file__))
-    if java is None:
+    if python_tokenizer:
+        note = "the Python tokenizer was requested"
+    elif java is None:
         note = "java not found on PATH"
     elif not os.access(tokenizer_dir, os.W_OK):
         note = f"the PTB tokenizer writes its temp file in {tokenizer_dir}, which is not writable"
@@ -258,6 +260,7 @@ def score_captions(
     references: Mapping[ImageId, Sequence[str]],
     results: Mapping[ImageId, str],
     metrics: Sequence[str] = DEFAULT_METRICS,
+    python_tokenizer: bool = False,
 ) -> dict:
     """Corpus-level caption scores of `results` against `references`, as coco-caption computes them.
 
@@ -265,6 +268,8 @@ def score_captions(
         references: image id -> its reference captions (raw text).
         results: image id -> the one generated caption (raw text). Only these images are scored.
         metrics: any of "Bleu", "METEOR", "ROUGE_L", "CIDEr" ("Bleu" gives Bleu_1..Bleu_4).
+        python_tokenizer: tokenise with `python_ptb_tokenize` even where Java is there (no JVM
+            start-up: the decoded validation inside training uses it; METEOR still needs Java).
 
     Returns:
         `{"Bleu_1", ..., "Bleu_4", "METEOR", "ROUGE_L", "CIDEr"}` (those requested) as floats;
@@ -282,7 +287,7 @@ def score_captions(
     image_ids = list(results)
     java = find_java()
     gts, res, tokenizer_note = _tokenize(
-        {image_id: list(references[image_id]) for image_id in image_ids}, dict(results), java
+        {image_id: list(references[image_id]) for image_id in image_ids}, dict(results), java, python_tokenizer
     )
     scores: dict = {}
     unavailable: dict[str, str] = {}

@@ -240,8 +240,8 @@ def _move_into_place(staging_dir: str, model_dir: str, export_dir: str, overwrit
 
 
 def export_saved_model(model_dir: str, export_dir: str, beam_width: int = 3, max_length: int | None = None,
-                       overwrite: bool = False) -> dict:
-    """Exports the newest weights of a model dir as a serving SavedModel.
+                       overwrite: bool = False, checkpoint: str = "best") -> dict:
+    """Exports the weights of a model dir (its best checkpoint by default) as a serving SavedModel.
 
     Args:
       model_dir: a trained model dir (model_config.json, vocab/, checkpoints).
@@ -250,6 +250,7 @@ def export_saved_model(model_dir: str, export_dir: str, beam_width: int = 3, max
       max_length: most tokens decoded; None -> 20 for captions, the number of labels for
         multi-label.
       overwrite: replace an existing `export_dir`.
+      checkpoint: "best" | "latest" | a step (see `inference.load_trained_model`).
 
     Returns:
       The model_info dict written to `export_dir/assets.extra/model_info.json`, plus
@@ -266,7 +267,7 @@ def export_saved_model(model_dir: str, export_dir: str, beam_width: int = 3, max
         raise ValueError(f"beam_width ({beam_width}) and max_length ({max_length}) must be >= 1")
     export_dir = os.path.abspath(export_dir)
     check_export_dir(model_dir, export_dir, overwrite)
-    trained = inference.load_trained_model(model_dir)
+    trained = inference.load_trained_model(model_dir, checkpoint)
     functions = ServingFunctions(inference.Annotator(trained, beam_width=beam_width, max_length=max_length))
     parent = os.path.dirname(export_dir)
     os.makedirs(parent, exist_ok=True)

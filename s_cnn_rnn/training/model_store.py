@@ -28,6 +28,12 @@ class VocabularyMismatchError(errors.UserError, ValueError):
     """The data's vocabularies differ from those the model was trained with."""
 
 
+# The inference commands' --checkpoint flag (evaluate, predict, export): its default and help.
+CHECKPOINT_HELP = ("Weights to restore: best = each stage's best checkpoint by its validation metric "
+                   "(MODEL_DIR/<stage>/best/), its latest where it kept none (the default); latest = the newest in "
+                   "<stage>/checkpoints/; STEP = ckpt-STEP.")
+
+
 def _read_json(path: str) -> dict:
     with open(path, encoding="utf-8") as handle:
         return json.load(handle)

@@ -12,11 +12,15 @@ import tensorflow as tf
 from absl import logging
 
 from s_cnn_rnn import errors
+from s_cnn_rnn import inference
 from s_cnn_rnn import input_pipeline
+from s_cnn_rnn.evaluation import references as references_lib
 from s_cnn_rnn.models import builder
+from s_cnn_rnn.models import variants
 from s_cnn_rnn.models.config import ModelConfig
 from s_cnn_rnn.training import chief
 from s_cnn_rnn.training import locks
+from s_cnn_rnn.training import decoded_validation
 from s_cnn_rnn.training import model_store
 from s_cnn_rnn.training import runtime
 from s_cnn_rnn.training import stages
@@ -33,7 +37,7 @@ class TrainOptions:
     """
 
     # Which stage to train: cnn | rnn | joint | all (the variant's stages in order).
-    stage: str = dataclasses.field(metadata={"choices": ("cnn", "rnn", "joint", "all")})
+    stage: str = dataclasses.field(metadata={"choices": (*variants.STAGE_ORDER, "all")})
     # The converter's output directory.
     data_dir: str = dataclasses.field(metadata={"path": True})
     # Where checkpoints, config and vocabularies go.
@@ -60,6 +64,14 @@ class TrainOptions:
     seed: int = 0
     # Train already finished stages again from scratch.
     retrain: bool = False
+    # At each validation, decode this many validation images as s-cnn-rnn-evaluate does and log the task's
+    # metrics (captions: val_CIDEr_pytok, val_Bleu_4_pytok, val_ROUGE_L_pytok with the Python tokenizer, no
+    # Java; labels: val_C-F1, val_O-F1; cnn stage: val_concept_O-F1); 0 = losses only.
+    validation_decode_examples: int = 0
+    # History key each stage's best checkpoint (MODEL_DIR/<stage>/best/) is chosen by; auto = val_CIDEr_pytok
+    # (captions) / val_O-F1 (labels) for joint, val_concept_O-F1 (labels) / val_loss (captions) for cnn,
+    # val_loss for rnn; ties go to the later step. Losses are minimised, scores maximised.
+    best_checkpoint_metric: str = decoded_validation.AUTO
 
     def __post_init__(self):
         for name in ("stage", "task", "distribution", "mixed_precision"):
@@ -69,6 +81,7 @@ class TrainOptions:
             if not getattr(self, name):
                 raise errors.OptionError(f"TrainOptions.{name} is required", field=name, reason="is required")
         errors.check_at_least("TrainOptions", "max_caption_length", self.max_caption_length, 1)
+        errors.check_at_least("TrainOptions", "validation_decode_examples", self.validation_decode_examples, 0)
 
 
 def complete_model_config(options: TrainOptions) -> ModelConfig:
@@ -179,6 +192,18 @@ def _initializer(options: TrainOptions, model, stage: str):
     return initialize
 
 
+def _decoded_validation(options: TrainOptions, model, stage: str, references: dict | None):
+    """The stage's decoded validation: the first N validation images in the evaluation view."""
+    count = options.validation_decode_examples
+    config = dataclasses.replace(_pipeline_config(options, stage, training=False), read_images=True,
+                                 batch_size=min(options.stage_settings[stage].batch_size, max(count, 1)))
+    trained = inference.TrainedModel(model, model.config, options.task,
+                                     model_store.load_vocabularies(options.model_dir), checkpoints={})
+    return decoded_validation.DecodedValidation(
+        trained, stage, lambda: input_pipeline.make_dataset(options.data_dir, options.val_split, config).take(
+            -(-count // config.batch_size)), count, references, options.best_checkpoint_metric)
+
+
 def train(options: TrainOptions) -> dict:
     """Runs the requested stage(s); returns {stage: final history record}."""
     runtime.set_determinism(options.seed, options.deterministic)
@@ -220,6 +245,9 @@ def _train_locked(options: TrainOptions, strategy, requested: tuple[str, ...], w
         if config_changed:
             model_store.save_config(options.model_dir, config_dict)
         model_store.save_summary(options.model_dir, model.summary())
+    references = None
+    if has_val and options.task == "caption" and options.validation_decode_examples > 0:
+        references = {r.image_id: list(r.captions) for r in references_lib.read_split(options.data_dir, options.val_split)}
     results = {}
     for stage in requested:
         settings = options.stage_settings[stage]
@@ -239,7 +267,8 @@ def _train_locked(options: TrainOptions, strategy, requested: tuple[str, ...], w
             )
 
         stage_trainer = trainer.StageTrainer(
-            model, strategy, settings, stage_dir, train_dataset, val_dataset if has_val else None
+            model, strategy, settings, stage_dir, train_dataset, val_dataset if has_val else None,
+            _decoded_validation(options, model, stage, references) if has_val and writer else None,
         )
         results[stage] = stage_trainer.run(_initializer(options, model, stage))
     return results

@@ -111,17 +111,20 @@ class StageTrainer:
       train_dataset_fn: `start_step -> tf.data.Dataset` of global batches, repeating,
         positioned so that a resumed run sees the batches an uninterrupted run would.
       val_dataset_fn: `() -> tf.data.Dataset` or None.
+      decoded_validation: `(step, validation, checkpoint, stage_dir) -> dict` run after each
+        loss validation (decoded metrics, best checkpoint: `decoded_validation.py`), or None.
     """
 
     def __init__(self, model, strategy, settings: StageSettings, stage_dir: str,
                  train_dataset_fn: Callable[[int], tf.data.Dataset],
-                 val_dataset_fn: Callable[[], tf.data.Dataset] | None = None):
+                 val_dataset_fn: Callable[[], tf.data.Dataset] | None = None, decoded_validation=None):
         self.model = model
         self.strategy = strategy
         self.settings = settings
         self.stage_dir = stage_dir
         self._train_dataset_fn = train_dataset_fn
         self._val_dataset_fn = val_dataset_fn
+        self._decoded_validation = decoded_validation
         os.makedirs(stage_dir, exist_ok=True)
         with strategy.scope():
             self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
@@ -300,6 +303,8 @@ class StageTrainer:
                                  settings.train_steps, terms, steps_per_second, _format_seconds(eta))
                 if settings.validate_every and (step % settings.validate_every == 0 or at_end):
                     validation = self.validate()
+                    if validation and self._decoded_validation is not None:
+                        validation.update(self._decoded_validation(step, validation, self.checkpoint, self.stage_dir))
                     if validation:
                         record = dict(record, step=step, **validation)
                         logging.info("stage %s step %d validation: %s", settings.stage, step,

@@ -1,0 +1,237 @@
+"""Decoded validation inside the training loop, and the best checkpoint of each stage.
+
+Every `--validate_every` steps the trainer's loss validation is followed by this: the first
+`--validation_decode_examples` validation images are annotated exactly as `s-cnn-rnn-evaluate`
+annotates them (`inference.Annotator`: beam 3 for captions, greedy without repeats for labels)
+and scored with the evaluation's metrics. What each stage scores:
+
+| stage | scored                                        | history keys                              | default best by |
+|-------|-----------------------------------------------|-------------------------------------------|-----------------|
+| cnn   | the concept layer, top-3, vs the truth concepts | val_concept_C-F1, val_concept_O-F1      | labels: val_concept_O-F1; captions: val_loss |
+| rnn   | nothing decoded: it reads ground-truth concepts, not images | (the losses only)           | val_loss |
+| joint | labels: greedy sequences; captions: best beam  | val_C-F1, val_O-F1 / val_CIDEr_pytok, val_Bleu_4_pytok, val_ROUGE_L_pytok | val_O-F1 / val_CIDEr_pytok |
+
+Caption scores are computed without Java, with the scorer's Python PTB tokenizer: hence the
+"_pytok" suffix (they may differ slightly from `s-cnn-rnn-evaluate`'s, and METEOR is left out).
+O-* are pooled over images, the evaluation's default convention. The joint stage of a model
+with a concept layer also reports the concept metrics. A caption model's cnn stage is chosen by
+its loss: its top-3 concepts are the commonest words ("a", "the", "in") for nearly every image
+early on, so their O-F1 stays flat (measured: 0.2218 at steps 150 and 300 of the demo).
+Ties go to the later step.
+
+The best checkpoint of a stage (by `--best_checkpoint_metric`, "auto" = the table's last
+column) is kept in `MODEL_DIR/<stage>/best/` (one checkpoint) with `best.json` (step, metric,
+value) beside the latest ones in `checkpoints/`; `--checkpoint=best` of the inference commands
+restores it.
+"""
+
+import json
+import os
+import resource
+import time
+
+import numpy as np
+import tensorflow as tf
+from absl import logging
+
+from s_cnn_rnn import atomic_files
+from s_cnn_rnn import features
+from s_cnn_rnn import inference
+from s_cnn_rnn.metrics import caption_scores
+from s_cnn_rnn.metrics import multilabel
+
+BEST_DIR = "best"
+BEST_FILE = "best.json"
+AUTO = "auto"
+# SPEC I3: the concept layer read as a fixed-length classifier predicts its 3 best.
+CONCEPT_TOP_K = 3
+# Caption metric groups scored without Java (METEOR needs it) -> the keys they give.
+_CAPTION_GROUPS = ("Bleu", "ROUGE_L", "CIDEr")
+_CAPTION_KEYS = ("Bleu_4", "ROUGE_L", "CIDEr")
+PYTHON_TOKENIZER_SUFFIX = "_pytok"
+
+
+def default_metric(stage: str, task: str) -> str:
+    """The history key a stage's best checkpoint is chosen by when the flag says "auto"."""
+    if stage == "cnn" and task == "multilabel":
+        return "val_concept_O-F1"
+    if stage != "joint":
+        return "val_loss"
+    return "val_CIDEr" + PYTHON_TOKENIZER_SUFFIX if task == "caption" else "val_O-F1"
+
+
+def lower_is_better(metric: str) -> bool:
+    """Losses (val_loss, val_L_u, val_L_r) are minimised, every score is maximised."""
+    return metric == "val_loss" or metric.startswith("val_L_")
+
+
+def _cpu_seconds() -> float:
+    """User + system CPU seconds of this process (all threads): honest under a loaded machine."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+class BestCheckpoint:
+    """Keeps the best checkpoint of a stage by one metric in `STAGE_DIR/best/` with best.json.
+
+    Args:
+      checkpoint: the trainer's `tf.train.Checkpoint` (the same items as the latest ones).
+      stage_dir: `MODEL_DIR/<stage>`.
+      metric: the history key compared.
+    """
+
+    def __init__(self, checkpoint: tf.train.Checkpoint, stage_dir: str, metric: str):
+        self.metric = metric
+        self.directory = os.path.join(stage_dir, BEST_DIR)
+        self._manager = tf.train.CheckpointManager(checkpoint, self.directory, max_to_keep=1)
+        self.best = read_best(stage_dir)
+        if self.best is not None and self.best.get("metric") != metric:
+            logging.info("stage %s: the best checkpoint was chosen by %s, now by %s: choosing anew",
+                         os.path.basename(stage_dir), self.best.get("metric"), metric)
+            self.best = None
+
+    def update(self, step: int, record: dict) -> bool:
+        """Saves the model as the best when `record[metric]` beats the best so far; True if saved."""
+        value = record.get(self.metric)
+        if value is None or not np.isfinite(value):
+            return False
+        if self.best is not None:
+            previous = self.best["value"]
+            if (value > previous) if lower_is_better(self.metric) else (value < previous):
+                return False
+        path = self._manager.save(checkpoint_number=step)
+        self.best = {"step": step, "metric": self.metric, "value": float(value), "checkpoint": os.path.basename(path)}
+        atomic_files.write_json(os.path.join(self.directory, BEST_FILE), self.best, indent=1)
+        logging.info("new best checkpoint at step %d: %s %.4f (%s)", step, self.metric, value, path)
+        return True
+
+
+def read_best(stage_dir: str) -> dict | None:
+    """`STAGE_DIR/best/best.json` ({"step", "metric", "value", "checkpoint"}) or None."""
+    path = os.path.join(stage_dir, BEST_DIR, BEST_FILE)
+    if not os.path.exists(path):
+        return None
+    with open(path, encoding="utf-8") as handle:
+        return json.load(handle)
+
+
+class DecodedValidation:
+    """Scores a stage on decoded validation images and keeps its best checkpoint.
+
+    Args:
+      trained: the model being trained, with its config, task and vocabularies (no checkpoint).
+      stage: "cnn", "rnn" or "joint".
+      dataset_fn: `() -> tf.data.Dataset` of evaluation-view batches of the validation split
+        ("image", "tags", "concepts", "image_id"); None for a stage that decodes nothing.
+      num_examples: images decoded per validation (the first ones of the split).
+      references: captions: {image_id: [reference caption, ...]} of the validation split.
+      best_metric: history key the best checkpoint is chosen by, or "auto".
+      beam_width: captions (I2: 3).
+    """
+
+    def __init__(self, trained: inference.TrainedModel, stage: str, dataset_fn, num_examples: int,
+                 references: dict | None = None, best_metric: str = AUTO, beam_width: int = 3):
+        self.trained = trained
+        self.stage = stage
+        self._dataset_fn = dataset_fn if stage != "rnn" and num_examples > 0 else None
+        self.num_examples = num_examples
+        self._references = references or {}
+        stage_default = default_metric(stage, trained.task)
+        self.best_metric = stage_default if best_metric == AUTO else best_metric
+        self._stage_default = stage_default
+        self._best: BestCheckpoint | None = None
+        self._annotate = None
+        self.cpu_seconds = 0.0  # spent here so far in this process
+        self._cpu_start = _cpu_seconds()
+
+    # ----------------------------------------------------------------- decoding
+    def _annotator(self):
+        """The evaluation's Annotator in one tf.function (cnn stage: the concept layer alone)."""
+        if self._annotate is None:
+            if self.stage == "cnn":
+                model, use_tags = self.trained.model, self.trained.config.use_tags
+
+                def concepts_only(images, tags):
+                    outputs = model.concept_cnn(images, tags=tags if use_tags else None, training=False)
+                    return {"concept_probs": outputs["concept_probs"]}
+
+                self._annotate = tf.function(concepts_only, reduce_retracing=True)
+            else:
+                annotator = inference.Annotator(self.trained)
+                self._annotate = tf.function(annotator.__call__, reduce_retracing=True)
+        return self._annotate
+
+    def decode(self) -> dict:
+        """NumPy rows of the first `num_examples` validation images: image_id, truth, outputs."""
+        annotate = self._annotator()
+        chunks: dict[str, list] = {}
+        done = 0
+        for batch in self._dataset_fn():
+            count = min(int(batch["image_id"].shape[0]), self.num_examples - done)
+            outputs = annotate(batch["image"], batch["tags"])
+            rows = {"image_id": batch["image_id"], "truth": batch["concepts"], **outputs}
+            for key, value in rows.items():
+                chunks.setdefault(key, []).append(np.asarray(value)[:count])
+            done += count
+            if done >= self.num_examples:
+                break
+        return {key: np.concatenate(values) for key, values in chunks.items()}
+
+    # ----------------------------------------------------------------- metrics
+    def metrics(self, decoded: dict) -> dict:
+        """{history key: value} of one decoded validation (see the module table)."""
+        truth = decoded["truth"] > 0.5  # [N, k]
+        scores = {}
+        if "concept_probs" in decoded:
+            predicted = multilabel.top_k_multi_hot(decoded["concept_probs"], min(CONCEPT_TOP_K, truth.shape[1]))
+            concept = multilabel.multilabel_metrics(truth, predicted, "pooled")
+            scores.update({f"val_concept_{key}": concept[key] for key in ("C-F1", "O-F1")})
+        if "token_ids" not in decoded:
+            return scores
+        if self.trained.task == "multilabel":
+            sequences = [ids[:length] for ids, length in zip(decoded["token_ids"], decoded["lengths"])]
+            predicted = multilabel.sequences_to_multi_hot(
+                sequences, truth.shape[1], offset=len(features.LABEL_SPECIALS),
+                end_id=features.END_ID)
+            decoded_scores = multilabel.multilabel_metrics(truth, predicted, "pooled")
+            scores.update({f"val_{key}": decoded_scores[key] for key in ("C-F1", "O-F1")})
+            return scores
+        beams = inference.caption_lists(decoded, self.trained.vocabularies)
+        results = {int(i): (b[0][0] if b else "") for i, b in zip(decoded["image_id"], beams)
+                   if self._references.get(int(i))}
+        if results:
+            caption = caption_scores.score_captions({i: self._references[i] for i in results}, results,
+                                                    metrics=_CAPTION_GROUPS, python_tokenizer=True)
+            scores.update({f"val_{key}{PYTHON_TOKENIZER_SUFFIX}": caption[key] for key in _CAPTION_KEYS})
+        return scores
+
+    # ----------------------------------------------------------------- the hook
+    def __call__(self, step: int, validation: dict, checkpoint: tf.train.Checkpoint, stage_dir: str) -> dict:
+        """Runs after the loss validation at `step`: decoded metrics, best checkpoint, CPU cost.
+
+        Returns:
+          the history keys to add: the metrics (floats), "decoded_validation_cpu_seconds" (total
+          spent here so far) and "process_cpu_seconds" (the training process's, since this
+          stage started), so their ratio is the decoded validation's share of the CPU.
+        """
+        started_cpu, started_wall = _cpu_seconds(), time.perf_counter()
+        extra = {}
+        if self._dataset_fn is not None:
+            extra = self.metrics(self.decode())
+        self.cpu_seconds += _cpu_seconds() - started_cpu
+        if self._best is None:
+            # The requested key, else the stage's default, else the loss (no images decoded).
+            reported = {**validation, **extra}
+            metric = next((key for key in (self.best_metric, self._stage_default) if key in reported), "val_loss")
+            if metric != self.best_metric:
+                logging.warning("stage %s reports no %s: its best checkpoint is chosen by %s",
+                                self.stage, self.best_metric, metric)
+            self._best = BestCheckpoint(checkpoint, stage_dir, metric)
+        self._best.update(step, {**validation, **extra})
+        if extra:
+            logging.info("stage %s step %d decoded validation (%d images, %.1f s): %s", self.stage, step,
+                         self.num_examples, time.perf_counter() - started_wall,
+                         " ".join(f"{k} {v:.4f}" for k, v in extra.items()))
+        extra["decoded_validation_cpu_seconds"] = round(self.cpu_seconds, 3)
+        extra["process_cpu_seconds"] = round(_cpu_seconds() - self._cpu_start, 3)
+        return extra
