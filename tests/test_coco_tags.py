@@ -14,7 +14,7 @@ from data_prep import vocab_builder
 from data_prep.sources import coco
 from data_prep.sources import coco_tags
 from data_prep.sources.base import AnnotationError
-from s_cnn_rnn import features
+from s_cnn_rnn import record_schema
 
 PROJECT_ROOT = pathlib.Path(__file__).resolve().parents[1]
 
@@ -87,7 +87,7 @@ def test_convert_keeps_the_top_train_tags_only(tmp_path):
         dataset="coco_multilabel", output_dir=str(output), labels_json=_labels_json(tmp_path, labels),
         user_tags_json=_write(tmp_path / "tags.json", tags), num_user_tags=3,
         splits=f"test:{test_ids}", num_workers=0, show_progress=False))
-    lines = (output / features.VOCAB_DIR / "tags.txt").read_text().splitlines()
+    lines = (output / record_schema.VOCAB_DIR / "tags.txt").read_text().splitlines()
     assert lines == ["sun\t3", "beach\t2", "rare\t1"]  # zebra ties rare at 1: alphabetical cut
     assert manifest["user_tags"]["images_with_tags"] == 8
     assert manifest["vocabularies"]["tags"]["size"] == 3
