@@ -28,7 +28,7 @@ first), as a check that the step-function timing is what `run` achieves.
 
 InceptionV3 data: COCO-style captions (vocabulary 12,000, k = 1,000) over the real COCO JPEGs
 of `--jpeg_dir` (cycled; generated 640x480 ones if absent), converted by
-`data_prep.conversion.convert`. Demo data: the built-in synthetic dataset at 96 px; model and
+`data_prep.convert_lib.convert`. Demo data: the built-in synthetic dataset at 96 px; model and
 batch from `flags/demo_caption.flags`. The last line printed is one JSON object.
 
 Example:

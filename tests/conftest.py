@@ -26,11 +26,11 @@ def shared_data_dir() -> pathlib.Path:
 @pytest.fixture(scope="session")
 def tiny_synthetic_data(tmp_path_factory) -> str:
     """A converted built-in dataset small enough for training tests (64 images of 32 px)."""
-    from data_prep import conversion  # pylint: disable=import-outside-toplevel
+    from data_prep import convert_lib  # pylint: disable=import-outside-toplevel
 
     output_dir = tmp_path_factory.mktemp("tiny_synthetic") / "data"
-    conversion.convert(
-        conversion.ConvertOptions(
+    convert_lib.convert(
+        convert_lib.ConvertOptions(
             dataset="synthetic",
             output_dir=str(output_dir),
             synthetic_num_train=48, synthetic_num_val=8, synthetic_num_test=8,

@@ -11,7 +11,7 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
-from data_prep import conversion
+from data_prep import convert_lib
 from data_prep.sources.base import AnnotationError
 from s_cnn_rnn import record_schema
 from s_cnn_rnn import tokenizer
@@ -91,7 +91,7 @@ def messy_coco(tmp_path):
 
 
 def _convert(tmp_path, source_dir, **kwargs):
-    options = conversion.ConvertOptions(
+    options = convert_lib.ConvertOptions(
         dataset="coco_captions",
         output_dir=str(tmp_path / "out"),
         captions_json=[str(source_dir / "captions.json")],
@@ -103,7 +103,7 @@ def _convert(tmp_path, source_dir, **kwargs):
     )
     for key, value in kwargs.items():
         setattr(options, key, value)
-    return conversion.convert(options)
+    return convert_lib.convert(options)
 
 
 def test_bad_inputs_are_skipped_with_reasons_and_good_ones_kept(tmp_path, messy_coco):
@@ -124,7 +124,7 @@ def test_bad_inputs_are_skipped_with_reasons_and_good_ones_kept(tmp_path, messy_
         image = tf.io.decode_jpeg(record[record_schema.IMAGE_ENCODED])
         assert image.shape == (32, 40, 3)
         assert (record[record_schema.IMAGE_HEIGHT], record[record_schema.IMAGE_WIDTH]) == (32, 40)
-    summary = conversion.summary_line(manifest)
+    summary = convert_lib.summary_line(manifest)
     assert "skipped" in summary and "train 5" in summary and "test 1" in summary
 
 
@@ -160,7 +160,7 @@ def test_round_trip_fields_equal_their_source(tmp_path, messy_coco):
 
 def test_existing_output_needs_overwrite(tmp_path, messy_coco):
     _convert(tmp_path, messy_coco)
-    with pytest.raises(conversion.ConversionError, match="--overwrite"):
+    with pytest.raises(convert_lib.ConversionError, match="--overwrite"):
         _convert(tmp_path, messy_coco)
     manifest = _convert(tmp_path, messy_coco, overwrite=True)
     assert manifest["splits"]["train"]["num_examples"] == 5
@@ -187,7 +187,7 @@ def test_interrupted_run_leaves_no_partial_output(tmp_path, messy_coco, monkeypa
 
 
 def test_missing_annotation_file_is_a_clear_error_before_work(tmp_path):
-    options = conversion.ConvertOptions(
+    options = convert_lib.ConvertOptions(
         dataset="coco_captions",
         output_dir=str(tmp_path / "out"),
         captions_json=[str(tmp_path / "nope.json")],
@@ -195,7 +195,7 @@ def test_missing_annotation_file_is_a_clear_error_before_work(tmp_path):
         show_progress=False,
     )
     with pytest.raises(AnnotationError, match="nope.json"):
-        conversion.convert(options)
+        convert_lib.convert(options)
     assert not (tmp_path / "out").exists()
 
 
@@ -228,8 +228,8 @@ def test_real_coco_mini12_and_nuswide_mini3(tmp_path, shared_data_dir):
     coco_dir = shared_data_dir / "coco_mini12"
     # All 12 are val2014 images (test by the SPEC D3 default): list two as test, the rest train.
     (tmp_path / "test_ids.txt").write_text("27440\n33645\n")
-    manifest = conversion.convert(
-        conversion.ConvertOptions(
+    manifest = convert_lib.convert(
+        convert_lib.ConvertOptions(
             dataset="coco_multilabel",
             output_dir=str(tmp_path / "coco"),
             labels_json=str(coco_dir / "labels80.json"),
@@ -247,8 +247,8 @@ def test_real_coco_mini12_and_nuswide_mini3(tmp_path, shared_data_dir):
     records = _read_records(str(tmp_path / "coco"), "train")
     assert all(len(r[record_schema.CAPTION_LENGTHS]) == 5 and r[record_schema.IMAGE_ENCODED] for r in records)
     nus_dir = shared_data_dir / "nuswide_mini3"
-    manifest = conversion.convert(
-        conversion.ConvertOptions(
+    manifest = convert_lib.convert(
+        convert_lib.ConvertOptions(
             dataset="nuswide",
             output_dir=str(tmp_path / "nus"),
             nuswide_annotations_json=str(nus_dir / "annotations.json"),

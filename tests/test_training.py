@@ -172,7 +172,7 @@ def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(tiny_synthetic
 
 
 def test_all_stages_on_captions_only_data_names_a_real_flag(tmp_path):
-    from data_prep import conversion  # pylint: disable=import-outside-toplevel
+    from data_prep import convert_lib  # pylint: disable=import-outside-toplevel
 
     captions = tmp_path / "captions.json"
     captions.write_text(json.dumps({
@@ -180,7 +180,7 @@ def test_all_stages_on_captions_only_data_names_a_real_flag(tmp_path):
         "annotations": [{"id": i, "image_id": i, "caption": f"a dog number {i} on grass"} for i in range(1, 7)],
     }))
     data_dir = str(tmp_path / "data")
-    conversion.convert(conversion.ConvertOptions(dataset="coco_captions", output_dir=data_dir,
+    convert_lib.convert(convert_lib.ConvertOptions(dataset="coco_captions", output_dir=data_dir,
                                                  captions_json=[str(captions)], num_concepts=4, num_workers=0,
                                                  show_progress=False))
     with pytest.raises(errors.OptionError, match="captions-only .* train it with --stage=rnn"):
