@@ -16,7 +16,7 @@ from typing import Callable
 import numpy as np
 from PIL import Image
 
-from data_prep import conversion
+from data_prep import convert_lib
 
 
 # ----------------------------------------------------------------------------- flag files
@@ -116,7 +116,7 @@ def realistic_caption_data_dir(work_dir: str, num_images: int, vocab_words: int,
         json.dump({"images": [{"id": i + 1, "file_name": name} for i, name in enumerate(names)],
                    "annotations": annotations}, handle)
     data_dir = os.path.join(work_dir, "data_coco_style")
-    conversion.convert(conversion.ConvertOptions(
+    convert_lib.convert(convert_lib.ConvertOptions(
         dataset="coco_captions", output_dir=data_dir, captions_json=[captions_json],
         image_dirs=[os.path.join(raw_dir, "images")], examples_per_shard=max(num_images // 4, 1),
         show_progress=False,
@@ -127,7 +127,7 @@ def realistic_caption_data_dir(work_dir: str, num_images: int, vocab_words: int,
 def synthetic_data_dir(work_dir: str, num_train: int, image_size: int) -> str:
     """The built-in synthetic dataset, converted (as `s-cnn-rnn-demo` does, smaller)."""
     data_dir = os.path.join(work_dir, "data_synthetic")
-    conversion.convert(conversion.ConvertOptions(
+    convert_lib.convert(convert_lib.ConvertOptions(
         dataset="synthetic", output_dir=data_dir, synthetic_num_train=num_train, synthetic_num_val=8, synthetic_num_test=8,
         synthetic_image_size=image_size, show_progress=False,
     ))

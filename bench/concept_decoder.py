@@ -8,7 +8,7 @@ import time
 
 import tensorflow as tf
 
-from s_cnn_rnn import decoding, features, input_pipeline
+from s_cnn_rnn import decoding, input_pipeline, record_schema
 from s_cnn_rnn.models import builder
 from s_cnn_rnn.models.config import ModelConfig
 from s_cnn_rnn.training import model_store
@@ -35,13 +35,13 @@ class ConceptDecoder:
         self.config = ModelConfig.from_dict(dict(saved, backbone_weights="none"))
         self.model = builder.build_model(self.config)
         self.words = model_store.load_vocabularies(self.model_dir).words
-        banned = (features.PAD_ID, features.START_ID)
+        banned = (record_schema.PAD_ID, record_schema.START_ID)
 
         @tf.function
         def decode_batch(concepts):  # [B, k] -> best beam: ids [B, T], lengths [B]
             state = tuple(self.model.decoder_initial_state(concepts))  # ([B, H], [B, H])
-            output = decoding.beam_search(self.model.step, state, start_id=features.START_ID,
-                                          end_id=features.END_ID, beam_width=self.beam_width,
+            output = decoding.beam_search(self.model.step, state, start_id=record_schema.START_ID,
+                                          end_id=record_schema.END_ID, beam_width=self.beam_width,
                                           max_length=self.max_length, banned_ids=banned)
             return output.token_ids[:, 0], output.lengths[:, 0]
 

@@ -42,7 +42,7 @@ from PIL import Image  # noqa: E402
 
 import tensorflow as tf  # noqa: E402
 
-from s_cnn_rnn import features  # noqa: E402
+from s_cnn_rnn import record_schema  # noqa: E402
 from s_cnn_rnn import image_preprocessing  # noqa: E402
 from s_cnn_rnn import input_pipeline  # noqa: E402
 from s_cnn_rnn.models.config import ModelConfig  # noqa: E402
@@ -116,13 +116,13 @@ def load_jpegs(num_images: int, work_dir: str) -> list[bytes]:
 
 
 def write_data_dir(data_dir: str, jpegs: list[bytes], num_shards: int = 4) -> list[str]:
-    """Records in the features.py format + vocab/ + manifest.json; returns the JPEG file paths."""
-    os.makedirs(os.path.join(data_dir, features.VOCAB_DIR))
+    """Records in the record_schema.py format + vocab/ + manifest.json; returns the JPEG file paths."""
+    os.makedirs(os.path.join(data_dir, record_schema.VOCAB_DIR))
     vocab = {
-        features.WORDS_FILE: list(features.WORD_SPECIALS) + [f"w{i}" for i in range(96)],
-        features.CONCEPTS_FILE: [f"w{i}" for i in range(64)],
-        features.LABELS_FILE: [f"l{i}" for i in range(8)],
-        features.TAGS_FILE: [],
+        record_schema.WORDS_FILE: list(record_schema.WORD_SPECIALS) + [f"w{i}" for i in range(96)],
+        record_schema.CONCEPTS_FILE: [f"w{i}" for i in range(64)],
+        record_schema.LABELS_FILE: [f"l{i}" for i in range(8)],
+        record_schema.TAGS_FILE: [],
     }
     for name, tokens in vocab.items():
         with open(os.path.join(data_dir, name), "w") as handle:
@@ -138,12 +138,12 @@ def write_data_dir(data_dir: str, jpegs: list[bytes], num_shards: int = 4) -> li
         lengths = rng.integers(8, 16, 5)
         ints = lambda values: tf.train.Feature(int64_list=tf.train.Int64List(value=list(values)))  # noqa: E731
         feature = {
-            features.IMAGE_ENCODED: tf.train.Feature(bytes_list=tf.train.BytesList(value=[jpeg])),
-            features.IMAGE_ID: ints([index]),
-            features.CAPTION_TOKEN_IDS: ints(rng.integers(4, 100, lengths.sum())),
-            features.CAPTION_LENGTHS: ints(lengths),
-            features.CONCEPT_INDICES: ints(sorted(set(rng.integers(0, 64, 12)))),
-            features.LABEL_SEQUENCE: ints([1, 5]),
+            record_schema.IMAGE_ENCODED: tf.train.Feature(bytes_list=tf.train.BytesList(value=[jpeg])),
+            record_schema.IMAGE_ID: ints([index]),
+            record_schema.CAPTION_TOKEN_IDS: ints(rng.integers(4, 100, lengths.sum())),
+            record_schema.CAPTION_LENGTHS: ints(lengths),
+            record_schema.CONCEPT_INDICES: ints(sorted(set(rng.integers(0, 64, 12)))),
+            record_schema.LABEL_SEQUENCE: ints([1, 5]),
         }
         example = tf.train.Example(features=tf.train.Features(feature=feature))
         writers[index % num_shards].write(example.SerializeToString())
@@ -155,7 +155,7 @@ def write_data_dir(data_dir: str, jpegs: list[bytes], num_shards: int = 4) -> li
         "vocabularies": {},
         "has_images": True,
     }
-    with open(os.path.join(data_dir, features.MANIFEST_FILE), "w") as handle:
+    with open(os.path.join(data_dir, record_schema.MANIFEST_FILE), "w") as handle:
         json.dump(manifest, handle)
     return jpeg_paths
 
@@ -217,13 +217,13 @@ def breakdown_methods(data_dir, jpegs, config) -> dict:
         "+batch": lambda b: image_preprocessing.scale_pixels(resized(b), mode),
     }
     datasets = {name: _in_memory_map(jpegs, config.batch_size, fn) for name, fn in stages.items()}
-    spec = {features.IMAGE_ENCODED: tf.io.FixedLenFeature([], tf.string)}
+    spec = {record_schema.IMAGE_ENCODED: tf.io.FixedLenFeature([], tf.string)}
     shards = sorted(glob.glob(os.path.join(data_dir, "*.tfrecord")))
     datasets["records_only"] = (
         tf.data.Dataset.from_tensor_slices(shards).interleave(
             tf.data.TFRecordDataset, num_parallel_calls=tf.data.AUTOTUNE, deterministic=False)
         .repeat()
-        .map(lambda r: tf.strings.length(tf.io.parse_single_example(r, spec)[features.IMAGE_ENCODED]),
+        .map(lambda r: tf.strings.length(tf.io.parse_single_example(r, spec)[record_schema.IMAGE_ENCODED]),
              num_parallel_calls=tf.data.AUTOTUNE)
         .batch(config.batch_size)
         .prefetch(tf.data.AUTOTUNE)

@@ -6,7 +6,7 @@ among the 1,000 concepts, M7), so this measures what the decoder does with perfe
   1. data: the 40,504 COCO val2014 images and their captions (`--captions_json`; a .json.gz is
      decompressed into the work dir, the reader takes plain JSON); Karpathy val / test ids ->
      "val" / "test", the other 30,504 images -> "train"; captions-only records written by
-     `data_prep.conversion.convert`, output words = train count >= `--min_word_count` (5: 5,703).
+     `data_prep.convert_lib.convert`, output words = train count >= `--min_word_count` (5: 5,703).
   2. training: `python -m s_cnn_rnn.train --flagfile=flags/coco_real_captions_rnn.flags
      --stage=rnn ...` in a subprocess. Without `--train_steps`, a short first run measures the
      step rate, one test batch the decoding rate, and up to three runs (each resuming, the rate
@@ -38,7 +38,7 @@ sys.path.insert(0, PROJECT_ROOT)
 from absl import app  # noqa: E402
 from absl import flags  # noqa: E402
 
-from data_prep import conversion  # noqa: E402
+from data_prep import convert_lib  # noqa: E402
 from data_prep.sources import splits as splits_lib  # noqa: E402
 from s_cnn_rnn import atomic_files  # noqa: E402
 from s_cnn_rnn.metrics import caption_scores  # noqa: E402
@@ -126,7 +126,7 @@ def select_images(captions_json: str, val_ids: str, test_ids: str, work_dir: str
 
 def convert_captions(captions_json: str, val_ids: str, test_ids: str, data_dir: str, min_word_count: int) -> dict:
     """Captions-only records (no image_dirs) via the project's converter; returns the manifest."""
-    return conversion.convert(conversion.ConvertOptions(
+    return convert_lib.convert(convert_lib.ConvertOptions(
         dataset="coco_captions", output_dir=data_dir, captions_json=[captions_json], image_dirs=None,
         splits=f"val:{val_ids},test:{test_ids}", overwrite=True, min_word_count=min_word_count,
         num_workers=0, show_progress=False))

@@ -10,7 +10,7 @@ rotates every repeat), after one untraced warm-up each (medians over repeats):
                  and divided by the global batch), optimizer (RMSprop lr 1e-4) and batch
   loop_pipeline  the loop fed by `input_pipeline.make_dataset` over TFRecords written by the
                  project's converter (JPEG decode + crop + resize + scale), with the config
-                 `training.orchestrate` trains with
+                 `training.stage_runner` trains with
   pipeline_alone the same pipeline drained without training: its own examples/s and CPU cost
 
   loop_overhead = 1 - loop_memory / fit_memory      (aim: <= 0.05 for InceptionV3)
@@ -28,7 +28,7 @@ first), as a check that the step-function timing is what `run` achieves.
 
 InceptionV3 data: COCO-style captions (vocabulary 12,000, k = 1,000) over the real COCO JPEGs
 of `--jpeg_dir` (cycled; generated 640x480 ones if absent), converted by
-`data_prep.conversion.convert`. Demo data: the built-in synthetic dataset at 96 px; model and
+`data_prep.convert_lib.convert`. Demo data: the built-in synthetic dataset at 96 px; model and
 batch from `flags/demo_caption.flags`. The last line printed is one JSON object.
 
 Example:
@@ -57,7 +57,7 @@ from s_cnn_rnn import input_pipeline  # noqa: E402
 from s_cnn_rnn.models import builder  # noqa: E402
 from s_cnn_rnn.models.config import ModelConfig  # noqa: E402
 from s_cnn_rnn.training import history as history_lib  # noqa: E402
-from s_cnn_rnn.training import orchestrate  # noqa: E402
+from s_cnn_rnn.training import stage_runner  # noqa: E402
 from s_cnn_rnn.training import runtime  # noqa: E402
 from s_cnn_rnn.training import stages  # noqa: E402
 from s_cnn_rnn.training import trainer as trainer_lib  # noqa: E402
@@ -175,11 +175,11 @@ class Bench:
         runtime.set_determinism(0, False)
         with self.strategy.scope():
             self.model = builder.build_model(self.model_config)
-        self.options = orchestrate.TrainOptions(
+        self.options = stage_runner.TrainOptions(
             stage=_STAGE, data_dir=self.data_dir, model_dir=work_dir, task="caption", model=self.model_config,
             stage_settings={_STAGE: self._stage_settings(10**9, 10**9)})
-        # The pipeline exactly as orchestrate.train builds it for this stage.
-        self.pipeline_config = orchestrate.pipeline_config(self.options, _STAGE, training=True)
+        # The pipeline exactly as stage_runner.train builds it for this stage.
+        self.pipeline_config = stage_runner.pipeline_config(self.options, _STAGE, training=True)
         cached = next(iter(self._pipeline()))
         self.memory_dataset = tf.data.Dataset.from_tensors(cached).repeat()
         self.trainer = self._trainer("loop", self._stage_settings(10**9, 10**9), self._pipeline)

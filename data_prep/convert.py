@@ -18,14 +18,14 @@ command_line.quiet_startup(__name__)  # before TensorFlow is imported
 
 from absl import app  # noqa: E402
 
-from data_prep import conversion  # noqa: E402
+from data_prep import convert_lib  # noqa: E402
 from s_cnn_rnn import option_flags  # noqa: E402
 
 # Every flag is a ConvertOptions field (its comment is the help; see s_cnn_rnn/option_flags.py).
-_OPTIONS = option_flags.define(conversion.ConvertOptions, defaults={"dataset": "synthetic"})
+_OPTIONS = option_flags.define(convert_lib.ConvertOptions, defaults={"dataset": "synthetic"})
 
 
-def options_from_flags() -> conversion.ConvertOptions:
+def options_from_flags() -> convert_lib.ConvertOptions:
     """The library's options, read from the flags (ConvertOptions validates them)."""
     return _OPTIONS.build()
 
@@ -33,8 +33,8 @@ def options_from_flags() -> conversion.ConvertOptions:
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
-    manifest = conversion.convert(options_from_flags())
-    print(conversion.summary_line(manifest))
+    manifest = convert_lib.convert(options_from_flags())
+    print(convert_lib.summary_line(manifest))
     return 0
 
 

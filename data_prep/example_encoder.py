@@ -1,4 +1,4 @@
-"""One `RawItem` + vocabularies -> one serialised `tf.train.Example` (format: s_cnn_rnn/features.py)."""
+"""One `RawItem` + vocabularies -> one serialised `tf.train.Example` (format: s_cnn_rnn/record_schema.py)."""
 
 import dataclasses
 
@@ -6,7 +6,7 @@ import tensorflow as tf
 
 from data_prep import vocab_builder
 from data_prep.sources.base import RawItem
-from s_cnn_rnn import features
+from s_cnn_rnn import record_schema
 from s_cnn_rnn import tokenizer
 from s_cnn_rnn.vocabulary import Vocabularies
 
@@ -68,24 +68,24 @@ def encode_item(
         return EncodedItem(None, skipped)
 
     feature = {
-        features.IMAGE_ID: _int64_feature([item.image_id]),
-        features.IMAGE_SOURCE_ID: _bytes_feature([item.source_id.encode("utf-8")]),
-        features.CAPTION_TEXT: _bytes_feature(caption_texts),
-        features.CAPTION_TOKEN_IDS: _int64_feature([t for tokens in caption_tokens for t in tokens]),
-        features.CAPTION_LENGTHS: _int64_feature([len(tokens) for tokens in caption_tokens]),
-        features.CONCEPT_INDICES: _int64_feature(
+        record_schema.IMAGE_ID: _int64_feature([item.image_id]),
+        record_schema.IMAGE_SOURCE_ID: _bytes_feature([item.source_id.encode("utf-8")]),
+        record_schema.CAPTION_TEXT: _bytes_feature(caption_texts),
+        record_schema.CAPTION_TOKEN_IDS: _int64_feature([t for tokens in caption_tokens for t in tokens]),
+        record_schema.CAPTION_LENGTHS: _int64_feature([len(tokens) for tokens in caption_tokens]),
+        record_schema.CONCEPT_INDICES: _int64_feature(
             vocab_builder.concept_indices(item.captions, vocabularies.concepts)
         ),
-        features.LABEL_SEQUENCE: _int64_feature(
+        record_schema.LABEL_SEQUENCE: _int64_feature(
             vocab_builder.label_sequence(item.labels, vocabularies.labels)
         ),
-        features.TAG_INDICES: _int64_feature(vocab_builder.tag_indices(item.tags, vocabularies.tags)),
+        record_schema.TAG_INDICES: _int64_feature(vocab_builder.tag_indices(item.tags, vocabularies.tags)),
     }
     if image is not None:
         jpeg_bytes, height, width = image
-        feature[features.IMAGE_ENCODED] = _bytes_feature([jpeg_bytes])
-        feature[features.IMAGE_FORMAT] = _bytes_feature([b"jpeg"])
-        feature[features.IMAGE_HEIGHT] = _int64_feature([height])
-        feature[features.IMAGE_WIDTH] = _int64_feature([width])
+        feature[record_schema.IMAGE_ENCODED] = _bytes_feature([jpeg_bytes])
+        feature[record_schema.IMAGE_FORMAT] = _bytes_feature([b"jpeg"])
+        feature[record_schema.IMAGE_HEIGHT] = _int64_feature([height])
+        feature[record_schema.IMAGE_WIDTH] = _int64_feature([width])
     example = tf.train.Example(features=tf.train.Features(feature=feature))
     return EncodedItem(example.SerializeToString(), skipped)

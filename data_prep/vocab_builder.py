@@ -16,7 +16,7 @@ import collections
 from collections.abc import Iterable, Mapping, Sequence
 
 from data_prep.sources.base import RawItem, SourceData
-from s_cnn_rnn import features
+from s_cnn_rnn import record_schema
 from s_cnn_rnn.tokenizer import tokenize
 from s_cnn_rnn.vocabulary import Vocabularies, Vocabulary
 
@@ -46,7 +46,7 @@ def count_caption_words(
 
 def _by_count_then_alphabet(word_counts: Mapping[str, int]) -> list[tuple[str, int]]:
     """Returns (word, count) pairs with count > 0, count descending, ties alphabetical."""
-    for special in features.WORD_SPECIALS:
+    for special in record_schema.WORD_SPECIALS:
         if special in word_counts:
             raise ValueError(f"caption words must not include the special token {special!r}")
     ranked = [(word, count) for word, count in word_counts.items() if count > 0]
@@ -68,7 +68,7 @@ def build_word_vocabulary(
       The vocabulary. `<unk>`'s count is the number of train occurrences of the words
       left out; the other specials count 0.
     """
-    num_specials = len(features.WORD_SPECIALS)
+    num_specials = len(record_schema.WORD_SPECIALS)
     if max_size < num_specials:
         raise ValueError(f"max_size={max_size} cannot hold the {num_specials} special tokens")
     if min_count < 1:
@@ -76,11 +76,11 @@ def build_word_vocabulary(
     kept = [pair for pair in _by_count_then_alphabet(word_counts) if pair[1] >= min_count]
     kept = kept[: max_size - num_specials]
     left_out = sum(word_counts.values()) - sum(count for _, count in kept)
-    special_counts = {token: 0 for token in features.WORD_SPECIALS}
-    special_counts[features.UNK_TOKEN] = left_out
+    special_counts = {token: 0 for token in record_schema.WORD_SPECIALS}
+    special_counts[record_schema.UNK_TOKEN] = left_out
     return Vocabulary(
-        list(features.WORD_SPECIALS) + [word for word, _ in kept],
-        [special_counts[token] for token in features.WORD_SPECIALS] + [count for _, count in kept],
+        list(record_schema.WORD_SPECIALS) + [word for word, _ in kept],
+        [special_counts[token] for token in record_schema.WORD_SPECIALS] + [count for _, count in kept],
     )
 
 

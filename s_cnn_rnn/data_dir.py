@@ -6,7 +6,7 @@ Pure Python (no TensorFlow), shared by the input pipeline, evaluation and traini
 import json
 import os
 
-from s_cnn_rnn import features
+from s_cnn_rnn import record_schema
 
 CONVERT_HINT = "run `s-cnn-rnn-convert --dataset=... --output_dir=DATA_DIR` to create it"
 
@@ -19,7 +19,7 @@ def count_lines(path: str) -> int:
 
 
 def read_manifest(data_dir: str) -> dict:
-    path = os.path.join(data_dir, features.MANIFEST_FILE)
+    path = os.path.join(data_dir, record_schema.MANIFEST_FILE)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"{path} not found: {data_dir} is not a converted data dir; {CONVERT_HINT}")
     try:
@@ -40,14 +40,14 @@ def dataset_info(data_dir: str) -> dict:
       "num_tags": lines of tags.txt, "vocab_size": lines of words.txt, "has_images": bool}.
     """
     manifest = read_manifest(data_dir)
-    num_labels = count_lines(os.path.join(data_dir, features.LABELS_FILE))
+    num_labels = count_lines(os.path.join(data_dir, record_schema.LABELS_FILE))
     return {
         "num_examples": {name: int(split["num_examples"]) for name, split in manifest["splits"].items()},
-        "num_concepts": count_lines(os.path.join(data_dir, features.CONCEPTS_FILE)),
+        "num_concepts": count_lines(os.path.join(data_dir, record_schema.CONCEPTS_FILE)),
         "num_labels": num_labels,
-        "num_label_tokens": num_labels + len(features.LABEL_SPECIALS),
-        "num_tags": count_lines(os.path.join(data_dir, features.TAGS_FILE)),
-        "vocab_size": count_lines(os.path.join(data_dir, features.WORDS_FILE)),
+        "num_label_tokens": num_labels + len(record_schema.LABEL_SPECIALS),
+        "num_tags": count_lines(os.path.join(data_dir, record_schema.TAGS_FILE)),
+        "vocab_size": count_lines(os.path.join(data_dir, record_schema.WORDS_FILE)),
         "has_images": bool(manifest.get("has_images", True)),
     }
 
@@ -61,7 +61,7 @@ def shard_paths(data_dir: str, split: str, manifest: dict | None = None) -> list
     """
     manifest = manifest if manifest is not None else read_manifest(data_dir)
     splits = manifest["splits"]
-    manifest_path = os.path.join(data_dir, features.MANIFEST_FILE)
+    manifest_path = os.path.join(data_dir, record_schema.MANIFEST_FILE)
     if split not in splits:
         raise ValueError(
             f"split {split!r} is not in {manifest_path} (it has {sorted(splits)}); convert with "

@@ -11,7 +11,7 @@ import os
 import tensorflow as tf
 
 from s_cnn_rnn import decoding
-from s_cnn_rnn import features
+from s_cnn_rnn import record_schema
 from s_cnn_rnn.models import builder
 from s_cnn_rnn.models.config import ModelConfig
 from s_cnn_rnn.training import model_store
@@ -161,16 +161,16 @@ class Annotator(tf.Module):
             return outputs
         embedding = cnn["concept_probs"] if config.bridge_input == "concepts" else cnn["features"]
         initial_state = tuple(self.model.decoder_initial_state(embedding, training=False))
-        banned = (features.PAD_ID, features.START_ID)
+        banned = (record_schema.PAD_ID, record_schema.START_ID)
         if self.trained.task == "multilabel":
             result = decoding.greedy_decode(
-                self.model.step, initial_state, features.START_ID, features.END_ID, self.max_length,
+                self.model.step, initial_state, record_schema.START_ID, record_schema.END_ID, self.max_length,
                 banned_ids=banned, no_repeat=True,
             )
             outputs.update(token_ids=result.token_ids, lengths=result.lengths, token_probs=result.token_probs)
         else:
             result = decoding.beam_search(
-                self.model.step, initial_state, features.START_ID, features.END_ID,
+                self.model.step, initial_state, record_schema.START_ID, record_schema.END_ID,
                 beam_width=self.beam_width, max_length=self.max_length,
                 length_normalization=self.length_normalization, banned_ids=banned,
             )
@@ -180,7 +180,7 @@ class Annotator(tf.Module):
 
 def label_lists(outputs: dict, vocabularies: Vocabularies) -> list[list[tuple[str, float]]]:
     """Decoded multi-label outputs (NumPy) -> per image [(label, probability), ...] in emitted order."""
-    offset = len(features.LABEL_SPECIALS)
+    offset = len(record_schema.LABEL_SPECIALS)
     results = []
     for ids, length, probs in zip(outputs["token_ids"], outputs["lengths"], outputs["token_probs"]):
         results.append(

@@ -26,7 +26,7 @@ import os
 import tensorflow as tf
 
 from s_cnn_rnn import data_dir as data_dir_lib
-from s_cnn_rnn import features
+from s_cnn_rnn import record_schema
 from s_cnn_rnn import image_preprocessing
 from s_cnn_rnn.data_dir import dataset_info  # pylint: disable=unused-import  (the pipeline's sizes)
 
@@ -114,28 +114,28 @@ class PipelineConfig:
 # ----------------------------------------------------------------------------- examples
 
 # The record keys the pipeline reads (caption/text and image/source_id are for people).
-_KEYS = (features.IMAGE_ID, features.CAPTION_TOKEN_IDS, features.CAPTION_LENGTHS,
-         features.CONCEPT_INDICES, features.LABEL_SEQUENCE, features.TAG_INDICES)
+_KEYS = (record_schema.IMAGE_ID, record_schema.CAPTION_TOKEN_IDS, record_schema.CAPTION_LENGTHS,
+         record_schema.CONCEPT_INDICES, record_schema.LABEL_SEQUENCE, record_schema.TAG_INDICES)
 _SEQUENCE_KEYS = ("input_ids", "target_ids", "target_mask")
 _CAPTION_RANDOM = "caption_random"  # int64 [0, 2^32) per record, for the caption choice
 
 
 def _label_parsing_spec() -> dict:
     """The contract's spec, without the image and the keys only people read."""
-    spec = features.parsing_spec(with_image=False)
+    spec = record_schema.parsing_spec(with_image=False)
     return {key: spec[key] for key in _KEYS}
 
 
 def _image_example_fn(config: PipelineConfig, data_dir: str):
     """Returns `fn(serialized, randoms) -> (serialized, randoms, image)` for one record."""
-    spec = {features.IMAGE_ENCODED: features.parsing_spec(with_image=True)[features.IMAGE_ENCODED]}
+    spec = {record_schema.IMAGE_ENCODED: record_schema.parsing_spec(with_image=True)[record_schema.IMAGE_ENCODED]}
     empty_image_message = (
         f"a record in {data_dir} has no image bytes: the data dir is captions-only; re-convert with "
         "`s-cnn-rnn-convert ... --image_dir=IMAGES` or read it with read_images=False"
     )
 
     def example_fn(serialized, randoms):
-        encoded = tf.io.parse_single_example(serialized, spec)[features.IMAGE_ENCODED]
+        encoded = tf.io.parse_single_example(serialized, spec)[record_schema.IMAGE_ENCODED]
         check = tf.debugging.assert_greater(tf.strings.length(encoded), 0, message=empty_image_message)
         with tf.control_dependencies([check]):
             encoded = tf.identity(encoded)
@@ -184,7 +184,7 @@ def _caption_spans(parsed: dict, config: PipelineConfig):
       sequence: one sampled caption per image ("sample", R = B; length 0 for an image
       without captions) or every caption ("all", R = captions in the batch).
     """
-    tokens, lengths = parsed[features.CAPTION_TOKEN_IDS], parsed[features.CAPTION_LENGTHS]
+    tokens, lengths = parsed[record_schema.CAPTION_TOKEN_IDS], parsed[record_schema.CAPTION_LENGTHS]
     num_rows = tf.cast(lengths.dense_shape[0], tf.int32)
     check = tf.debugging.assert_equal(
         tf.math.unsorted_segment_sum(lengths.values, _row_ids(lengths), num_rows), _count_per_row(tokens),
@@ -227,8 +227,8 @@ def _frame(flat_tokens, starts, lengths, config: PipelineConfig) -> dict:
         return tf.gather(padded_tokens, tf.clip_by_value(starts[:, None] + positions + shift, 0, last))
 
     zeros = tf.zeros_like(positions + lengths, tf.int32)  # [R, T]
-    input_ids = tf.where(positions == 0, features.START_ID, tf.where(positions <= lengths, token_at(-1), zeros))
-    target_ids = tf.where(positions < lengths, token_at(0), tf.where(positions == lengths, features.END_ID, zeros))
+    input_ids = tf.where(positions == 0, record_schema.START_ID, tf.where(positions <= lengths, token_at(-1), zeros))
+    target_ids = tf.where(positions < lengths, token_at(0), tf.where(positions == lengths, record_schema.END_ID, zeros))
     return {
         "input_ids": input_ids,
         "target_ids": target_ids,
@@ -244,23 +244,23 @@ def _batch_fn(config: PipelineConfig, depths: dict):
 
     def batch_fn(parsed):
         if config.task == "caption":
-            concepts = _multi_hot(parsed[features.CONCEPT_INDICES], depths["concepts"], "concept")
-            flat_tokens = parsed[features.CAPTION_TOKEN_IDS].values
+            concepts = _multi_hot(parsed[record_schema.CONCEPT_INDICES], depths["concepts"], "concept")
+            flat_tokens = parsed[record_schema.CAPTION_TOKEN_IDS].values
             starts, lengths, image_of_row = _caption_spans(parsed, config)
         else:
-            labels = parsed[features.LABEL_SEQUENCE]
+            labels = parsed[record_schema.LABEL_SEQUENCE]
             concepts = _multi_hot(labels, depths["concepts"], "label")
-            flat_tokens = labels.values + len(features.LABEL_SPECIALS)
+            flat_tokens = labels.values + len(record_schema.LABEL_SPECIALS)
             lengths = _count_per_row(labels)
             starts, image_of_row = tf.cumsum(lengths, exclusive=True), None
         per_image = {
-            "image_id": parsed[features.IMAGE_ID],
+            "image_id": parsed[record_schema.IMAGE_ID],
             "concepts": concepts,
-            "tags": _multi_hot(parsed[features.TAG_INDICES], depths["tags"], "tag"),
+            "tags": _multi_hot(parsed[record_schema.TAG_INDICES], depths["tags"], "tag"),
         }
         if "image" in parsed:
             per_image["image"] = parsed["image"]
-        batch_size = parsed[features.IMAGE_ID].shape[0]  # static when drop_remainder
+        batch_size = parsed[record_schema.IMAGE_ID].shape[0]  # static when drop_remainder
         for value in per_image.values():
             value.set_shape([batch_size] + value.shape[1:])
         framed = _frame(flat_tokens, starts, lengths, config)
@@ -287,13 +287,13 @@ def _check_task(data_dir: str, info: dict, config: PipelineConfig) -> dict:
     """The multi-hot widths `{"concepts": k, "tags": num_tags}`; ValueError if unusable."""
     if config.read_images and not info["has_images"]:
         raise ValueError(
-            f"{os.path.join(data_dir, features.MANIFEST_FILE)} says the records have no images "
+            f"{os.path.join(data_dir, record_schema.MANIFEST_FILE)} says the records have no images "
             "(captions-only); re-convert with `s-cnn-rnn-convert ... --image_dir=IMAGES` or use "
             "read_images=False"
         )
     vocab_file, depth = (
-        (features.CONCEPTS_FILE, info["num_concepts"]) if config.task == "caption"
-        else (features.LABELS_FILE, info["num_labels"])
+        (record_schema.CONCEPTS_FILE, info["num_concepts"]) if config.task == "caption"
+        else (record_schema.LABELS_FILE, info["num_labels"])
     )
     if depth == 0:
         raise ValueError(

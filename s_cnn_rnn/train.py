@@ -16,14 +16,14 @@ from absl import app  # noqa: E402
 from absl import flags  # noqa: E402
 
 from s_cnn_rnn import train_flags  # noqa: E402
-from s_cnn_rnn.training import orchestrate  # noqa: E402
+from s_cnn_rnn.training import stage_runner  # noqa: E402
 
 FLAGS = flags.FLAGS
 # Every flag comes from a dataclass field: see s_cnn_rnn/train_flags.py.
 _TRAIN_FLAGS = train_flags.define(FLAGS)
 
 
-def options_from_flags() -> orchestrate.TrainOptions:
+def options_from_flags() -> stage_runner.TrainOptions:
     """The training library's options, read from the flags (see `train_flags.TrainFlags.options`)."""
     return _TRAIN_FLAGS.options()
 
@@ -31,7 +31,7 @@ def options_from_flags() -> orchestrate.TrainOptions:
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
-    results = orchestrate.train(options_from_flags())
+    results = stage_runner.train(options_from_flags())
     for stage, record in results.items():
         print(f"{stage}: " + " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in record.items()))
     return 0

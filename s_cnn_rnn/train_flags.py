@@ -1,12 +1,12 @@
 """The flags of `s-cnn-rnn-train`, derived from the training dataclasses, and the way back.
 
 `define(flag_values)` defines every flag in `flag_values` and returns a `TrainFlags` whose
-`options()` reads them into `orchestrate.TrainOptions`. Each flag is a dataclass field (its
+`options()` reads them into `stage_runner.TrainOptions`. Each flag is a dataclass field (its
 comment is the help, see `option_flags.py`):
 
 | flags | dataclass field |
 |---|---|
-| --stage --data_dir --model_dir --task --augment --max_caption_length --val_split --distribution --mixed_precision --deterministic --seed --retrain | `orchestrate.TrainOptions` |
+| --stage --data_dir --model_dir --task --augment --max_caption_length --val_split --distribution --mixed_precision --deterministic --seed --retrain | `stage_runner.TrainOptions` |
 | --variant --backbone --backbone_weights --image_size --embedding_dim --lstm_units --lstm_activation --use_tags --freeze_cnn --dropout --small_cnn_width | `ModelConfig` |
 | --<stage>_train_steps --<stage>_learning_rate --<stage>_optimizer --cnn_head_steps | `trainer.StageSettings`, one per stage |
 | --batch_size --gradient_clip_norm --log_every --checkpoint_every --validate_every --validation_steps --jit_compile (and any new StageSettings field) | `trainer.StageSettings`, shared by the stages |
@@ -21,7 +21,7 @@ from absl import flags
 
 from s_cnn_rnn import option_flags
 from s_cnn_rnn.models import config as config_lib
-from s_cnn_rnn.training import orchestrate
+from s_cnn_rnn.training import stage_runner
 from s_cnn_rnn.training import stages
 from s_cnn_rnn.training import trainer
 
@@ -46,7 +46,7 @@ class TrainFlags:
     all_stages: option_flags.DataclassFlags
     flag_values: flags.FlagValues
 
-    def options(self) -> orchestrate.TrainOptions:
+    def options(self) -> stage_runner.TrainOptions:
         """The training library's options, read from the flags (each dataclass validates its own).
 
         Raises:
@@ -96,7 +96,7 @@ def define(flag_values: flags.FlagValues = flags.FLAGS, choices: dict | None = N
     """
     model_choices = {"variant": config_lib.VARIANTS, "backbone": config_lib.BACKBONES,
                      "lstm_activation": config_lib.LSTM_ACTIVATIONS, **(choices or {})}
-    run = option_flags.define(orchestrate.TrainOptions, defaults={"stage": "all", "task": "caption", "validation_decode_examples": 256},
+    run = option_flags.define(stage_runner.TrainOptions, defaults={"stage": "all", "task": "caption", "validation_decode_examples": 256},
                               flag_values=flag_values)
     model = option_flags.define(config_lib.ModelConfig, exclude=MODEL_FIELDS_WITHOUT_FLAG, choices=model_choices,
                                 paths=("backbone_weights",), flag_values=flag_values)

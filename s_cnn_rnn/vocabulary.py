@@ -1,7 +1,7 @@
 """Vocabulary files: `token<TAB>count` per line, line number = id, UTF-8.
 
 The four files a converted dataset carries (`vocab/{words,concepts,labels,tags}.txt`, see
-`s_cnn_rnn.features`) are each one `Vocabulary`; `Vocabularies` bundles them. Counts are
+`s_cnn_rnn.record_schema`) are each one `Vocabulary`; `Vocabularies` bundles them. Counts are
 the TRAIN-split counts the builder ranked by (`data_prep.vocab_builder`); they are kept for
 inspection and never change an id. This module has no TensorFlow code: it runs in the
 converter's worker processes as well as in the model.
@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 
 from s_cnn_rnn import atomic_files
 from s_cnn_rnn import errors
-from s_cnn_rnn import features
+from s_cnn_rnn import record_schema
 
 _FIX_HINT = "re-run s-cnn-rnn-convert to rebuild the vocabulary files"
 
@@ -58,11 +58,11 @@ class Vocabulary:
         self._tokens = tokens
         self._counts = counts
         self._index = index
-        self._unk_id = index.get(features.UNK_TOKEN)
-        self._end_id = index.get(features.END_TOKEN)
+        self._unk_id = index.get(record_schema.UNK_TOKEN)
+        self._end_id = index.get(record_schema.END_TOKEN)
         # Control tokens decode() drops; `<unk>` is a real prediction and is kept.
         self._control_ids = frozenset(
-            index[token] for token in features.LABEL_SPECIALS if token in index
+            index[token] for token in record_schema.LABEL_SPECIALS if token in index
         )
 
     @property
@@ -101,7 +101,7 @@ class Vocabulary:
             return self._unk_id
         raise KeyError(
             f"token {token!r} is not in this vocabulary of {len(self)} tokens "
-            f"(it has no {features.UNK_TOKEN} to fall back on)"
+            f"(it has no {record_schema.UNK_TOKEN} to fall back on)"
         )
 
     def token_of(self, token_id: int) -> str:
@@ -221,10 +221,10 @@ class Vocabularies:
     tags: Vocabulary
 
     _FILES = {
-        "words": features.WORDS_FILE,
-        "concepts": features.CONCEPTS_FILE,
-        "labels": features.LABELS_FILE,
-        "tags": features.TAGS_FILE,
+        "words": record_schema.WORDS_FILE,
+        "concepts": record_schema.CONCEPTS_FILE,
+        "labels": record_schema.LABELS_FILE,
+        "tags": record_schema.TAGS_FILE,
     }
 
     @classmethod
@@ -248,5 +248,5 @@ class Vocabularies:
 
         Label index i is token i + len(LABEL_SPECIALS) = i + 3.
         """
-        specials = list(features.LABEL_SPECIALS)
+        specials = list(record_schema.LABEL_SPECIALS)
         return Vocabulary(specials + self.labels.tokens, [0] * len(specials) + self.labels.counts)

@@ -26,11 +26,11 @@ def shared_data_dir() -> pathlib.Path:
 @pytest.fixture(scope="session")
 def tiny_synthetic_data(tmp_path_factory) -> str:
     """A converted built-in dataset small enough for training tests (64 images of 32 px)."""
-    from data_prep import conversion  # pylint: disable=import-outside-toplevel
+    from data_prep import convert_lib  # pylint: disable=import-outside-toplevel
 
     output_dir = tmp_path_factory.mktemp("tiny_synthetic") / "data"
-    conversion.convert(
-        conversion.ConvertOptions(
+    convert_lib.convert(
+        convert_lib.ConvertOptions(
             dataset="synthetic",
             output_dir=str(output_dir),
             synthetic_num_train=48, synthetic_num_val=8, synthetic_num_test=8,
@@ -46,7 +46,7 @@ def tiny_synthetic_data(tmp_path_factory) -> str:
 def _train_tiny_model(data_dir: str, model_dir: str, task: str) -> str:
     """Trains every stage of a tiny S-CNN-RNN for two steps (weights are not meaningful)."""
     from s_cnn_rnn.models.config import ModelConfig  # pylint: disable=import-outside-toplevel
-    from s_cnn_rnn.training import orchestrate, trainer  # pylint: disable=import-outside-toplevel
+    from s_cnn_rnn.training import stage_runner, trainer  # pylint: disable=import-outside-toplevel
 
     model = ModelConfig(
         variant="s_cnn_rnn", backbone="small_cnn", backbone_weights="none", image_size=32,
@@ -58,7 +58,7 @@ def _train_tiny_model(data_dir: str, model_dir: str, task: str) -> str:
                                      optimizer="adam", log_every=1, validate_every=0)
         for stage in ("cnn", "rnn", "joint")
     }
-    orchestrate.train(orchestrate.TrainOptions(stage="all", data_dir=data_dir, model_dir=model_dir,
+    stage_runner.train(stage_runner.TrainOptions(stage="all", data_dir=data_dir, model_dir=model_dir,
                                                task=task, model=model, stage_settings=settings))
     return model_dir
 

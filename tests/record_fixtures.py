@@ -1,6 +1,6 @@
 """Tiny converted data dirs for tests, written straight in the documented format.
 
-Independent of the converter on purpose: it writes what `s_cnn_rnn/features.py` and
+Independent of the converter on purpose: it writes what `s_cnn_rnn/record_schema.py` and
 BUILD_NOTES.md describe (shards, `vocab/*.txt`, `manifest.json`), so the input pipeline is
 tested against the contract, not against another module's behaviour.
 """
@@ -15,7 +15,7 @@ from PIL import Image
 
 import tensorflow as tf
 
-from s_cnn_rnn import features
+from s_cnn_rnn import record_schema
 
 
 @dataclasses.dataclass
@@ -72,7 +72,7 @@ def random_images(
     images = []
     for index in range(num_images):
         captions = [
-            rng.integers(len(features.WORD_SPECIALS), vocab_size, rng.integers(1, max_caption_length + 1)).tolist()
+            rng.integers(len(record_schema.WORD_SPECIALS), vocab_size, rng.integers(1, max_caption_length + 1)).tolist()
             for _ in range(rng.integers(1, max_captions + 1))
         ]
 
@@ -94,7 +94,7 @@ def random_images(
 
 
 def serialize(image: FixtureImage) -> bytes:
-    """The `tf.train.Example` of one record, keys from `s_cnn_rnn.features`."""
+    """The `tf.train.Example` of one record, keys from `s_cnn_rnn.record_schema`."""
 
     def ints(values):
         return tf.train.Feature(int64_list=tf.train.Int64List(value=list(values)))
@@ -103,21 +103,21 @@ def serialize(image: FixtureImage) -> bytes:
         return tf.train.Feature(bytes_list=tf.train.BytesList(value=list(values)))
 
     feature = {
-        features.IMAGE_ID: ints([image.image_id]),
-        features.IMAGE_SOURCE_ID: strings([f"{image.image_id}.jpg".encode()]),
-        features.CAPTION_TEXT: strings([" ".join(map(str, c)).encode() for c in image.captions]),
-        features.CAPTION_TOKEN_IDS: ints([token for caption in image.captions for token in caption]),
-        features.CAPTION_LENGTHS: ints([len(caption) for caption in image.captions]),
-        features.CONCEPT_INDICES: ints(image.concepts),
-        features.LABEL_SEQUENCE: ints(image.labels),
-        features.TAG_INDICES: ints(image.tags),
+        record_schema.IMAGE_ID: ints([image.image_id]),
+        record_schema.IMAGE_SOURCE_ID: strings([f"{image.image_id}.jpg".encode()]),
+        record_schema.CAPTION_TEXT: strings([" ".join(map(str, c)).encode() for c in image.captions]),
+        record_schema.CAPTION_TOKEN_IDS: ints([token for caption in image.captions for token in caption]),
+        record_schema.CAPTION_LENGTHS: ints([len(caption) for caption in image.captions]),
+        record_schema.CONCEPT_INDICES: ints(image.concepts),
+        record_schema.LABEL_SEQUENCE: ints(image.labels),
+        record_schema.TAG_INDICES: ints(image.tags),
     }
     if image.jpeg is not None:
         height, width = tf.image.extract_jpeg_shape(image.jpeg).numpy()[:2] if image.jpeg else (0, 0)
-        feature[features.IMAGE_ENCODED] = strings([image.jpeg])
-        feature[features.IMAGE_FORMAT] = strings([b"jpeg"])
-        feature[features.IMAGE_HEIGHT] = ints([int(height)])
-        feature[features.IMAGE_WIDTH] = ints([int(width)])
+        feature[record_schema.IMAGE_ENCODED] = strings([image.jpeg])
+        feature[record_schema.IMAGE_FORMAT] = strings([b"jpeg"])
+        feature[record_schema.IMAGE_HEIGHT] = ints([int(height)])
+        feature[record_schema.IMAGE_WIDTH] = ints([int(width)])
     return tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString()
 
 
@@ -141,12 +141,12 @@ def write_data_dir(
     Records are dealt round-robin into `num_shards` shards per split (a split with no
     records gets none and `num_examples` 0).
     """
-    os.makedirs(os.path.join(data_dir, features.VOCAB_DIR), exist_ok=True)
-    words = list(features.WORD_SPECIALS) + [f"w{i}" for i in range(vocab_size - len(features.WORD_SPECIALS))]
-    _write_vocab(os.path.join(data_dir, features.WORDS_FILE), words)
-    _write_vocab(os.path.join(data_dir, features.CONCEPTS_FILE), [f"c{i}" for i in range(num_concepts)])
-    _write_vocab(os.path.join(data_dir, features.LABELS_FILE), [f"l{i}" for i in range(num_labels)])
-    _write_vocab(os.path.join(data_dir, features.TAGS_FILE), [f"t{i}" for i in range(num_tags)])
+    os.makedirs(os.path.join(data_dir, record_schema.VOCAB_DIR), exist_ok=True)
+    words = list(record_schema.WORD_SPECIALS) + [f"w{i}" for i in range(vocab_size - len(record_schema.WORD_SPECIALS))]
+    _write_vocab(os.path.join(data_dir, record_schema.WORDS_FILE), words)
+    _write_vocab(os.path.join(data_dir, record_schema.CONCEPTS_FILE), [f"c{i}" for i in range(num_concepts)])
+    _write_vocab(os.path.join(data_dir, record_schema.LABELS_FILE), [f"l{i}" for i in range(num_labels)])
+    _write_vocab(os.path.join(data_dir, record_schema.TAGS_FILE), [f"t{i}" for i in range(num_tags)])
     manifest_splits = {}
     for name, images in splits.items():
         count = min(num_shards, len(images))
@@ -162,6 +162,6 @@ def write_data_dir(
         "vocabularies": {"words": vocab_size, "concepts": num_concepts, "labels": num_labels, "tags": num_tags},
         "has_images": has_images,
     }
-    with open(os.path.join(data_dir, features.MANIFEST_FILE), "w", encoding="utf-8") as handle:
+    with open(os.path.join(data_dir, record_schema.MANIFEST_FILE), "w", encoding="utf-8") as handle:
         json.dump(manifest, handle, indent=1)
     return data_dir

@@ -8,7 +8,7 @@ import numpy as np
 import tensorflow as tf
 from PIL import Image
 
-from s_cnn_rnn import features
+from s_cnn_rnn import record_schema
 from s_cnn_rnn import image_preprocessing
 from s_cnn_rnn import inference
 from s_cnn_rnn import input_pipeline
@@ -58,8 +58,8 @@ def record_images(data_dir: str, split: str = "test", count: int = 3) -> list[di
         example = tf.train.Example.FromString(serialized.numpy())
         feature = example.features.feature
         results.append({
-            "jpeg": feature[features.IMAGE_ENCODED].bytes_list.value[0],
-            "tag_indices": list(feature[features.TAG_INDICES].int64_list.value),
+            "jpeg": feature[record_schema.IMAGE_ENCODED].bytes_list.value[0],
+            "tag_indices": list(feature[record_schema.TAG_INDICES].int64_list.value),
             "serialized": serialized.numpy(),
         })
     return results

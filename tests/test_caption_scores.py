@@ -1,4 +1,4 @@
-"""Tests for s_cnn_rnn.metrics.caption_scores and the s-cnn-rnn-score-captions command.
+"""Tests for s_cnn_rnn.metrics.caption_scores (and ptb_tokenizer) and s-cnn-rnn-score-captions.
 
 The fixture tests reproduce the scores the coco-caption demo printed for its fake results file;
 with Java they run METEOR, whose JVM takes several seconds to start.
@@ -19,9 +19,9 @@ from s_cnn_rnn.metrics.caption_scores import (
     CaptionDataError,
     load_references,
     load_results,
-    python_ptb_tokenize,
     score_captions,
 )
+from s_cnn_rnn.metrics.ptb_tokenizer import python_ptb_tokenize
 
 PROJECT_ROOT = pathlib.Path(__file__).resolve().parents[1]
 needs_java = pytest.mark.skipif(shutil.which("java") is None, reason="java is not installed")

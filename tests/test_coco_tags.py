@@ -9,12 +9,12 @@ import sys
 
 import pytest
 
-from data_prep import conversion
+from data_prep import convert_lib
 from data_prep import vocab_builder
 from data_prep.sources import coco
 from data_prep.sources import coco_tags
 from data_prep.sources.base import AnnotationError
-from s_cnn_rnn import features
+from s_cnn_rnn import record_schema
 
 PROJECT_ROOT = pathlib.Path(__file__).resolve().parents[1]
 
@@ -83,19 +83,19 @@ def test_convert_keeps_the_top_train_tags_only(tmp_path):
             "5": ["testonly"], "6": ["testonly"], "7": ["testonly"], "8": ["testonly"]}
     test_ids = _write(tmp_path / "test_ids.txt", "5\n6\n7\n8\n")
     output = tmp_path / "out"
-    manifest = conversion.convert(conversion.ConvertOptions(
+    manifest = convert_lib.convert(convert_lib.ConvertOptions(
         dataset="coco_multilabel", output_dir=str(output), labels_json=_labels_json(tmp_path, labels),
         user_tags_json=_write(tmp_path / "tags.json", tags), num_user_tags=3,
         splits=f"test:{test_ids}", num_workers=0, show_progress=False))
-    lines = (output / features.VOCAB_DIR / "tags.txt").read_text().splitlines()
+    lines = (output / record_schema.VOCAB_DIR / "tags.txt").read_text().splitlines()
     assert lines == ["sun\t3", "beach\t2", "rare\t1"]  # zebra ties rare at 1: alphabetical cut
     assert manifest["user_tags"]["images_with_tags"] == 8
     assert manifest["vocabularies"]["tags"]["size"] == 3
 
 
 def test_user_tags_are_for_coco_multilabel_only(tmp_path):
-    with pytest.raises(conversion.ConversionError, match="--user_tags_json"):
-        conversion.convert(conversion.ConvertOptions(
+    with pytest.raises(convert_lib.ConversionError, match="--user_tags_json"):
+        convert_lib.convert(convert_lib.ConvertOptions(
             dataset="coco_captions", output_dir=str(tmp_path / "out"), captions_json=["c.json"],
             user_tags_json="tags.json", num_workers=0, show_progress=False))
 

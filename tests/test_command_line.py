@@ -11,7 +11,7 @@ import sys
 import pytest
 from absl import flags
 
-from data_prep import conversion
+from data_prep import convert_lib
 from s_cnn_rnn import command_line
 from s_cnn_rnn import errors
 from s_cnn_rnn import option_flags
@@ -50,7 +50,7 @@ def _train_flag_values():
 
 def _convert_flag_values():
     values = flags.FlagValues()
-    return values, option_flags.define(conversion.ConvertOptions, defaults={"dataset": "synthetic"},
+    return values, option_flags.define(convert_lib.ConvertOptions, defaults={"dataset": "synthetic"},
                                        flag_values=values)
 
 
@@ -128,7 +128,7 @@ def test_library_users_get_the_same_validation():
     with pytest.raises(errors.OptionError, match="checkpoint_every"):
         trainer.StageSettings(stage="cnn", train_steps=10, batch_size=2, checkpoint_every=0)
     with pytest.raises(errors.OptionError, match="synthetic_num_train"):
-        conversion.ConvertOptions(dataset="synthetic", output_dir="/o", synthetic_num_train=0)
+        convert_lib.ConvertOptions(dataset="synthetic", output_dir="/o", synthetic_num_train=0)
 
 
 def test_decoding_flags_have_one_source():

@@ -11,9 +11,9 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
-from data_prep import conversion
+from data_prep import convert_lib
 from data_prep.sources.base import AnnotationError
-from s_cnn_rnn import features
+from s_cnn_rnn import record_schema
 from s_cnn_rnn import tokenizer
 from s_cnn_rnn.vocabulary import Vocabularies
 
@@ -27,12 +27,12 @@ def _jpeg_bytes(seed: int, size=(40, 32), mode="RGB", fmt="JPEG") -> bytes:
 
 
 def _read_records(output_dir: str, split: str) -> list[dict]:
-    with open(os.path.join(output_dir, features.MANIFEST_FILE), encoding="utf-8") as handle:
+    with open(os.path.join(output_dir, record_schema.MANIFEST_FILE), encoding="utf-8") as handle:
         manifest = json.load(handle)
     parsed = []
     for shard in manifest["splits"][split]["shards"]:
         for record in tf.data.TFRecordDataset(os.path.join(output_dir, shard)):
-            example = tf.io.parse_single_example(record, features.parsing_spec())
+            example = tf.io.parse_single_example(record, record_schema.parsing_spec())
             parsed.append(
                 {
                     key: (tf.sparse.to_dense(value).numpy() if isinstance(value, tf.SparseTensor) else value.numpy())
@@ -91,7 +91,7 @@ def messy_coco(tmp_path):
 
 
 def _convert(tmp_path, source_dir, **kwargs):
-    options = conversion.ConvertOptions(
+    options = convert_lib.ConvertOptions(
         dataset="coco_captions",
         output_dir=str(tmp_path / "out"),
         captions_json=[str(source_dir / "captions.json")],
@@ -103,7 +103,7 @@ def _convert(tmp_path, source_dir, **kwargs):
     )
     for key, value in kwargs.items():
         setattr(options, key, value)
-    return conversion.convert(options)
+    return convert_lib.convert(options)
 
 
 def test_bad_inputs_are_skipped_with_reasons_and_good_ones_kept(tmp_path, messy_coco):
@@ -118,13 +118,13 @@ def test_bad_inputs_are_skipped_with_reasons_and_good_ones_kept(tmp_path, messy_
     assert (11, "caption") in skipped and "UTF-8" in skipped[(11, "caption")]
     # PNG and CMYK under .jpg names are re-encoded and kept; ids 1-3 + 8, 9 in train, 4 in test.
     train = _read_records(str(tmp_path / "out"), "train")
-    assert sorted(r[features.IMAGE_ID] for r in train) == [1, 2, 3, 8, 9]
+    assert sorted(r[record_schema.IMAGE_ID] for r in train) == [1, 2, 3, 8, 9]
     assert manifest["splits"]["test"]["num_examples"] == 1
     for record in train:
-        image = tf.io.decode_jpeg(record[features.IMAGE_ENCODED])
+        image = tf.io.decode_jpeg(record[record_schema.IMAGE_ENCODED])
         assert image.shape == (32, 40, 3)
-        assert (record[features.IMAGE_HEIGHT], record[features.IMAGE_WIDTH]) == (32, 40)
-    summary = conversion.summary_line(manifest)
+        assert (record[record_schema.IMAGE_HEIGHT], record[record_schema.IMAGE_WIDTH]) == (32, 40)
+    summary = convert_lib.summary_line(manifest)
     assert "skipped" in summary and "train 5" in summary and "test 1" in summary
 
 
@@ -138,11 +138,11 @@ def test_round_trip_fields_equal_their_source(tmp_path, messy_coco):
         captions_of.setdefault(annotation["image_id"], []).append(annotation["caption"])
     original_bytes = (messy_coco / "images" / "good1.jpg").read_bytes()
     for record in _read_records(output_dir, "train") + _read_records(output_dir, "test"):
-        image_id = int(record[features.IMAGE_ID])
-        texts = [t.decode("utf-8") for t in record[features.CAPTION_TEXT]]
+        image_id = int(record[record_schema.IMAGE_ID])
+        texts = [t.decode("utf-8") for t in record[record_schema.CAPTION_TEXT]]
         assert texts == captions_of[image_id]
-        lengths = record[features.CAPTION_LENGTHS]
-        ids = record[features.CAPTION_TOKEN_IDS]
+        lengths = record[record_schema.CAPTION_LENGTHS]
+        ids = record[record_schema.CAPTION_TOKEN_IDS]
         assert lengths.sum() == len(ids)
         offsets = np.concatenate([[0], np.cumsum(lengths)])
         for n, text in enumerate(texts):
@@ -151,16 +151,16 @@ def test_round_trip_fields_equal_their_source(tmp_path, messy_coco):
         expected_concepts = sorted(
             i for i, concept in enumerate(vocabularies.concepts.tokens) if concept in words
         )
-        assert list(record[features.CONCEPT_INDICES]) == expected_concepts
+        assert list(record[record_schema.CONCEPT_INDICES]) == expected_concepts
         if image_id == 1:  # an RGB JPEG is kept byte for byte
-            assert record[features.IMAGE_ENCODED] == original_bytes
+            assert record[record_schema.IMAGE_ENCODED] == original_bytes
     # The test-only word "tree" of image 4 counts only if it is also in train: it is (image 1).
-    assert vocabularies.words.id_of("latte") == features.UNK_ID  # its caption was dropped
+    assert vocabularies.words.id_of("latte") == record_schema.UNK_ID  # its caption was dropped
 
 
 def test_existing_output_needs_overwrite(tmp_path, messy_coco):
     _convert(tmp_path, messy_coco)
-    with pytest.raises(conversion.ConversionError, match="--overwrite"):
+    with pytest.raises(convert_lib.ConversionError, match="--overwrite"):
         _convert(tmp_path, messy_coco)
     manifest = _convert(tmp_path, messy_coco, overwrite=True)
     assert manifest["splits"]["train"]["num_examples"] == 5
@@ -187,7 +187,7 @@ def test_interrupted_run_leaves_no_partial_output(tmp_path, messy_coco, monkeypa
 
 
 def test_missing_annotation_file_is_a_clear_error_before_work(tmp_path):
-    options = conversion.ConvertOptions(
+    options = convert_lib.ConvertOptions(
         dataset="coco_captions",
         output_dir=str(tmp_path / "out"),
         captions_json=[str(tmp_path / "nope.json")],
@@ -195,7 +195,7 @@ def test_missing_annotation_file_is_a_clear_error_before_work(tmp_path):
         show_progress=False,
     )
     with pytest.raises(AnnotationError, match="nope.json"):
-        conversion.convert(options)
+        convert_lib.convert(options)
     assert not (tmp_path / "out").exists()
 
 
@@ -215,11 +215,11 @@ def test_cli_converts_synthetic_in_parallel(tmp_path):
     }
     assert len(manifest["splits"]["train"]["shards"]) == 3
     records = _read_records(str(output_dir), "val")
-    assert all(len(r[features.LABEL_SEQUENCE]) > 0 for r in records)
-    assert all(len(r[features.CAPTION_LENGTHS]) == 5 for r in records)
+    assert all(len(r[record_schema.LABEL_SEQUENCE]) > 0 for r in records)
+    assert all(len(r[record_schema.CAPTION_LENGTHS]) == 5 for r in records)
     # Label sequences are rare-first: ascending indices into the rare-first labels.txt.
-    assert all(list(r[features.LABEL_SEQUENCE]) == sorted(r[features.LABEL_SEQUENCE]) for r in records)
-    assert sum(len(r[features.TAG_INDICES]) for r in records) > 0
+    assert all(list(r[record_schema.LABEL_SEQUENCE]) == sorted(r[record_schema.LABEL_SEQUENCE]) for r in records)
+    assert sum(len(r[record_schema.TAG_INDICES]) for r in records) > 0
     again = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
     assert again.returncode == 2 and "--overwrite" in again.stderr
 
@@ -228,8 +228,8 @@ def test_real_coco_mini12_and_nuswide_mini3(tmp_path, shared_data_dir):
     coco_dir = shared_data_dir / "coco_mini12"
     # All 12 are val2014 images (test by the SPEC D3 default): list two as test, the rest train.
     (tmp_path / "test_ids.txt").write_text("27440\n33645\n")
-    manifest = conversion.convert(
-        conversion.ConvertOptions(
+    manifest = convert_lib.convert(
+        convert_lib.ConvertOptions(
             dataset="coco_multilabel",
             output_dir=str(tmp_path / "coco"),
             labels_json=str(coco_dir / "labels80.json"),
@@ -245,10 +245,10 @@ def test_real_coco_mini12_and_nuswide_mini3(tmp_path, shared_data_dir):
     assert sum(info["num_examples"] for info in manifest["splits"].values()) == 11
     assert [e["id"] for e in manifest["skipped"]] == [336777]
     records = _read_records(str(tmp_path / "coco"), "train")
-    assert all(len(r[features.CAPTION_LENGTHS]) == 5 and r[features.IMAGE_ENCODED] for r in records)
+    assert all(len(r[record_schema.CAPTION_LENGTHS]) == 5 and r[record_schema.IMAGE_ENCODED] for r in records)
     nus_dir = shared_data_dir / "nuswide_mini3"
-    manifest = conversion.convert(
-        conversion.ConvertOptions(
+    manifest = convert_lib.convert(
+        convert_lib.ConvertOptions(
             dataset="nuswide",
             output_dir=str(tmp_path / "nus"),
             nuswide_annotations_json=str(nus_dir / "annotations.json"),
@@ -262,8 +262,8 @@ def test_real_coco_mini12_and_nuswide_mini3(tmp_path, shared_data_dir):
     assert manifest["splits"]["train"]["num_examples"] == 3
     vocabularies = Vocabularies.load(str(tmp_path / "nus"))
     assert len(vocabularies.labels) == 81 and len(vocabularies.tags) == 1000
-    records = {int(r[features.IMAGE_ID]): r for r in _read_records(str(tmp_path / "nus"), "train")}
+    records = {int(r[record_schema.IMAGE_ID]): r for r in _read_records(str(tmp_path / "nus"), "train")}
     boats = records[417187631]
-    assert sorted(vocabularies.labels.tokens[i] for i in boats[features.LABEL_SEQUENCE]) == [
+    assert sorted(vocabularies.labels.tokens[i] for i in boats[record_schema.LABEL_SEQUENCE]) == [
         "boats", "reflection", "sky", "waterfall",
     ]

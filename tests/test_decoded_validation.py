@@ -13,7 +13,7 @@ from s_cnn_rnn import inference
 from s_cnn_rnn.models.config import ModelConfig
 from s_cnn_rnn.training import decoded_validation
 from s_cnn_rnn.training import history as history_lib
-from s_cnn_rnn.training import orchestrate
+from s_cnn_rnn.training import stage_runner
 from s_cnn_rnn.training import trainer
 
 PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -29,9 +29,9 @@ def _train(data_dir, model_dir, task, steps=3, **kwargs):
                                      validation_steps=1)
         for stage in ("cnn", "rnn", "joint")
     }
-    options = orchestrate.TrainOptions(stage="all", data_dir=data_dir, model_dir=str(model_dir), task=task,
+    options = stage_runner.TrainOptions(stage="all", data_dir=data_dir, model_dir=str(model_dir), task=task,
                                        model=model, stage_settings=settings, validation_decode_examples=6, **kwargs)
-    orchestrate.train(options)
+    stage_runner.train(options)
     return str(model_dir)
 
 
@@ -132,7 +132,7 @@ def test_without_decoding_the_best_checkpoint_follows_the_validation_loss(tiny_s
                         num_concepts=1, vocab_size=4, small_cnn_width=8)
     settings = {"cnn": trainer.StageSettings(stage="cnn", train_steps=2, batch_size=4, learning_rate=3e-3,
                                              optimizer="adam", log_every=1, validate_every=1, validation_steps=1)}
-    orchestrate.train(orchestrate.TrainOptions(stage="all", data_dir=tiny_synthetic_data, model_dir=str(tmp_path),
+    stage_runner.train(stage_runner.TrainOptions(stage="all", data_dir=tiny_synthetic_data, model_dir=str(tmp_path),
                                                task="multilabel", model=model, stage_settings=settings))
     records = history_lib.read_history(os.path.join(tmp_path, "cnn", "history.jsonl"))
     assert not any("O-F1" in key for record in records for key in record)

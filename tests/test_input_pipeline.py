@@ -7,7 +7,7 @@ import pytest
 import tensorflow as tf
 
 import record_fixtures
-from s_cnn_rnn import features
+from s_cnn_rnn import record_schema
 from s_cnn_rnn import image_preprocessing
 from s_cnn_rnn import input_pipeline
 from s_cnn_rnn.input_pipeline import PipelineConfig
@@ -49,8 +49,8 @@ def _sequence(row):
     length = int(row["target_mask"].sum())
     np.testing.assert_array_equal(row["target_mask"][:length], 1.0)  # mask = a prefix of ones
     tokens = row["target_ids"][: length - 1].tolist()
-    assert row["input_ids"][:length].tolist() == [features.START_ID] + tokens
-    assert row["target_ids"][length - 1] == features.END_ID
+    assert row["input_ids"][:length].tolist() == [record_schema.START_ID] + tokens
+    assert row["target_ids"][length - 1] == record_schema.END_ID
     assert not row["input_ids"][length:].any() and not row["target_ids"][length:].any()
     return tokens
 

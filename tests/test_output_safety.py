@@ -11,7 +11,7 @@ import time
 import pytest
 
 import serving_fixtures
-from data_prep import conversion
+from data_prep import convert_lib
 from data_prep import staging
 from data_prep.sources.base import AnnotationError
 from s_cnn_rnn import output_guard
@@ -42,8 +42,8 @@ def _raw_files(folder: pathlib.Path) -> list[str]:
     return sorted(str(path.relative_to(folder)) for path in folder.rglob("*"))
 
 
-def _options(raw_dir: pathlib.Path, output_dir, **kwargs) -> conversion.ConvertOptions:
-    options = conversion.ConvertOptions(
+def _options(raw_dir: pathlib.Path, output_dir, **kwargs) -> convert_lib.ConvertOptions:
+    options = convert_lib.ConvertOptions(
         dataset="coco_captions", output_dir=str(output_dir), captions_json=[str(raw_dir / "captions.json")],
         image_dirs=[str(raw_dir / "images")], num_workers=0, show_progress=False, num_concepts=3,
     )
@@ -79,8 +79,8 @@ def test_convert_refuses_an_output_that_is_contains_or_lies_inside_an_input(raw,
     before = _raw_files(raw.parent)
     for overwrite in (False, True):
         options = _options(raw, raw.parent / output, overwrite=overwrite, splits=f"val:{raw.parent / 'ids/val.txt'}")
-        with pytest.raises(conversion.ConversionError, match=relation):
-            conversion.convert(options)
+        with pytest.raises(convert_lib.ConversionError, match=relation):
+            convert_lib.convert(options)
     assert _raw_files(raw.parent) == before
 
 
@@ -88,19 +88,19 @@ def test_overwrite_replaces_only_our_own_data_dir(raw, tmp_path):
     photos = tmp_path / "photos"
     photos.mkdir()
     (photos / "holiday.jpg").write_bytes(b"precious")
-    with pytest.raises(conversion.ConversionError, match=r"a folder of 1 entries such as 'holiday.jpg'.*even with"):
-        conversion.convert(_options(raw, photos, overwrite=True))
+    with pytest.raises(convert_lib.ConversionError, match=r"a folder of 1 entries such as 'holiday.jpg'.*even with"):
+        convert_lib.convert(_options(raw, photos, overwrite=True))
     assert (photos / "holiday.jpg").read_bytes() == b"precious"
 
     out = tmp_path / "out"
-    conversion.convert(_options(raw, out))
-    with pytest.raises(conversion.ConversionError, match="already exists .a converted data dir.; pass --overwrite"):
-        conversion.convert(_options(raw, out))
+    convert_lib.convert(_options(raw, out))
+    with pytest.raises(convert_lib.ConversionError, match="already exists .a converted data dir.; pass --overwrite"):
+        convert_lib.convert(_options(raw, out))
     (out / "notes.txt").write_text("mine")  # the user's file inside our output: not ours to delete
-    with pytest.raises(conversion.ConversionError, match="'notes.txt'"):
-        conversion.convert(_options(raw, out, overwrite=True))
+    with pytest.raises(convert_lib.ConversionError, match="'notes.txt'"):
+        convert_lib.convert(_options(raw, out, overwrite=True))
     os.remove(out / "notes.txt")
-    assert conversion.convert(_options(raw, out, overwrite=True))["splits"]["train"]["num_examples"] == 4
+    assert convert_lib.convert(_options(raw, out, overwrite=True))["splits"]["train"]["num_examples"] == 4
 
 
 def test_guard_recognises_what_it_refuses(tmp_path):
@@ -158,7 +158,7 @@ def test_split_names_are_kept_exactly_and_never_merged(raw, tmp_path):
     (tmp_path / "holdout.txt").write_text("1\n")
     (tmp_path / "kval.txt").write_text("2\n3\n")
     splits = f"train-holdout:{tmp_path / 'holdout.txt'},karpathy-val:{tmp_path / 'kval.txt'}"
-    manifest = conversion.convert(_options(raw, tmp_path / "out", splits=splits))
+    manifest = convert_lib.convert(_options(raw, tmp_path / "out", splits=splits))
     counts = {name: info["num_examples"] for name, info in manifest["splits"].items()}
     assert counts == {"train": 1, "train-holdout": 1, "karpathy-val": 2}
     assert manifest["split_files"] == [
@@ -172,20 +172,20 @@ def test_split_names_are_kept_exactly_and_never_merged(raw, tmp_path):
 def test_split_names_outside_the_safe_set_are_refused(raw, tmp_path, name):
     (tmp_path / "ids.txt").write_text("1\n")
     with pytest.raises(AnnotationError, match="may use only letters, digits"):
-        conversion.convert(_options(raw, tmp_path / "out", splits=f"{name}:{tmp_path / 'ids.txt'}"))
+        convert_lib.convert(_options(raw, tmp_path / "out", splits=f"{name}:{tmp_path / 'ids.txt'}"))
     assert not (tmp_path / "out").exists()
 
 
 def test_split_file_matching_no_image_is_an_error_and_partly_a_warning(raw, tmp_path):
     (tmp_path / "wrong.txt").write_text("100\n200\n")
     with pytest.raises(AnnotationError, match=r"wrong.txt: none of its 2 ids \(split 'val'\)"):
-        conversion.convert(_options(raw, tmp_path / "out", splits=f"val:{tmp_path / 'wrong.txt'}"))
+        convert_lib.convert(_options(raw, tmp_path / "out", splits=f"val:{tmp_path / 'wrong.txt'}"))
     (tmp_path / "some.txt").write_text("1\n100\n200\n")
-    manifest = conversion.convert(_options(raw, tmp_path / "out", splits=f"val:{tmp_path / 'some.txt'}"))
+    manifest = convert_lib.convert(_options(raw, tmp_path / "out", splits=f"val:{tmp_path / 'some.txt'}"))
     assert manifest["split_files"][0]["found"] == 1 and manifest["split_files"][0]["listed"] == 3
     assert manifest["warnings"] == [f"--splits val:{tmp_path / 'some.txt'}: only 1 of its 3 ids are images of "
                                     "the dataset; the others were ignored"]
-    assert "--splits val: 1 of 3 ids found; 1 warning(s)" in conversion.summary_line(manifest)
+    assert "--splits val: 1 of 3 ids found; 1 warning(s)" in convert_lib.summary_line(manifest)
 
 
 # ----------------------------------------------------------------------------- staging dirs
@@ -241,7 +241,7 @@ def test_a_rerun_removes_staging_dirs_of_dead_runs_only(raw, tmp_path):
     later_dead = pathlib.Path(staging.staging_path(out, _dead_pid()))
     later_dead.mkdir()
     (later_dead / staging.MARKER_FILE).write_text("{}")
-    conversion.convert(_options(raw, out))  # the converter runs the same clean-up first
+    convert_lib.convert(_options(raw, out))  # the converter runs the same clean-up first
     assert not later_dead.exists() and not alive.exists()  # the sleeper is gone now too
     assert unmarked.is_dir()
     assert not (pathlib.Path(out) / staging.MARKER_FILE).exists()  # the marker is never published

@@ -11,7 +11,7 @@ import json
 
 from data_prep import vocab_builder
 from data_prep.sources.base import RawItem, SourceData
-from s_cnn_rnn import features
+from s_cnn_rnn import record_schema
 
 CAPTIONS_FILE = "coco_captions/captions_val2014_reconstructed.json.gz"
 
@@ -48,13 +48,13 @@ def test_top_1000_words_cover_about_92_percent(shared_data_dir):
     )
 
     assert len(vocabs.concepts) == 1000
-    assert len(vocabs.words) == min(12000, len(word_counts) + len(features.WORD_SPECIALS))
+    assert len(vocabs.words) == min(12000, len(word_counts) + len(record_schema.WORD_SPECIALS))
     assert vocabs.concepts.tokens[0] == "a"  # the most frequent caption word
     assert vocabs.words.tokens[4:1004] == vocabs.concepts.tokens  # same ranking, same tie-break
     assert 0.88 <= concept_coverage <= 0.96  # the paper: 92%
     assert word_coverage > 0.99
     left_out = sum(count for word, count in word_counts.items() if word not in vocabs.words)
-    assert vocabs.words.counts[features.UNK_ID] == left_out
+    assert vocabs.words.counts[record_schema.UNK_ID] == left_out
     # An image's concepts are exactly the concept words of its captions.
     first = items[0]
     expected = sorted(vocabs.concepts.id_of(w) for w in image_word_sets[0] if w in vocabs.concepts)

@@ -18,7 +18,7 @@ from s_cnn_rnn import input_pipeline
 from s_cnn_rnn.evaluation import runner
 from s_cnn_rnn.serving import export_lib
 from s_cnn_rnn.serving import predict_lib
-from s_cnn_rnn.training import orchestrate
+from s_cnn_rnn.training import stage_runner
 from s_cnn_rnn.training import trainer
 
 
@@ -49,11 +49,11 @@ def test_training_evaluation_predict_and_serving_feed_identical_pixels(setup):
     assert (config.backbone, config.backbone_spec.pixel_scaling, config.preprocessing_mode) == (
         "small_cnn", "tf", "caffe")
 
-    # (a) The training pipeline exactly as the orchestrator configures it for every image stage.
+    # (a) The training pipeline exactly as the stage runner configures it for every image stage.
     settings = {stage: trainer.StageSettings(stage=stage, train_steps=1, batch_size=1) for stage in ("cnn", "joint")}
-    options = orchestrate.TrainOptions(stage="all", data_dir=setup["data_dir"], model_dir=setup["model_dir"],
+    options = stage_runner.TrainOptions(stage="all", data_dir=setup["data_dir"], model_dir=setup["model_dir"],
                                        task=trained.task, model=config, stage_settings=settings)
-    training = {stage: _first_image(setup["data_dir"], "train", orchestrate.pipeline_config(options, stage, True))
+    training = {stage: _first_image(setup["data_dir"], "train", stage_runner.pipeline_config(options, stage, True))
                 for stage in settings}
     # (b) The evaluation pipeline of s-cnn-rnn-evaluate.
     evaluation = _first_image(setup["data_dir"], "test", runner._pipeline_config(trained, 1))

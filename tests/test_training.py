@@ -16,7 +16,7 @@ from s_cnn_rnn.models import builder
 from s_cnn_rnn.models.config import ModelConfig
 from s_cnn_rnn.training import history as history_lib
 from s_cnn_rnn.training import model_store
-from s_cnn_rnn.training import orchestrate
+from s_cnn_rnn.training import stage_runner
 from s_cnn_rnn.training import trainer
 
 TINY_MODEL = ModelConfig(
@@ -32,7 +32,7 @@ TINY_MODEL = ModelConfig(
 )
 
 
-def _options(data_dir, model_dir, stage="all", steps=(2, 2, 2), task="caption", **kwargs) -> orchestrate.TrainOptions:
+def _options(data_dir, model_dir, stage="all", steps=(2, 2, 2), task="caption", **kwargs) -> stage_runner.TrainOptions:
     model = kwargs.pop("model", TINY_MODEL)
     settings = {
         name: trainer.StageSettings(
@@ -42,7 +42,7 @@ def _options(data_dir, model_dir, stage="all", steps=(2, 2, 2), task="caption", 
         )
         for name, count in zip(("cnn", "rnn", "joint"), steps)
     }
-    return orchestrate.TrainOptions(
+    return stage_runner.TrainOptions(
         stage=stage, data_dir=data_dir, model_dir=str(model_dir), task=task, model=model,
         stage_settings=settings, **kwargs,
     )
@@ -53,7 +53,7 @@ def _weights(layer) -> list[np.ndarray]:
 
 
 def test_all_stages_run_and_write_history_and_checkpoints(tiny_synthetic_data, tmp_path):
-    results = orchestrate.train(_options(tiny_synthetic_data, tmp_path / "model"))
+    results = stage_runner.train(_options(tiny_synthetic_data, tmp_path / "model"))
     assert set(results) == {"cnn", "rnn", "joint"}
     for stage, terms in (("cnn", {"L_u"}), ("rnn", {"L_r"}), ("joint", {"L_u", "L_r"})):
         records = history_lib.read_history(str(tmp_path / "model" / stage / "history.jsonl"))
@@ -68,16 +68,16 @@ def test_all_stages_run_and_write_history_and_checkpoints(tiny_synthetic_data, t
     assert all(name in summary for name in ("unary_model (Functional)", "teacher_forcing (Functional)",
                                             "concept_layer (Dense)", "lstm_cell (LSTMCell)"))
     # A rerun does not retrain finished stages.
-    again = orchestrate.train(_options(tiny_synthetic_data, tmp_path / "model"))
+    again = stage_runner.train(_options(tiny_synthetic_data, tmp_path / "model"))
     assert all(record.get("skipped") for record in again.values())
 
 
 def test_joint_stage_starts_from_the_cnn_and_rnn_checkpoints(tiny_synthetic_data, tmp_path):
     model_dir = tmp_path / "model"
-    orchestrate.train(_options(tiny_synthetic_data, model_dir, stage="cnn"))
-    orchestrate.train(_options(tiny_synthetic_data, model_dir, stage="rnn"))
+    stage_runner.train(_options(tiny_synthetic_data, model_dir, stage="cnn"))
+    stage_runner.train(_options(tiny_synthetic_data, model_dir, stage="rnn"))
     options = _options(tiny_synthetic_data, model_dir, stage="joint")
-    config = orchestrate.complete_model_config(options)
+    config = stage_runner.complete_model_config(options)
 
     def restored(items_of):
         model = builder.build_model(config)
@@ -90,7 +90,7 @@ def test_joint_stage_starts_from_the_cnn_and_rnn_checkpoints(tiny_synthetic_data
     expected_decoder = restored("decoder_checkpoint_items").decoder
     model = builder.build_model(config)
     fresh_cnn = _weights(model.concept_cnn)
-    orchestrate._initializer(options, model, "joint")()  # pylint: disable=protected-access
+    stage_runner._initializer(options, model, "joint")()  # pylint: disable=protected-access
     for got, want, before in zip(_weights(model.concept_cnn), _weights(expected_cnn), fresh_cnn):
         np.testing.assert_array_equal(got, want)
     assert any(not np.array_equal(a, b) for a, b in zip(_weights(model.concept_cnn), fresh_cnn))
@@ -100,13 +100,13 @@ def test_joint_stage_starts_from_the_cnn_and_rnn_checkpoints(tiny_synthetic_data
 
 def test_joint_without_previous_stages_is_a_clear_error(tiny_synthetic_data, tmp_path):
     with pytest.raises(FileNotFoundError, match="--stage=cnn"):
-        orchestrate.train(_options(tiny_synthetic_data, tmp_path / "model", stage="joint"))
+        stage_runner.train(_options(tiny_synthetic_data, tmp_path / "model", stage="joint"))
 
 
 def test_resume_gives_the_same_weights_as_an_uninterrupted_run(tiny_synthetic_data, tmp_path):
     def final_weights(model_dir, steps_in_runs):
         for steps in steps_in_runs:
-            orchestrate.train(
+            stage_runner.train(
                 _options(tiny_synthetic_data, model_dir, stage="cnn", steps=(steps, 0, 0), deterministic=True,
                          cnn_checkpoint_every=2, seed=3)
             )
@@ -126,7 +126,7 @@ def test_resume_gives_the_same_weights_as_an_uninterrupted_run(tiny_synthetic_da
 @pytest.mark.parametrize("stage,term", [("cnn", "L_u"), ("rnn", "L_r"), ("joint", "L_r")])
 def test_each_loss_can_be_driven_near_zero_on_one_fixed_batch(tiny_synthetic_data, tmp_path, stage, term):
     options = _options(tiny_synthetic_data, tmp_path / "model", stage=stage)
-    config = orchestrate.complete_model_config(options)
+    config = stage_runner.complete_model_config(options)
     model = builder.build_model(config)
     pipeline = input_pipeline.PipelineConfig(
         task="caption", batch_size=4, image_size=32, preprocessing="tf", training=False,
@@ -148,7 +148,7 @@ def test_each_loss_can_be_driven_near_zero_on_one_fixed_batch(tiny_synthetic_dat
 @pytest.mark.parametrize("poisoned_from", [3, 0])
 def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(tiny_synthetic_data, tmp_path, poisoned_from):
     options = _options(tiny_synthetic_data, tmp_path / "model", stage="cnn")
-    model = builder.build_model(orchestrate.complete_model_config(options))
+    model = builder.build_model(stage_runner.complete_model_config(options))
     pipeline = input_pipeline.PipelineConfig(
         task="caption", batch_size=4, image_size=32, preprocessing="tf", training=True
     )
@@ -172,7 +172,7 @@ def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(tiny_synthetic
 
 
 def test_all_stages_on_captions_only_data_names_a_real_flag(tmp_path):
-    from data_prep import conversion  # pylint: disable=import-outside-toplevel
+    from data_prep import convert_lib  # pylint: disable=import-outside-toplevel
 
     captions = tmp_path / "captions.json"
     captions.write_text(json.dumps({
@@ -180,11 +180,11 @@ def test_all_stages_on_captions_only_data_names_a_real_flag(tmp_path):
         "annotations": [{"id": i, "image_id": i, "caption": f"a dog number {i} on grass"} for i in range(1, 7)],
     }))
     data_dir = str(tmp_path / "data")
-    conversion.convert(conversion.ConvertOptions(dataset="coco_captions", output_dir=data_dir,
+    convert_lib.convert(convert_lib.ConvertOptions(dataset="coco_captions", output_dir=data_dir,
                                                  captions_json=[str(captions)], num_concepts=4, num_workers=0,
                                                  show_progress=False))
     with pytest.raises(errors.OptionError, match="captions-only .* train it with --stage=rnn"):
-        orchestrate.train(_options(data_dir, tmp_path / "model", stage="all"))
+        stage_runner.train(_options(data_dir, tmp_path / "model", stage="all"))
 
 
 def test_vocabulary_mismatch_is_a_clear_error(tiny_synthetic_data, tmp_path):
@@ -257,4 +257,4 @@ def test_mirrored_on_two_logical_cpus_gives_the_single_device_loss(tiny_syntheti
 def test_variant_without_a_stage_is_refused(tiny_synthetic_data, tmp_path):
     model = dataclasses.replace(TINY_MODEL, variant="nic_f")
     with pytest.raises(ValueError, match="has no 'rnn' stage"):
-        orchestrate.train(_options(tiny_synthetic_data, tmp_path / "m", stage="rnn", model=model))
+        stage_runner.train(_options(tiny_synthetic_data, tmp_path / "m", stage="rnn", model=model))

@@ -24,7 +24,7 @@ from s_cnn_rnn.training import chief
 from s_cnn_rnn.training import history as history_lib
 from s_cnn_rnn.training import locks
 from s_cnn_rnn.training import model_store
-from s_cnn_rnn.training import orchestrate
+from s_cnn_rnn.training import stage_runner
 from test_training import TINY_MODEL
 from test_training import _options
 
@@ -63,7 +63,7 @@ def test_second_run_on_a_stage_is_refused_naming_the_holder(tiny_synthetic_data,
     model_dir = tmp_path / "model"
     holder = lock_holder(model_dir / "cnn")
     with pytest.raises(locks.StageLockedError, match=f"pid {holder.pid} on "):
-        orchestrate.train(_options(tiny_synthetic_data, model_dir, stage="cnn"))
+        stage_runner.train(_options(tiny_synthetic_data, model_dir, stage="cnn"))
     # Refused before anything was written: no config, no vocabularies, no checkpoint.
     assert sorted(os.listdir(model_dir)) == ["cnn"]
     assert os.listdir(model_dir / "cnn") == [locks.LOCK_FILE]
@@ -73,14 +73,14 @@ def test_all_stages_refused_at_once_when_one_is_held(tiny_synthetic_data, tmp_pa
     model_dir = tmp_path / "model"
     lock_holder(model_dir / "joint")
     with pytest.raises(locks.StageLockedError, match="joint"):
-        orchestrate.train(_options(tiny_synthetic_data, model_dir, stage="all"))
+        stage_runner.train(_options(tiny_synthetic_data, model_dir, stage="all"))
     assert not os.path.exists(model_dir / "cnn" / "checkpoints")  # the cnn stage did not start either
 
 
 def test_cnn_and_rnn_train_in_parallel_on_one_model_dir(tiny_synthetic_data, tmp_path, lock_holder):
     model_dir = tmp_path / "model"
     lock_holder(model_dir / "cnn")  # the cnn pretraining runs elsewhere
-    results = orchestrate.train(_options(tiny_synthetic_data, model_dir, stage="rnn"))
+    results = stage_runner.train(_options(tiny_synthetic_data, model_dir, stage="rnn"))
     assert results["rnn"]["step"] == 2
 
 
@@ -90,7 +90,7 @@ def test_lock_of_a_dead_process_does_not_block(tiny_synthetic_data, tmp_path, lo
     holder.send_signal(signal.SIGKILL)
     holder.wait()
     assert f"pid {holder.pid}" in (model_dir / "cnn" / locks.LOCK_FILE).read_text()  # its record stays
-    assert orchestrate.train(_options(tiny_synthetic_data, model_dir, stage="cnn"))["cnn"]["step"] == 2
+    assert stage_runner.train(_options(tiny_synthetic_data, model_dir, stage="cnn"))["cnn"]["step"] == 2
     assert not locks.is_locked(str(model_dir / "cnn"))  # released on the way out
 
 
@@ -98,18 +98,18 @@ def test_lock_is_released_when_training_fails(tiny_synthetic_data, tmp_path):
     model_dir = tmp_path / "model"
     model = dataclasses.replace(TINY_MODEL, backbone_weights=str(tmp_path / "missing.weights.h5"))
     with pytest.raises(backbones.BackboneWeightsError):
-        orchestrate.train(_options(tiny_synthetic_data, model_dir, stage="cnn", model=model))
+        stage_runner.train(_options(tiny_synthetic_data, model_dir, stage="cnn", model=model))
     assert not locks.is_locked(str(model_dir / "cnn"))
 
 
 # ------------------------------------------------------- point 3: crash-proof history and config
 def test_cut_last_history_line_is_dropped_and_the_stage_resumes(tiny_synthetic_data, tmp_path):
     model_dir = tmp_path / "model"
-    orchestrate.train(_options(tiny_synthetic_data, model_dir, stage="cnn", steps=(2, 2, 2), cnn_checkpoint_every=2))
+    stage_runner.train(_options(tiny_synthetic_data, model_dir, stage="cnn", steps=(2, 2, 2), cnn_checkpoint_every=2))
     path = model_dir / "cnn" / "history.jsonl"
     with open(path, "a", encoding="utf-8") as handle:  # a disk-full crash cut the line being appended
         handle.write('{"L_u": 1.5, "loss": 1.5 "st')
-    results = orchestrate.train(_options(tiny_synthetic_data, model_dir, stage="cnn", steps=(3, 2, 2)))
+    results = stage_runner.train(_options(tiny_synthetic_data, model_dir, stage="cnn", steps=(3, 2, 2)))
     assert results["cnn"]["step"] == 3
     lines = path.read_text(encoding="utf-8").splitlines()
     assert [json.loads(line)["step"] for line in lines] == [1, 2, 3]
@@ -132,11 +132,11 @@ def test_failed_model_build_leaves_the_model_dir_open_for_the_fix(tiny_synthetic
     model_dir = tmp_path / "model"
     broken = dataclasses.replace(TINY_MODEL, backbone_weights="/nonexistent.weights.h5")
     with pytest.raises(backbones.BackboneWeightsError, match="backbone_weights=none"):
-        orchestrate.train(_options(tiny_synthetic_data, model_dir, stage="cnn", model=broken))
+        stage_runner.train(_options(tiny_synthetic_data, model_dir, stage="cnn", model=broken))
     assert not os.path.exists(model_dir / model_store.CONFIG_FILE)
     assert not os.path.exists(model_dir / model_store.FINGERPRINTS_FILE)
     # The fix the error suggests is accepted.
-    assert orchestrate.train(_options(tiny_synthetic_data, model_dir, stage="cnn"))["cnn"]["step"] == 2
+    assert stage_runner.train(_options(tiny_synthetic_data, model_dir, stage="cnn"))["cnn"]["step"] == 2
     assert model_store.load_config(str(model_dir))["backbone_weights"] == "none"
 
 
@@ -145,24 +145,24 @@ def test_config_of_a_run_that_never_checkpointed_may_change(tiny_synthetic_data,
     os.makedirs(model_dir)
     # A model dir left by older code: config written, then the run failed before any checkpoint.
     model_store.save_config(str(model_dir), {"backbone_weights": "imagenet", "task": "caption"})
-    assert orchestrate.train(_options(tiny_synthetic_data, model_dir, stage="cnn"))["cnn"]["step"] == 2
+    assert stage_runner.train(_options(tiny_synthetic_data, model_dir, stage="cnn"))["cnn"]["step"] == 2
     assert model_store.load_config(str(model_dir))["backbone_weights"] == "none"
     # Once a stage has a checkpoint the config binds: another setting is refused.
     wider = dataclasses.replace(TINY_MODEL, lstm_units=32)
     with pytest.raises(ValueError, match="lstm_units"):
-        orchestrate.train(_options(tiny_synthetic_data, model_dir, stage="rnn", model=wider))
+        stage_runner.train(_options(tiny_synthetic_data, model_dir, stage="rnn", model=wider))
 
 
 # ------------------------------------------------ point 8: leftovers of failed saves, warnings
 def test_staging_dir_of_a_failed_save_is_removed_on_the_next_run(tiny_synthetic_data, tmp_path):
     model_dir = tmp_path / "model"
-    orchestrate.train(_options(tiny_synthetic_data, model_dir, stage="cnn"))
+    stage_runner.train(_options(tiny_synthetic_data, model_dir, stage="cnn"))
     checkpoints = model_dir / "cnn" / "checkpoints"
     staging = checkpoints / "ckpt-4_temp"  # what a save that died of a full disk leaves
     os.makedirs(staging)
     (staging / "part-00000-of-00001.data-00000-of-00001").write_bytes(b"\0" * 64)
     os.makedirs(checkpoints / "notes_temp")  # not TF's: kept
-    orchestrate.train(_options(tiny_synthetic_data, model_dir, stage="cnn", steps=(3, 2, 2)))
+    stage_runner.train(_options(tiny_synthetic_data, model_dir, stage="cnn", steps=(3, 2, 2)))
     assert not staging.exists()
     assert (checkpoints / "notes_temp").is_dir()
     assert tf.train.latest_checkpoint(str(checkpoints)).endswith("ckpt-3")
@@ -179,12 +179,12 @@ class _Collect(logging.Handler):
 
 def test_rerun_of_a_finished_stage_prints_no_restore_warnings(tiny_synthetic_data, tmp_path):
     model_dir = tmp_path / "model"
-    orchestrate.train(_options(tiny_synthetic_data, model_dir, stage="cnn"))
+    stage_runner.train(_options(tiny_synthetic_data, model_dir, stage="cnn"))
     collect = _Collect()
     tf_logger = logging.getLogger("tensorflow")
     tf_logger.addHandler(collect)
     try:
-        results = orchestrate.train(_options(tiny_synthetic_data, model_dir, stage="cnn"))
+        results = stage_runner.train(_options(tiny_synthetic_data, model_dir, stage="cnn"))
         gc.collect()  # TF reports unused checkpoint values when the restore status is deleted
     finally:
         tf_logger.removeHandler(collect)

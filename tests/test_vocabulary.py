@@ -6,7 +6,7 @@ import pytest
 
 from data_prep import vocab_builder
 from data_prep.sources.base import RawItem, SourceData
-from s_cnn_rnn import features
+from s_cnn_rnn import record_schema
 from s_cnn_rnn.tokenizer import tokenize
 from s_cnn_rnn.vocabulary import Vocabularies, Vocabulary, VocabularyFileError
 
@@ -45,18 +45,18 @@ def test_tokenize_keeps_unicode_letters_and_digits():
 def test_word_counts_come_from_train_only():
     vocabs = vocab_builder.build_vocabularies(_source())
     words = vocabs.words
-    assert words.tokens[:4] == list(features.WORD_SPECIALS)
-    assert words.id_of("dog") != features.UNK_ID
+    assert words.tokens[:4] == list(record_schema.WORD_SPECIALS)
+    assert words.id_of("dog") != record_schema.UNK_ID
     # "aardvark" and "giraffe" occur only in val/test captions.
-    assert words.id_of("aardvark") == features.UNK_ID
-    assert words.id_of("giraffe") == features.UNK_ID
+    assert words.id_of("aardvark") == record_schema.UNK_ID
+    assert words.id_of("giraffe") == record_schema.UNK_ID
     assert "aardvark" not in vocabs.concepts
     assert dict(zip(words.tokens, words.counts))["dog"] == 3  # not 4 with the val caption
 
 
 def test_word_order_count_descending_ties_alphabetical():
     vocab = vocab_builder.build_word_vocabulary({"b": 2, "a": 2, "z": 5, "c": 1})
-    assert vocab.tokens == list(features.WORD_SPECIALS) + ["z", "a", "b", "c"]
+    assert vocab.tokens == list(record_schema.WORD_SPECIALS) + ["z", "a", "b", "c"]
     assert vocab.counts[4:] == [5, 2, 2, 1]
 
 
@@ -66,8 +66,8 @@ def test_word_cap_includes_specials_and_unk_counts_the_rest():
     assert len(vocab) == 12000
     assert vocab.tokens[4] == "w00000" and vocab.tokens[-1] == "w11995"
     left_out = sum(20000 - i for i in range(11996, 13000))
-    assert vocab.counts[features.UNK_ID] == left_out
-    assert vocab.id_of("w11996") == features.UNK_ID
+    assert vocab.counts[record_schema.UNK_ID] == left_out
+    assert vocab.id_of("w11996") == record_schema.UNK_ID
 
 
 def test_word_min_count_and_bad_sizes():
@@ -86,7 +86,7 @@ def test_concepts_cap_tie_break_and_fewer_words():
     many = {f"w{i:04d}": 5000 - i for i in range(1500)}
     concepts = vocab_builder.build_concept_vocabulary(many)
     assert len(concepts) == 1000 and concepts.tokens[-1] == "w0999"
-    assert features.UNK_TOKEN not in concepts
+    assert record_schema.UNK_TOKEN not in concepts
 
 
 def test_labels_rare_first_with_ties_in_dataset_order():
@@ -144,7 +144,7 @@ def test_concept_indices_union_over_captions():
 def test_caption_with_no_known_word():
     vocabs = vocab_builder.build_vocabularies(_source())
     caption = "Quokka yodels!"
-    assert vocabs.words.encode(tokenize(caption)) == [features.UNK_ID, features.UNK_ID]
+    assert vocabs.words.encode(tokenize(caption)) == [record_schema.UNK_ID, record_schema.UNK_ID]
     assert vocab_builder.concept_indices([caption], vocabs.concepts) == []
     assert vocab_builder.concept_indices([""], vocabs.concepts) == []
 
@@ -158,12 +158,12 @@ def test_unknown_token_without_unk_raises_key_error():
 
 
 def test_decode_stops_at_end_and_skips_specials():
-    vocab = Vocabulary(list(features.WORD_SPECIALS) + ["a", "dog"])
-    ids = [features.START_ID, 4, features.UNK_ID, 5, features.END_ID, 4, features.PAD_ID]
+    vocab = Vocabulary(list(record_schema.WORD_SPECIALS) + ["a", "dog"])
+    ids = [record_schema.START_ID, 4, record_schema.UNK_ID, 5, record_schema.END_ID, 4, record_schema.PAD_ID]
     assert vocab.decode(ids) == ["a", "<unk>", "dog"]
     assert vocab.decode(ids, stop_at_end=False) == ["a", "<unk>", "dog", "a"]
     assert vocab.decode(ids, skip_specials=False) == ["<start>", "a", "<unk>", "dog"]
-    assert vocab.encode(["a", "cat", "dog"]) == [4, features.UNK_ID, 5]
+    assert vocab.encode(["a", "cat", "dog"]) == [4, record_schema.UNK_ID, 5]
 
 
 def test_save_load_round_trip_with_spaces_and_non_ascii(tmp_path):
@@ -231,7 +231,7 @@ def test_fingerprint_tracks_token_order_not_counts():
 def test_vocabularies_save_load_and_label_sequence_offsets(tmp_path):
     vocabs = vocab_builder.build_vocabularies(_source())
     vocabs.save(tmp_path)
-    for name in (features.WORDS_FILE, features.CONCEPTS_FILE, features.LABELS_FILE, features.TAGS_FILE):
+    for name in (record_schema.WORDS_FILE, record_schema.CONCEPTS_FILE, record_schema.LABELS_FILE, record_schema.TAGS_FILE):
         assert (tmp_path / name).is_file()
     loaded = Vocabularies.load(tmp_path)
     assert loaded == vocabs
@@ -239,18 +239,18 @@ def test_vocabularies_save_load_and_label_sequence_offsets(tmp_path):
     assert set(vocabs.fingerprints()) == {"words", "concepts", "labels", "tags"}
 
     sequence_vocab = vocabs.label_sequence_vocabulary()
-    assert sequence_vocab.tokens[:3] == list(features.LABEL_SPECIALS)
+    assert sequence_vocab.tokens[:3] == list(record_schema.LABEL_SPECIALS)
     assert len(sequence_vocab) == len(vocabs.labels) + 3
     for index, label in enumerate(vocabs.labels.tokens):
-        assert sequence_vocab.id_of(label) == index + len(features.LABEL_SPECIALS)
+        assert sequence_vocab.id_of(label) == index + len(record_schema.LABEL_SPECIALS)
     label_ids = vocab_builder.label_sequence(["dog", "cat"], vocabs.labels)
-    tokens = [i + 3 for i in label_ids] + [features.END_ID, features.PAD_ID]
+    tokens = [i + 3 for i in label_ids] + [record_schema.END_ID, record_schema.PAD_ID]
     assert sequence_vocab.decode(tokens) == ["cat", "dog"]
 
 
 def test_vocabularies_load_names_missing_file(tmp_path):
     vocab_builder.build_vocabularies(_source()).save(tmp_path)
-    (tmp_path / features.TAGS_FILE).unlink()
+    (tmp_path / record_schema.TAGS_FILE).unlink()
     with pytest.raises(FileNotFoundError, match=r"tags\.txt"):
         Vocabularies.load(tmp_path)
 

@@ -9,7 +9,7 @@ import dataclasses
 import numpy as np
 
 from data_prep.synthetic import catalogue
-from data_prep.synthetic import scenes
+from data_prep.synthetic import scene_types
 from data_prep.synthetic.world import Layout
 
 MIN_WORDS, MAX_WORDS = 6, 16
@@ -73,7 +73,7 @@ class CaptionContext:
     def __init__(self, layout: Layout, areas: dict, rng: np.random.Generator):
         """See grammar.make_captions for the arguments."""
         self.layout, self.rng = layout, rng
-        self.spec = scenes.SCENE_BY_NAME[layout.scene]
+        self.spec = scene_types.SCENE_BY_NAME[layout.scene]
         self.things = layout.things
         self.visible_regions = {layout.things[i].label for i in areas
                                 if layout.things[i].place == "region"}

@@ -17,8 +17,8 @@ from PIL import Image
 
 from data_prep.synthetic import catalogue
 from data_prep.synthetic import grammar
-from data_prep.synthetic import scene
-from data_prep.synthetic import scenes
+from data_prep.synthetic import render_layout
+from data_prep.synthetic import scene_types
 from data_prep.synthetic import tags as tags_lib
 from data_prep.synthetic import world
 from data_prep.synthetic import writers
@@ -108,7 +108,7 @@ def render_image(task: tuple) -> writers.ImageRecord:
     seed, image_id, image_size, images_dir = task
     rngs = world.image_rngs(seed, image_id)
     layout = world.sample_layout(rngs["layout"])
-    pixels, visible = scene.render(layout, image_size, rngs["paint"])
+    pixels, visible = render_layout.render(layout, image_size, rngs["paint"])
     Image.fromarray(pixels, "RGB").save(os.path.join(images_dir, writers.file_name(image_id)),
                                         "JPEG", quality=JPEG_QUALITY)
     areas = {v.index: v.area for v in visible}
@@ -168,6 +168,6 @@ def _summary(records, num_train, num_val, num_test, image_size, seed) -> dict:
         "images_without_labels": sum(not r.instances for r in records),
         "mean_labels_per_image": sum(len(r.labels) for r in records) / count,
         "mean_tags_per_image": sum(len(r.tags) for r in records) / count,
-        "scene_frequency": {s.name: scene_counts[s.name] for s in scenes.SCENES},
+        "scene_frequency": {s.name: scene_counts[s.name] for s in scene_types.SCENES},
         "label_frequency": {name: label_counts[name] for name in catalogue.LABEL_NAMES},
     }

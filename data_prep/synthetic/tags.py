@@ -9,7 +9,7 @@ spurious tags are added, some of them label words that are not in the image.
 import numpy as np
 
 from data_prep.synthetic import catalogue
-from data_prep.synthetic import scenes
+from data_prep.synthetic import scene_types
 
 NUM_TAGS = 1000
 DROP_RATE = 0.3
@@ -106,7 +106,7 @@ def _label_tags() -> list[str]:
 
 def _scene_tags() -> list[str]:
     words = []
-    for scene in scenes.SCENES:
+    for scene in scene_types.SCENES:
         words += list(scene.tags) + [w for noun in scene.nouns for w in noun.split()]
     return words + ["night", "day", "dark", "sky"]
 
@@ -173,7 +173,7 @@ def sample_tags(scene: str, night: bool, label_counts: dict, colours: list,
             true_tags.append(spec.plural[0] if label_counts[label] > 1 else label)
         else:
             true_tags.append(spec.singular[1 + int(rng.integers(len(spec.singular) - 1))])
-    scene_tags = scenes.SCENE_BY_NAME[scene].tags
+    scene_tags = scene_types.SCENE_BY_NAME[scene].tags
     true_tags += [scene_tags[i] for i in rng.choice(len(scene_tags), 2, replace=False)]
     true_tags += sorted(set(colours))[:2] if rng.random() < 0.4 else []
     true_tags += ["night"] if night else []

@@ -10,7 +10,7 @@ import dataclasses
 import numpy as np
 
 from data_prep.synthetic import catalogue
-from data_prep.synthetic import scenes
+from data_prep.synthetic import scene_types
 
 
 @dataclasses.dataclass
@@ -44,7 +44,7 @@ class Layout:
     """The sampled content of one image.
 
     Attributes:
-      scene: the scene key (scenes.SCENES).
+      scene: the scene key (scene_types.SCENES).
       night: drawn at night.
       horizon: y of the horizon (outdoors) or of the wall/floor line (rooms).
       bands: band name -> (y0, y1), including unlabelled ones ("sidewalk", "wall", "floor").
@@ -79,8 +79,8 @@ def sample_labels(seed: int, image_id: int) -> set[str]:
 
 def sample_layout(rng: np.random.Generator) -> Layout:
     """Samples scene, bands and objects, then adds the objects' dependencies."""
-    probs = np.array([scene.prob for scene in scenes.SCENES])
-    scene = scenes.SCENES[rng.choice(len(probs), p=probs / probs.sum())]
+    probs = np.array([scene.prob for scene in scene_types.SCENES])
+    scene = scene_types.SCENES[rng.choice(len(probs), p=probs / probs.sum())]
     night = bool(rng.random() < scene.night_prob)
     layout = Layout(scene.name, night, 0.0, {}, [])
     present = {rule.label for rule in scene.rules
@@ -104,7 +104,7 @@ def sample_layout(rng: np.random.Generator) -> Layout:
     return layout
 
 
-def _rule_applies(rule: scenes.Rule, layout: Layout) -> bool:
+def _rule_applies(rule: scene_types.Rule, layout: Layout) -> bool:
     if rule.when == "day":
         return not layout.night
     if rule.when == "night":
@@ -175,7 +175,7 @@ def _base_in(band: tuple[float, float], rng, far: bool = False) -> float:
 
 def _place(layout: Layout, label: str, place: str, rng: np.random.Generator) -> int:
     """Samples a box for one instance of `label` and appends it; returns its index."""
-    height, aspect = scenes.SIZES[label]
+    height, aspect = scene_types.SIZES[label]
     jitter = rng.uniform(0.8, 1.2)
     horizon = layout.horizon
     if place in ("ground", "far", "road"):
@@ -298,7 +298,7 @@ def _move_beside(small: Thing, big: Thing, rng: np.random.Generator) -> None:
     """Moves `small` to stand on the ground beside `big`, at its depth and scale."""
     bx0, by0, bx1, by1 = big.box
     width, height = small.box[2] - small.box[0], small.box[3] - small.box[1]
-    scale = (by1 - by0) / scenes.SIZES[big.label][0] * scenes.SIZES[small.label][0] / height
+    scale = (by1 - by0) / scene_types.SIZES[big.label][0] * scene_types.SIZES[small.label][0] / height
     width, height = width * scale, height * scale
     x = bx1 + 0.2 * width if rng.random() < 0.5 else bx0 - 1.2 * width
     y1 = by1 + rng.uniform(-0.02, 0.02)
@@ -309,8 +309,8 @@ def _move_beside(small: Thing, big: Thing, rng: np.random.Generator) -> None:
 def _put_on(thing: Thing, table: Thing, table_index: int, rng: np.random.Generator) -> Thing:
     """Returns `thing` re-boxed on the table top, drawn just after the table."""
     tx0, ty0, tx1, ty1 = table.box
-    height, aspect = scenes.SIZES[thing.label]
-    box_h = height * (ty1 - ty0) / scenes.SIZES["table"][0] * rng.uniform(0.85, 1.15)
+    height, aspect = scene_types.SIZES[thing.label]
+    box_h = height * (ty1 - ty0) / scene_types.SIZES["table"][0] * rng.uniform(0.85, 1.15)
     box_w = box_h * aspect
     x = rng.uniform(tx0 + 0.05 * (tx1 - tx0), max(tx0 + 0.06 * (tx1 - tx0), tx1 - box_w))
     y1 = ty0 + 0.16 * (ty1 - ty0)

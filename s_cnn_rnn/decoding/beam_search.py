@@ -25,7 +25,7 @@ from typing import NamedTuple, Sequence
 import numpy as np
 import tensorflow as tf
 
-from s_cnn_rnn.decoding.greedy import (
+from s_cnn_rnn.decoding.step_contract import (
     NEG_INF,
     StepFn,
     banned_token_mask,

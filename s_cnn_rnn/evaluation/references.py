@@ -3,7 +3,7 @@
 Evaluation needs the reference captions as written (`caption/text`, for coco-caption), the
 rare-first label sequence and the image's own name; the report also needs a few JPEGs, as
 bytes. The input pipeline drops all of these, so they are read here straight from the shards
-listed in `manifest.json` (see `s_cnn_rnn.features` for the record keys).
+listed in `manifest.json` (see `s_cnn_rnn.record_schema` for the record keys).
 """
 
 import dataclasses
@@ -11,7 +11,7 @@ import dataclasses
 import tensorflow as tf
 
 from s_cnn_rnn import data_dir as data_dir_lib
-from s_cnn_rnn import features
+from s_cnn_rnn import record_schema
 
 # Records parsed per tf.io.parse_example call.
 _PARSE_BATCH = 512
@@ -44,18 +44,18 @@ def read_split(data_dir: str, split: str) -> list[RecordInfo]:
       FileNotFoundError, ValueError: see `data_dir.shard_paths`; ValueError too when two records
         share an image id (results are keyed by it).
     """
-    full_spec = features.parsing_spec(with_image=False)
-    keys = (features.IMAGE_ID, features.IMAGE_SOURCE_ID, features.CAPTION_TEXT, features.LABEL_SEQUENCE)
+    full_spec = record_schema.parsing_spec(with_image=False)
+    keys = (record_schema.IMAGE_ID, record_schema.IMAGE_SOURCE_ID, record_schema.CAPTION_TEXT, record_schema.LABEL_SEQUENCE)
     spec = {key: full_spec[key] for key in keys}
     records = tf.data.TFRecordDataset(data_dir_lib.shard_paths(data_dir, split)).batch(_PARSE_BATCH)
     infos: list[RecordInfo] = []
     seen: set[int] = set()
     for serialized in records:
         parsed = tf.io.parse_example(serialized, spec)
-        captions = tf.RaggedTensor.from_sparse(parsed[features.CAPTION_TEXT]).to_list()
-        labels = tf.RaggedTensor.from_sparse(parsed[features.LABEL_SEQUENCE]).to_list()
+        captions = tf.RaggedTensor.from_sparse(parsed[record_schema.CAPTION_TEXT]).to_list()
+        labels = tf.RaggedTensor.from_sparse(parsed[record_schema.LABEL_SEQUENCE]).to_list()
         for image_id, source_id, texts, label_indices in zip(
-            parsed[features.IMAGE_ID].numpy(), parsed[features.IMAGE_SOURCE_ID].numpy(), captions, labels
+            parsed[record_schema.IMAGE_ID].numpy(), parsed[record_schema.IMAGE_SOURCE_ID].numpy(), captions, labels
         ):
             image_id = int(image_id)
             if image_id in seen:
@@ -95,8 +95,8 @@ def read_encoded_images(data_dir: str, split: str, image_ids) -> dict[int, bytes
     if not paths or not wanted:
         return {}
     spec = {
-        features.IMAGE_ID: tf.io.FixedLenFeature([], tf.int64),
-        features.IMAGE_ENCODED: tf.io.FixedLenFeature([], tf.string, default_value=""),
+        record_schema.IMAGE_ID: tf.io.FixedLenFeature([], tf.int64),
+        record_schema.IMAGE_ENCODED: tf.io.FixedLenFeature([], tf.string, default_value=""),
     }
     records = tf.data.Dataset.from_tensor_slices(paths).interleave(
         tf.data.TFRecordDataset, cycle_length=min(len(paths), _SCAN_CYCLE_LENGTH))
@@ -105,8 +105,8 @@ def read_encoded_images(data_dir: str, split: str, image_ids) -> dict[int, bytes
         if len(found) == len(wanted):
             break
         parsed = tf.io.parse_single_example(serialized, spec)
-        image_id = int(parsed[features.IMAGE_ID])
-        encoded = parsed[features.IMAGE_ENCODED].numpy()
+        image_id = int(parsed[record_schema.IMAGE_ID])
+        encoded = parsed[record_schema.IMAGE_ENCODED].numpy()
         if image_id in wanted and encoded:
             found[image_id] = encoded
     return found

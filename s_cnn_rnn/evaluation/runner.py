@@ -19,7 +19,7 @@ import numpy as np
 import tensorflow as tf
 from tqdm import tqdm
 
-from s_cnn_rnn import features
+from s_cnn_rnn import record_schema
 from s_cnn_rnn import inference
 from s_cnn_rnn import input_pipeline
 from s_cnn_rnn.evaluation import outputs
@@ -87,7 +87,7 @@ def check_vocabularies(trained: inference.TrainedModel, model_dir: str, data_dir
     if different:
         raise model_store.VocabularyMismatchError(
             f"the vocabularies of {data_dir} ({', '.join(different)}) differ from the ones the model in "
-            f"{model_dir} was trained with ({os.path.join(model_dir, features.VOCAB_DIR)}): the model's ids "
+            f"{model_dir} was trained with ({os.path.join(model_dir, record_schema.VOCAB_DIR)}): the model's ids "
             "would mean other words. Evaluate on data converted with the model's training vocabularies."
         )
 
@@ -242,7 +242,7 @@ def _multilabel(trained: inference.TrainedModel, decoded: dict, convention: str,
         decoded_labels = inference.label_lists(decoded, trained.vocabularies)
         sequences = [ids[:length] for ids, length in zip(decoded["token_ids"], decoded["lengths"])]
         predicted_rows["decoded"] = multilabel.sequences_to_multi_hot(
-            sequences, num_labels, offset=len(features.LABEL_SPECIALS), end_id=features.END_ID)
+            sequences, num_labels, offset=len(record_schema.LABEL_SPECIALS), end_id=record_schema.END_ID)
     concept_top = None
     if "concept_probs" in decoded:
         probs = decoded["concept_probs"].astype(np.float64)

@@ -6,10 +6,10 @@ at run time and fails offline) and minus every other download.
 
 Java runs the PTB tokenizer and METEOR. Without Java on the PATH:
 * METEOR is reported as None, with the reason under the "unavailable" key;
-* captions are tokenised in Python by `python_ptb_tokenize`, which reproduces the PTB tokenizer's
-  output (lower-cased, punctuation removed, clitics split) on 99.99% of COCO captions; the
-  remaining scores may then differ slightly from coco-caption's, and the "unavailable" entry says
-  so. The same fallback is used when the tokenizer's folder is not writable (it writes its temp
+* captions are tokenised in Python by `ptb_tokenizer.python_ptb_tokenize`, which reproduces the
+  PTB tokenizer's output (lower-cased, punctuation removed, clitics split) on 99.99% of COCO
+  captions; the remaining scores may then differ slightly from coco-caption's, and the
+  "unavailable" entry says so. The same fallback is used when the tokenizer's folder is not writable (it writes its temp
   file beside its jar).
 
 Which images are scored: the results' image ids, as coco-caption evaluates the result image ids.
@@ -23,13 +23,13 @@ import gzip
 import json
 import os
 import pathlib
-import re
 import shutil
 import subprocess
 import threading
 from typing import Hashable, Iterable, Mapping, Optional, Sequence, Union
 
 from s_cnn_rnn import errors
+from s_cnn_rnn.metrics.ptb_tokenizer import python_ptb_tokenize
 
 METRIC_KEYS = {
     "Bleu": ("Bleu_1", "Bleu_2", "Bleu_3", "Bleu_4"),
@@ -52,49 +52,6 @@ class CaptionDataError(errors.UserError, ValueError):
 def find_java() -> Optional[str]:
     """Path of the `java` that pycocoevalcap will run, or None (tests monkeypatch this)."""
     return shutil.which("java")
-
-
-# --- Python stand-in for the PTB tokenizer (used only without Java) ------------------------------
-
-# Abbreviations the PTB tokenizer keeps with their period (street signs are common in COCO).
-_ABBREVIATIONS = "st|rd|dr|ave|av|blvd|ln|hwy|mt|ft|mr|mrs|ms|jr|sr|vs|etc|inc|co|corp|ltd|no|dept"
-_CLITIC_SUFFIX = r"(?:s|re|ve|ll|d|m)\b"  # 's 're 've 'll 'd 'm
-_PTB_TOKEN = re.compile(
-    r"(?:[a-z]\.){2,}"  # u.s. t.v. p.m.
-    r"|(?-i:[A-Z])\.(?=\s)"  # an initial: "S. Pellegrino" (case still known here)
-    r"|(?:" + _ABBREVIATIONS + r")\.(?![a-z])"  # st. rd. etc.
-    r"|\d+(?:[.,:/]\d+)+"  # 1,000  3.5  5:55  1/2
-    r"|can(?=not\b)"  # cannot -> can not
-    r"|[a-z0-9]+(?=n't\b)|n't"  # don't -> do n't
-    r"|'" + _CLITIC_SUFFIX  # dog's -> dog 's
-    + r"|[a-z0-9]+(?:(?:[-&/.]|'(?!" + _CLITIC_SUFFIX + r"))[a-z0-9]+)*"  # o'clock, u.s, a-b
-    r"|[?!]{2,}"  # "??" survives the punctuation filter
-    r"|[()\[\]{}]"
-    r"|[^\sa-z0-9.,:;!?'`\"-]",  # other symbols are tokens: # & + / $ %
-    re.IGNORECASE,
-)
-# The PTB tokenizer escapes brackets, then lower-cases the escapes, so they survive coco-caption's
-# punctuation filter (which lists the upper-case forms).
-_BRACKET_TOKENS = {
-    "(": "-lrb-", ")": "-rrb-", "[": "-lsb-", "]": "-rsb-", "{": "-lcb-", "}": "-rcb-"
-}
-
-
-def python_ptb_tokenize(caption: str) -> str:
-    """Tokenises one caption as pycocoevalcap's PTBTokenizer would, without Java.
-
-    Lower-cases, splits off punctuation and clitics ("dog's" -> "dog 's"), and drops the
-    punctuation tokens coco-caption removes. Measured against the real tokenizer on 66,005 COCO
-    captions, 7 differ (all oddly punctuated, e.g. "bat.,").
-
-    Args:
-        caption: raw caption text.
-
-    Returns:
-        The tokens joined by single spaces.
-    """
-    tokens = _PTB_TOKEN.findall(caption)
-    return " ".join(_BRACKET_TOKENS.get(token, token.lower()) for token in tokens)
 
 
 # --- Tokenisation ---------------------------------------------------------------------------------

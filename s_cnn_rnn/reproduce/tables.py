@@ -9,7 +9,7 @@ import dataclasses
 import os
 
 from s_cnn_rnn import data_dir as data_dir_lib
-from s_cnn_rnn import features
+from s_cnn_rnn import record_schema
 from s_cnn_rnn.reproduce import paper_results
 
 # The row every other row is compared with, seed by seed.
@@ -122,9 +122,9 @@ def missing_requirement(table: Table, row: Row, data_dir: str) -> str | None:
     if not info["has_images"]:
         return f"the data has no images (captions-only records, {data_dir}/manifest.json)"
     if table.task == "multilabel" and info["num_labels"] == 0:
-        return f"the data has no labels ({os.path.join(data_dir, features.LABELS_FILE)} is empty)"
-    if table.task == "caption" and info["vocab_size"] <= len(features.WORD_SPECIALS):
-        return f"the data has no captions ({os.path.join(data_dir, features.WORDS_FILE)} has no words)"
+        return f"the data has no labels ({os.path.join(data_dir, record_schema.LABELS_FILE)} is empty)"
+    if table.task == "caption" and info["vocab_size"] <= len(record_schema.WORD_SPECIALS):
+        return f"the data has no captions ({os.path.join(data_dir, record_schema.WORDS_FILE)} has no words)"
     if "tags" in row.needs and info["num_tags"] == 0:
         return (f"needs user tags (Tag1K) and the data has none ({vocab}/tags.txt is empty): convert with "
                 "--user_tags_json or the NUS-WIDE layout")

@@ -36,7 +36,7 @@ import tensorflow as tf
 
 from s_cnn_rnn import atomic_files
 from s_cnn_rnn import errors
-from s_cnn_rnn import features
+from s_cnn_rnn import record_schema
 from s_cnn_rnn import inference
 from s_cnn_rnn import output_guard
 from s_cnn_rnn.serving import image_input
@@ -97,14 +97,14 @@ class ServingFunctions:
 
     def from_examples(self, examples) -> dict:
         """tf_example: serialized records string `[B]` -> the same outputs."""
-        spec = {features.IMAGE_ENCODED: tf.io.FixedLenFeature([], tf.string, default_value="")}
+        spec = {record_schema.IMAGE_ENCODED: tf.io.FixedLenFeature([], tf.string, default_value="")}
         if self.uses_tags:
-            spec[features.TAG_INDICES] = tf.io.VarLenFeature(tf.int64)
+            spec[record_schema.TAG_INDICES] = tf.io.VarLenFeature(tf.int64)
         parsed = tf.io.parse_example(examples, spec)
         tags = None
         if self.uses_tags:
-            tags = _multi_hot(parsed[features.TAG_INDICES], self.config.num_tags)
-        return self._annotate(parsed[features.IMAGE_ENCODED], tags, f"examples[{{}}] {features.IMAGE_ENCODED}")
+            tags = _multi_hot(parsed[record_schema.TAG_INDICES], self.config.num_tags)
+        return self._annotate(parsed[record_schema.IMAGE_ENCODED], tags, f"examples[{{}}] {record_schema.IMAGE_ENCODED}")
 
     def input_signatures(self) -> dict:
         """{endpoint: (function, input signature)} for `ExportArchive.add_endpoint`."""
@@ -159,10 +159,10 @@ def signature_docs(functions: ServingFunctions, beam_width: int, max_length: int
     }
     serving_inputs = {"image_bytes": {"dtype": "string", "shape": "[B]",
                                       "meaning": "the bytes of a JPEG, PNG, GIF, BMP or WebP file"}}
-    record_keys = features.IMAGE_ENCODED
+    record_keys = record_schema.IMAGE_ENCODED
     if functions.uses_tags:
         serving_inputs["tags"] = tags_doc
-        record_keys += f" and {features.TAG_INDICES}"
+        record_keys += f" and {record_schema.TAG_INDICES}"
     return {
         "serving_default": {"inputs": serving_inputs, "outputs": described_outputs},
         "tf_example": {

@@ -8,7 +8,7 @@ empty beams.
 
 import tensorflow as tf
 
-from s_cnn_rnn import features
+from s_cnn_rnn import record_schema
 from s_cnn_rnn.inference import TrainedModel
 
 # Output name -> (dtype, shape, meaning), for the signature documentation.
@@ -50,7 +50,7 @@ def _before_length(token_ids, lengths) -> tf.Tensor:
 
 def _labels(raw: dict, label_tokens: list[str]) -> dict:
     """Greedy label sequences `[B, T]` (label index + 3, END at lengths[b]) -> strings."""
-    table = tf.constant([""] * len(features.LABEL_SPECIALS) + label_tokens)  # [num_labels + 3]
+    table = tf.constant([""] * len(record_schema.LABEL_SPECIALS) + label_tokens)  # [num_labels + 3]
     token_ids, lengths = raw["token_ids"], tf.cast(raw["lengths"], tf.int32)
     emitted = _before_length(token_ids, lengths)  # [B, T]
     return {
@@ -76,7 +76,7 @@ def _captions(raw: dict, word_tokens: list[str]) -> dict:
     table = tf.constant(word_tokens)  # [V]
     token_ids, lengths = raw["token_ids"], tf.cast(raw["lengths"], tf.int32)
     # As Vocabulary.decode: the tokens before the length, control tokens dropped (<unk> kept).
-    control_ids = tf.constant(list(range(len(features.LABEL_SPECIALS))), tf.int32)  # <pad> <start> <end>
+    control_ids = tf.constant(list(range(len(record_schema.LABEL_SPECIALS))), tf.int32)  # <pad> <start> <end>
     is_control = tf.reduce_any(tf.equal(token_ids[..., None], control_ids), axis=-1)  # [B, beam, T]
     keep = _before_length(token_ids, lengths) & ~is_control
     # Flattened to [B * beam, T] so the join gives a dense tensor (a signature cannot return a ragged one).

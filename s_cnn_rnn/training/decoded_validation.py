@@ -35,7 +35,7 @@ import tensorflow as tf
 from absl import logging
 
 from s_cnn_rnn import atomic_files
-from s_cnn_rnn import features
+from s_cnn_rnn import record_schema
 from s_cnn_rnn import inference
 from s_cnn_rnn.metrics import caption_scores
 from s_cnn_rnn.metrics import multilabel
@@ -191,8 +191,8 @@ class DecodedValidation:
         if self.trained.task == "multilabel":
             sequences = [ids[:length] for ids, length in zip(decoded["token_ids"], decoded["lengths"])]
             predicted = multilabel.sequences_to_multi_hot(
-                sequences, truth.shape[1], offset=len(features.LABEL_SPECIALS),
-                end_id=features.END_ID)
+                sequences, truth.shape[1], offset=len(record_schema.LABEL_SPECIALS),
+                end_id=record_schema.END_ID)
             decoded_scores = multilabel.multilabel_metrics(truth, predicted, "pooled")
             scores.update({f"val_{key}": decoded_scores[key] for key in ("C-F1", "O-F1")})
             return scores

@@ -16,7 +16,7 @@ import os
 
 from s_cnn_rnn import atomic_files
 from s_cnn_rnn import errors
-from s_cnn_rnn import features
+from s_cnn_rnn import record_schema
 from s_cnn_rnn.vocabulary import Vocabularies
 
 CONFIG_FILE = "model_config.json"
@@ -66,7 +66,7 @@ def bind_vocabularies(model_dir: str, data_dir: str, write: bool = True, may_cha
         different = sorted(name for name in fingerprints if saved.get(name) != fingerprints[name])
         raise VocabularyMismatchError(
             f"the vocabularies of {data_dir} ({', '.join(different)}) differ from the ones the model in "
-            f"{model_dir} was trained with ({os.path.join(model_dir, features.VOCAB_DIR)}): the model's ids "
+            f"{model_dir} was trained with ({os.path.join(model_dir, record_schema.VOCAB_DIR)}): the model's ids "
             "would mean other words. Use the data the model was trained on, or a new --model_dir."
         )
     if write:

@@ -26,7 +26,7 @@ from data_prep.sources import nuswide
 from data_prep.sources import splits as splits_lib
 from s_cnn_rnn import atomic_files
 from s_cnn_rnn import errors
-from s_cnn_rnn import features
+from s_cnn_rnn import record_schema
 from s_cnn_rnn import output_guard
 
 # Datasets whose records serve captioning: an image without a usable caption is skipped.
@@ -210,10 +210,10 @@ def _items_by_split(items: list[base.RawItem]) -> dict[str, list[base.RawItem]]:
 def _vocabulary_entries(vocabularies) -> dict:
     entries = {}
     for name, path in (
-        ("words", features.WORDS_FILE),
-        ("concepts", features.CONCEPTS_FILE),
-        ("labels", features.LABELS_FILE),
-        ("tags", features.TAGS_FILE),
+        ("words", record_schema.WORDS_FILE),
+        ("concepts", record_schema.CONCEPTS_FILE),
+        ("labels", record_schema.LABELS_FILE),
+        ("tags", record_schema.TAGS_FILE),
     ):
         vocabulary = getattr(vocabularies, name)
         entries[name] = {"file": path, "size": len(vocabulary), "fingerprint": vocabulary.fingerprint()}
@@ -238,7 +238,7 @@ def convert(options: ConvertOptions) -> dict:
     with staging.sigterm_raises():
         staging_dir = staging.create(output_dir)
         try:
-            os.makedirs(os.path.join(staging_dir, features.VOCAB_DIR))
+            os.makedirs(os.path.join(staging_dir, record_schema.VOCAB_DIR))
             source = _read_source(options, staging_dir)
             split_files = _split_file_coverage(options, source, warnings)
             if not any(item.split == "train" for item in source.items):
@@ -267,7 +267,7 @@ def convert(options: ConvertOptions) -> dict:
             shutil.rmtree(os.path.join(staging_dir, "_tfds_images"), ignore_errors=True)
             manifest = _manifest(options, source, vocabularies, results, staging_dir)
             manifest.update(split_files=split_files, warnings=warnings)
-            atomic_files.write_json(os.path.join(staging_dir, features.MANIFEST_FILE), manifest)
+            atomic_files.write_json(os.path.join(staging_dir, record_schema.MANIFEST_FILE), manifest)
             staging.unmark(staging_dir)
             atomic_files.publish_dir(staging_dir, output_dir)
         except BaseException:
