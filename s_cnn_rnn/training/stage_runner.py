@@ -195,7 +195,7 @@ def _initializer(options: TrainOptions, model, stage: str):
 def _decoded_validation(options: TrainOptions, model, stage: str, references: dict | None):
     """The stage's decoded validation: the first N validation images in the evaluation view."""
     count = options.validation_decode_examples
-    config = dataclasses.replace(_pipeline_config(options, stage, training=False), read_images=True,
+    config = dataclasses.replace(pipeline_config(options, stage, training=False), read_images=True,
                                  batch_size=min(options.stage_settings[stage].batch_size, max(count, 1)))
     trained = inference.TrainedModel(model, model.config, options.task,
                                      model_store.load_vocabularies(options.model_dir), checkpoints={})
