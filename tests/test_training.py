@@ -107,7 +107,7 @@ def test_resume_gives_the_same_weights_as_an_uninterrupted_run(tiny_synthetic_da
     def final_weights(model_dir, steps_in_runs):
         for steps in steps_in_runs:
             stage_runner.train(
-                _options(tiny_synthetic_data, model_dir, stage="cnn", steps=(steps, 0, 0), deterministic=True,
+                _options(tiny_synthetic_data, model_dir, stage="cnn", steps=(steps, 1, 1), deterministic=True,
                          cnn_checkpoint_every=2, seed=3)
             )
         reader = tf.train.load_checkpoint(tf.train.latest_checkpoint(str(model_dir / "cnn" / "checkpoints")))

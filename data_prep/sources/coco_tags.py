@@ -7,8 +7,8 @@ frequent (Sec. 4.2; BUILD_NOTES.md, paper decisions D3). We read them from one J
 
 keys are COCO image ids (digits), values lists of strings. Ids of images the dataset does not
 hold are ignored; an image whose id is absent gets no tag (counted in manifest.json).
-A tag is normalised as NUS-WIDE's Flickr tags are: lower-case, only ASCII letters and digits,
-written together ("New York" -> "newyork", "St. Paul's" -> "stpauls"; the caption tokeniser's
+A tag is normalised as NUS-WIDE's Flickr tags are: lower-case letters and digits (accented and
+non-Latin letters kept, as the caption tokeniser keeps them), written together ("New York" -> "newyork", "St. Paul's" -> "stpauls"; the caption tokeniser's
 runs, joined). A tag left empty is dropped, repeats within an image count once.
 Which tags become `tags.txt` (the 1,000 most frequent TRAIN tags) is the vocabulary's job
 (`data_prep.vocab_builder.build_tag_vocabulary`).
@@ -22,7 +22,7 @@ _TAGS_FIX = 'Write it as one JSON object {"<image id>": ["tag", ...], ...}.'
 
 
 def normalise_tag(tag: str) -> str:
-    """Flickr's clean form of a raw tag: lower-case ASCII letters and digits only ("" if none)."""
+    """The clean form of a raw tag: its lower-case letters and digits (any script), joined ("" if none)."""
     return "".join(tokenize(tag))
 
 
