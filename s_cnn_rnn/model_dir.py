@@ -5,8 +5,8 @@ MODEL_DIR/
   model_summary.txt      keras summary() of the model's functional graphs (for people; rewritten each run)
   vocab/*.txt            copies of the data's vocabularies (the model's output ids mean these words)
   vocab/fingerprints.json
-  cnn/ rnn/ joint/       one folder per stage: checkpoints/, tensorboard/, history.jsonl, LOCK
-                         (training/locks.py)
+  cnn/ rnn/ joint/       one folder per stage: checkpoints/, best/ (the best by a validation metric,
+                         where training keeps one), tensorboard/, history.jsonl, LOCK (training/locks.py)
 
 Training writes model_config.json and vocab/ only once the model is built (a run that fails
 before binds nothing) and only from the chief worker (training/chief.py). Training, evaluation,
@@ -32,9 +32,15 @@ CONFIG_FILE = "model_config.json"
 SUMMARY_FILE = "model_summary.txt"
 FINGERPRINTS_FILE = "vocab/fingerprints.json"
 CHECKPOINTS_DIR = "checkpoints"
+BEST_DIR = "best"
 HISTORY_FILE = "history.jsonl"
 # The stage whose checkpoint, when there is one, holds the whole trained model.
 FINAL_STAGE = "joint"
+# Which of a stage's checkpoints inference restores (the --checkpoint flag of evaluate, predict, export).
+CHECKPOINT_CHOICES = "best | latest | STEP"
+CHECKPOINT_HELP = ("Weights to restore: best = each stage's best checkpoint by its validation metric "
+                   "(MODEL_DIR/<stage>/best/), its latest where it kept none (the default); latest = the newest in "
+                   "<stage>/checkpoints/; STEP = ckpt-STEP.")
 
 
 class VocabularyMismatchError(errors.UserError, ValueError):
@@ -254,6 +260,37 @@ def latest_checkpoint(model_dir: str, stage: str) -> str | None:
     return tf.train.latest_checkpoint(checkpoints_dir(model_dir, stage))
 
 
+def check_checkpoint_choice(which: str) -> str:
+    """`which` stripped; ValueError unless it is best, latest or a step number."""
+    which = str(which).strip()
+    if which not in ("best", "latest") and not which.isdigit():
+        raise ValueError(f"--checkpoint must be {CHECKPOINT_CHOICES}, got {which!r}")
+    return which
+
+
+def checkpoint_path(model_dir: str, stage: str, which: str = "latest") -> str | None:
+    """A stage's checkpoint: its best (else latest), its latest, or the one of step `which`.
+
+    Args:
+      model_dir: the model directory.
+      stage: the stage.
+      which: "best" (`<stage>/best/`, the latest where the stage kept none), "latest"
+        (`<stage>/checkpoints/`) or a step number (`ckpt-STEP` from either folder).
+    """
+    import tensorflow as tf  # pylint: disable=import-outside-toplevel  (see the module docstring)
+
+    checkpoints, best = checkpoints_dir(model_dir, stage), os.path.join(model_dir, stage, BEST_DIR)
+    if which == "latest":
+        return tf.train.latest_checkpoint(checkpoints)
+    if which == "best":
+        return tf.train.latest_checkpoint(best) or tf.train.latest_checkpoint(checkpoints)
+    for folder in (checkpoints, best):
+        path = os.path.join(folder, f"ckpt-{which}")
+        if tf.io.gfile.exists(path + ".index"):
+            return path
+    return None
+
+
 def restore_checkpoint(items: dict, path: str) -> None:
     """Restores `items` (a part's or the whole model's layout) from a checkpoint that may hold more.
 
@@ -299,8 +336,8 @@ def initialize_stage(model, model_dir: str, stage: str, variant_stages: tuple[st
     return restored
 
 
-def restore_model(model, model_dir: str, variant_stages: tuple[str, ...]) -> dict:
-    """Restores a model's newest complete weights from a model dir.
+def restore_model(model, model_dir: str, variant_stages: tuple[str, ...], which: str = "latest") -> dict:
+    """Restores a model's complete weights from a model dir.
 
     The final (joint) checkpoint when there is one; otherwise each part of the model from the
     stage that would hand it to the final stage (a model pretrained but not fine-tuned).
@@ -309,14 +346,21 @@ def restore_model(model, model_dir: str, variant_stages: tuple[str, ...]) -> dic
       model: a freshly built `SCnnRnnModel` of the model dir's config.
       model_dir: the model directory.
       variant_stages: the stages of the model's variant.
+      which: which checkpoint of each stage, see `checkpoint_path`.
 
     Returns:
       {"all" | source stage: checkpoint path restored}.
 
     Raises:
-      FileNotFoundError: no checkpoint for a part of the model.
+      FileNotFoundError: no (such) checkpoint for a part of the model.
+      ValueError: `which` is none of best, latest or a step number.
     """
-    final = latest_checkpoint(model_dir, FINAL_STAGE)
+    which = check_checkpoint_choice(which)
+    final = checkpoint_path(model_dir, FINAL_STAGE, which)
+    if final is None and which.isdigit() and latest_checkpoint(model_dir, FINAL_STAGE):
+        raise FileNotFoundError(
+            f"{stage_dir(model_dir, FINAL_STAGE)} has no checkpoint of step {which} (--checkpoint): pass best, "
+            f"latest or a step it kept ({stage_dir(model_dir, FINAL_STAGE)}/*/ckpt-*)")
     if final:
         restore_checkpoint(model.checkpoint_items(), final)
         return {"all": final}
@@ -325,12 +369,13 @@ def restore_model(model, model_dir: str, variant_stages: tuple[str, ...]) -> dic
     for part in dict.fromkeys(row.part for row in rows):
         sources = [row for row in rows if row.part == part]
         found = [(row, path) for row in sources if row.source in variant_stages
-                 for path in (latest_checkpoint(model_dir, row.source),) if path]
+                 for path in (checkpoint_path(model_dir, row.source, which),) if path]
         if not found:
             looked = " and ".join(f"{directory}/" for directory in [row.source for row in sources] + [FINAL_STAGE])
             raise FileNotFoundError(
-                f"{model_dir} has no checkpoint for the {part} (looked in {looked}): train it with "
-                "s-cnn-rnn-train --stage=all first."
+                f"{model_dir} has no {'' if which in ('best', 'latest') else f'step-{which} '}checkpoint for the "
+                f"{part} (looked in {looked}): train it with s-cnn-rnn-train --stage=all first, or pass "
+                "--checkpoint=best|latest."
             )
         # The last of the variant's stages that trains the part holds its newest weights.
         row, path = max(found, key=lambda pair: variant_stages.index(pair[0].source))

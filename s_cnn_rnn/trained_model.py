@@ -54,16 +54,24 @@ def build_model(model_dir: str) -> tuple[builder.SCnnRnnModel, ModelConfig, str]
     return builder.build_model(config), config, task
 
 
-def load_trained_model(model_dir: str) -> TrainedModel:
-    """Rebuilds the model of a model dir and restores its newest complete weights.
+def load_trained_model(model_dir: str, checkpoint: str = "best") -> TrainedModel:
+    """Rebuilds the model of a model dir and restores its weights.
 
-    The joint checkpoint when there is one; otherwise the CNN from the cnn stage and the
+    The joint stage's checkpoint when there is one; otherwise the CNN from the cnn stage and the
     decoder from the rnn stage (a model that was pretrained but not fine-tuned); see
     `model_dir.restore_model`.
 
+    Args:
+      model_dir: the trained model dir.
+      checkpoint: "best": each stage's best checkpoint by its validation metric (`<stage>/best/`),
+        its latest where it kept none; "latest": the newest in `<stage>/checkpoints/`; a step
+        number: `ckpt-STEP` (of joint, or of each pretraining stage), from checkpoints/ or best/.
+
     Raises:
-      FileNotFoundError: no model_config.json, or no checkpoint for a part of the model.
+      FileNotFoundError: no model_config.json, or no such checkpoint for a part of the model.
+      ValueError: `checkpoint` is none of best, latest or a step number.
     """
+    checkpoint = model_dir_lib.check_checkpoint_choice(checkpoint)  # before the model is built
     model, config, task = build_model(model_dir)
-    restored = model_dir_lib.restore_model(model, model_dir, config.variant_record.stages)
+    restored = model_dir_lib.restore_model(model, model_dir, config.variant_record.stages, checkpoint)
     return TrainedModel(model, config, task, model_dir_lib.load_vocabularies(model_dir), restored)

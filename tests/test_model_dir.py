@@ -7,6 +7,7 @@ stage folders, the way `tf.train.CheckpointManager` lays them out.
 import ast
 import os
 import pathlib
+import re
 
 import numpy as np
 import pytest
@@ -146,3 +147,28 @@ def test_initialize_stage_hands_the_pretrained_parts_to_the_joint_stage(tmp_path
     # Stages with no row start from scratch; variants without pretraining stages too (NIC-F).
     assert model_dir_lib.initialize_stage(fresh, model_dir, "rnn", ("cnn", "rnn", "joint")) == {}
     assert model_dir_lib.initialize_stage(fresh, model_dir, "joint", ("joint",)) == {}
+
+
+def test_checkpoint_path_picks_the_best_the_latest_or_a_step(tmp_path):
+    model, model_dir = _tiny_model(1, "cnn_logistic"), str(tmp_path)
+    checkpoint = tf.train.Checkpoint(**model.cnn_checkpoint_items())
+    first = checkpoint.save(os.path.join(model_dir_lib.checkpoints_dir(model_dir, "cnn"), "ckpt"))
+    second = checkpoint.save(os.path.join(model_dir_lib.checkpoints_dir(model_dir, "cnn"), "ckpt"))
+    assert model_dir_lib.checkpoint_path(model_dir, "cnn", "latest") == second
+    assert model_dir_lib.checkpoint_path(model_dir, "cnn", "best") == second  # no best/: the latest
+    best = tf.train.Checkpoint(**model.cnn_checkpoint_items()).save(os.path.join(model_dir, "cnn", "best", "ckpt"))
+    assert model_dir_lib.checkpoint_path(model_dir, "cnn", "best") == best
+    assert model_dir_lib.checkpoint_path(model_dir, "cnn", "1") == first
+    assert model_dir_lib.checkpoint_path(model_dir, "cnn", "7") is None
+    assert model_dir_lib.restore_model(model, model_dir, ("cnn",), "2") == {"cnn": second}
+    with pytest.raises(FileNotFoundError, match="no step-7 checkpoint for the CNN"):
+        model_dir_lib.restore_model(model, model_dir, ("cnn",), "7")
+    with pytest.raises(ValueError, match=re.escape("--checkpoint must be best | latest | STEP, got 'newest'")):
+        model_dir_lib.restore_model(model, model_dir, ("cnn",), "newest")
+
+
+def test_a_step_the_joint_stage_did_not_keep_is_refused(tmp_path):
+    model, model_dir = _tiny_model(1), str(tmp_path)
+    _save(model.checkpoint_items(), model_dir, "joint")
+    with pytest.raises(FileNotFoundError, match="has no checkpoint of step 9"):
+        model_dir_lib.restore_model(model, model_dir, ("cnn", "rnn", "joint"), "9")
