@@ -3,15 +3,12 @@
 Used by `bench/real_captions.py` (the relational model alone on real COCO captions).
 """
 
-import os
 import time
 
 import tensorflow as tf
 
-from s_cnn_rnn import decoding, input_pipeline, record_schema
-from s_cnn_rnn.models import builder
-from s_cnn_rnn.models.config import ModelConfig
-from s_cnn_rnn.training import model_store
+from s_cnn_rnn import decoding, features, input_pipeline, trained_model
+from s_cnn_rnn import model_dir as model_dir_lib
 
 
 class ConceptDecoder:
@@ -30,11 +27,8 @@ class ConceptDecoder:
 
     def build(self) -> None:
         """Builds the model of model_config.json (untrained until `restore_latest`)."""
-        saved = model_store.load_config(self.model_dir)
-        saved.pop("task")
-        self.config = ModelConfig.from_dict(dict(saved, backbone_weights="none"))
-        self.model = builder.build_model(self.config)
-        self.words = model_store.load_vocabularies(self.model_dir).words
+        self.model, self.config, _ = trained_model.build_model(self.model_dir)
+        self.words = model_dir_lib.load_vocabularies(self.model_dir).words
         banned = (record_schema.PAD_ID, record_schema.START_ID)
 
         @tf.function
@@ -51,11 +45,10 @@ class ConceptDecoder:
         """Restores the decoder from the newest rnn checkpoint; returns its path."""
         if self.model is None:
             self.build()
-        path = tf.train.latest_checkpoint(os.path.join(self.model_dir, "rnn", "checkpoints"))
+        path = model_dir_lib.latest_checkpoint(self.model_dir, "rnn")
         if path is None:
-            raise FileNotFoundError(f"{self.model_dir}/rnn/checkpoints holds no checkpoint")
-        tf.train.Checkpoint(**self.model.decoder_checkpoint_items()).read(path).expect_partial() \
-            .assert_existing_objects_matched()
+            raise FileNotFoundError(f"{model_dir_lib.checkpoints_dir(self.model_dir, 'rnn')} holds no checkpoint")
+        model_dir_lib.restore_checkpoint(self.model.decoder_checkpoint_items(), path)
         return path
 
     def _batches(self, data_dir: str, split: str):

@@ -24,7 +24,7 @@ from absl import logging  # noqa: E402
 
 from s_cnn_rnn import decode_options  # noqa: E402  (no TensorFlow)
 from s_cnn_rnn import option_flags  # noqa: E402  (no TensorFlow)
-from s_cnn_rnn.training import model_store  # noqa: E402  (no TensorFlow)
+from s_cnn_rnn import model_dir as model_dir_lib  # noqa: E402  (no TensorFlow)
 
 FLAGS = flags.FLAGS
 COMMAND = "s-cnn-rnn-evaluate"
@@ -51,7 +51,7 @@ def main(argv) -> int:
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
     try:  # a folder without a model fails before TensorFlow is imported (seconds)
-        model_store.load_config(FLAGS.model_dir)
+        model_dir_lib.load_config(FLAGS.model_dir)
     except (FileNotFoundError, ValueError) as error:
         command_line.print_error(COMMAND, error)
         return 1

@@ -28,7 +28,6 @@ command_line.define_path("model_dir", None, "The trained model dir (model_config
 command_line.define_path("export_dir", None, "Where the SavedModel goes (must not exist unless --overwrite).")
 _DECODE = option_flags.define(decode_options.DecodeOptions, fields=("beam_width", "max_length", "checkpoint"))
 flags.DEFINE_bool("overwrite", False, "Replace an existing --export_dir.")
-flags.DEFINE_string("checkpoint", "best", model_store.CHECKPOINT_HELP)
 
 
 def main(argv) -> int:

@@ -1,117 +1,20 @@
-"""A trained model directory -> a model with its weights, and batched in-graph annotation.
+"""Batched in-graph annotation with a trained model, and its outputs as Python lists.
 
 Shared by `s-cnn-rnn-evaluate`, `s-cnn-rnn-predict` and `s-cnn-rnn-export`: everything
 here is pure TF on preprocessed image batches, so the same `Annotator` runs eagerly, in a
-tf.function, and inside the exported SavedModel.
+tf.function, and inside the exported SavedModel. Restoring the model from its directory is
+`trained_model.py`'s (re-exported here: callers write `inference.load_trained_model`).
 """
-
-import dataclasses
-import os
 
 import tensorflow as tf
 
 from s_cnn_rnn import decoding
 from s_cnn_rnn import record_schema
-from s_cnn_rnn.models import builder
-from s_cnn_rnn.models.config import ModelConfig
-from s_cnn_rnn.training import model_store
+from s_cnn_rnn.trained_model import TrainedModel
+from s_cnn_rnn.trained_model import load_trained_model  # noqa: F401  (re-exported)
 from s_cnn_rnn.vocabulary import Vocabularies
 
 TASKS = ("caption", "multilabel")
-
-
-@dataclasses.dataclass
-class TrainedModel:
-    """A model restored from a model dir.
-
-    Attributes:
-      model: the `SCnnRnnModel` with restored weights.
-      config: its `ModelConfig`.
-      task: "caption" or "multilabel".
-      vocabularies: the vocabularies it was trained with.
-      checkpoints: {part: checkpoint path} restored ("all" for a joint checkpoint).
-    """
-
-    model: builder.SCnnRnnModel
-    config: ModelConfig
-    task: str
-    vocabularies: Vocabularies
-    checkpoints: dict
-
-    @property
-    def output_vocabulary(self):
-        """The decoder's token vocabulary: words, or `<pad> <start> <end>` + labels."""
-        if self.task == "caption":
-            return self.vocabularies.words
-        return self.vocabularies.label_sequence_vocabulary()
-
-
-CHECKPOINT_CHOICES = "best | latest | STEP"
-
-
-def _checkpoint(model_dir: str, stage: str, which: str) -> str | None:
-    """A stage's checkpoint path: its best (else latest), its latest, or the one of step `which`."""
-    checkpoints, best = os.path.join(model_dir, stage, "checkpoints"), os.path.join(model_dir, stage, "best")
-    if which == "latest":
-        return tf.train.latest_checkpoint(checkpoints)
-    if which == "best":
-        return tf.train.latest_checkpoint(best) or tf.train.latest_checkpoint(checkpoints)
-    for folder in (checkpoints, best):
-        path = os.path.join(folder, f"ckpt-{which}")
-        if tf.io.gfile.exists(path + ".index"):
-            return path
-    return None
-
-
-def load_trained_model(model_dir: str, checkpoint: str = "best") -> TrainedModel:
-    """Rebuilds the model of a model dir and restores its weights.
-
-    The joint stage's checkpoint when there is one; otherwise the CNN from the cnn stage and the
-    decoder from the rnn stage (a model that was pretrained but not fine-tuned).
-
-    Args:
-      model_dir: the trained model dir.
-      checkpoint: "best": each stage's best checkpoint by its validation metric
-        (`<stage>/best/`, see training/decoded_validation.py), its latest where it kept none;
-        "latest": the newest in `<stage>/checkpoints/`; a step number: `ckpt-STEP` (of joint,
-        or of each pretraining stage), from checkpoints/ or best/.
-
-    Raises:
-      FileNotFoundError: no model_config.json, or no such checkpoint for a part of the model.
-      ValueError: `checkpoint` is none of best, latest or a step number.
-    """
-    checkpoint = str(checkpoint).strip()
-    if checkpoint not in ("best", "latest") and not checkpoint.isdigit():
-        raise ValueError(f"--checkpoint must be {CHECKPOINT_CHOICES}, got {checkpoint!r}")
-    saved = model_store.load_config(model_dir)
-    task = saved.pop("task")
-    # The weights come from the checkpoint: never download ImageNet weights to overwrite them.
-    config = dataclasses.replace(ModelConfig.from_dict(saved), backbone_weights="none")
-    model = builder.build_model(config)
-    restored = {}
-    joint = _checkpoint(model_dir, "joint", checkpoint)
-    if joint is None and checkpoint.isdigit() and tf.train.latest_checkpoint(os.path.join(model_dir, "joint", "checkpoints")):
-        raise FileNotFoundError(f"{model_dir}/joint has no checkpoint of step {checkpoint} (--checkpoint): "
-                                f"pass best, latest or a step it kept ({os.path.join(model_dir, 'joint')}/*/ckpt-*)")
-    if joint:
-        tf.train.Checkpoint(**model.checkpoint_items()).read(joint).expect_partial().assert_existing_objects_matched()
-        restored["all"] = joint
-    else:
-        variant_stages = config.variant_record.stages
-        parts = [("cnn", model.cnn_checkpoint_items())]
-        if config.has_decoder:
-            parts.append(("rnn", model.decoder_checkpoint_items()))
-        for stage, items in parts:
-            path = _checkpoint(model_dir, stage, checkpoint) if stage in variant_stages else None
-            if path is None:
-                raise FileNotFoundError(
-                    f"{model_dir} has no {'' if checkpoint in ('best', 'latest') else f'step-{checkpoint} '}checkpoint "
-                    f"for the {'CNN' if stage == 'cnn' else 'decoder'} (looked in {stage}/ and joint/): train it "
-                    "with s-cnn-rnn-train --stage=all first, or pass --checkpoint=best|latest."
-                )
-            tf.train.Checkpoint(**items).read(path).expect_partial().assert_existing_objects_matched()
-            restored[stage] = path
-    return TrainedModel(model, config, task, model_store.load_vocabularies(model_dir), restored)
 
 
 class Annotator(tf.Module):

@@ -31,7 +31,6 @@ from absl import logging  # noqa: E402
 from s_cnn_rnn import decode_options  # noqa: E402
 from s_cnn_rnn import option_flags  # noqa: E402
 from s_cnn_rnn.serving import predict_lib  # noqa: E402
-from s_cnn_rnn.training import model_store  # noqa: E402
 
 FLAGS = flags.FLAGS
 COMMAND = "s-cnn-rnn-predict"

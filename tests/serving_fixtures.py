@@ -14,7 +14,7 @@ from s_cnn_rnn import inference
 from s_cnn_rnn import input_pipeline
 from s_cnn_rnn.models import builder
 from s_cnn_rnn.models.config import ModelConfig
-from s_cnn_rnn.training import model_store
+from s_cnn_rnn import model_dir as model_dir_lib
 
 
 def make_model_dir(data_dir: str, model_dir: str, task: str, **model_fields) -> str:
@@ -44,8 +44,8 @@ def make_model_dir(data_dir: str, model_dir: str, task: str, **model_fields) -> 
     tf.keras.utils.set_random_seed(keras_seed)
     model = builder.build_model(dataclasses.replace(config))
     os.makedirs(model_dir, exist_ok=True)
-    model_store.save_config(model_dir, {**config.to_dict(), "task": task})
-    model_store.bind_vocabularies(model_dir, data_dir)
+    model_dir_lib.save_config(model_dir, {**config.to_dict(), "task": task})
+    model_dir_lib.bind_vocabularies(model_dir, data_dir)
     tf.train.Checkpoint(**model.checkpoint_items()).save(os.path.join(model_dir, "joint", "checkpoints", "ckpt"))
     return model_dir
 

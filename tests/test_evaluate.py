@@ -15,7 +15,7 @@ from s_cnn_rnn.evaluation import report
 from s_cnn_rnn.evaluation import runner
 from s_cnn_rnn.metrics import caption_scores
 from s_cnn_rnn.metrics import multilabel
-from s_cnn_rnn.training import model_store
+from s_cnn_rnn import model_dir as model_dir_lib
 from s_cnn_rnn.vocabulary import Vocabulary
 
 PROJECT_ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -181,15 +181,15 @@ def _fixed_length_model_dir(data_dir: str, model_dir: str) -> str:
     from s_cnn_rnn import input_pipeline  # pylint: disable=import-outside-toplevel
     from s_cnn_rnn.models import builder  # pylint: disable=import-outside-toplevel
     from s_cnn_rnn.models.config import ModelConfig  # pylint: disable=import-outside-toplevel
-    from s_cnn_rnn.training import model_store  # pylint: disable=import-outside-toplevel
+    from s_cnn_rnn import model_dir as model_dir_lib  # pylint: disable=import-outside-toplevel
 
     info = input_pipeline.dataset_info(data_dir)
     config = ModelConfig(variant="cnn_logistic", backbone="small_cnn", backbone_weights="none", image_size=32,
                          num_concepts=info["num_labels"], vocab_size=info["num_label_tokens"], small_cnn_width=8,
                          num_tags=info["num_tags"])
     model = builder.build_model(config)
-    model_store.bind_vocabularies(model_dir, data_dir)
-    model_store.save_config(model_dir, dict(config.to_dict(), task="multilabel"))
+    model_dir_lib.bind_vocabularies(model_dir, data_dir)
+    model_dir_lib.save_config(model_dir, dict(config.to_dict(), task="multilabel"))
     tf.train.CheckpointManager(tf.train.Checkpoint(**model.checkpoint_items()),
                                os.path.join(model_dir, "joint", "checkpoints"), max_to_keep=1).save()
     return model_dir
@@ -218,7 +218,7 @@ def test_data_with_other_vocabularies_is_refused(tiny_synthetic_data, tiny_multi
     labels_file = data_dir / "vocab" / "labels.txt"
     lines = labels_file.read_text(encoding="utf-8").splitlines(keepends=True)
     labels_file.write_text("".join([lines[1], lines[0]] + lines[2:]), encoding="utf-8")
-    with pytest.raises(model_store.VocabularyMismatchError, match=r"labels.*differ"):
+    with pytest.raises(model_dir_lib.VocabularyMismatchError, match=r"labels.*differ"):
         runner.evaluate(tiny_multilabel_model_dir, str(data_dir), show_progress=False)
 
 

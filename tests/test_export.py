@@ -14,7 +14,7 @@ import tensorflow as tf
 import serving_fixtures
 from s_cnn_rnn import inference
 from s_cnn_rnn.serving import export_lib
-from s_cnn_rnn.training import model_store
+from s_cnn_rnn import model_dir as model_dir_lib
 
 PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 NUM_RECORDS = 3
@@ -287,7 +287,7 @@ def test_model_info_and_config_are_stored(exports, model_dirs):
     assert sorted(info["signatures"]["serving_default"]["outputs"]) == [
         "captions", "concept_probs", "log_probs", "top_concept_probs", "top_concepts"]
     with open(os.path.join(extra, "model_config.json"), encoding="utf-8") as handle:
-        assert json.load(handle) == model_store.load_config(model_dirs["caption"])
+        assert json.load(handle) == model_dir_lib.load_config(model_dirs["caption"])
     assert os.path.isfile(os.path.join(extra, "vocab", "words.txt"))
     with open(os.path.join(exports["tags"], "assets.extra", "model_info.json"), encoding="utf-8") as handle:
         assert "tags" in json.load(handle)["signatures"]["serving_default"]["inputs"]

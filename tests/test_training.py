@@ -15,7 +15,7 @@ from s_cnn_rnn import input_pipeline
 from s_cnn_rnn.models import builder
 from s_cnn_rnn.models.config import ModelConfig
 from s_cnn_rnn.training import history as history_lib
-from s_cnn_rnn.training import model_store
+from s_cnn_rnn import model_dir as model_dir_lib
 from s_cnn_rnn.training import stage_runner
 from s_cnn_rnn.training import trainer
 
@@ -189,7 +189,7 @@ def test_all_stages_on_captions_only_data_names_a_real_flag(tmp_path):
 
 def test_vocabulary_mismatch_is_a_clear_error(tiny_synthetic_data, tmp_path):
     model_dir = tmp_path / "model"
-    model_store.bind_vocabularies(str(model_dir), tiny_synthetic_data)
+    model_dir_lib.bind_vocabularies(str(model_dir), tiny_synthetic_data)
     other = tmp_path / "other"
     os.makedirs(other / "vocab")
     for name in ("words", "concepts", "labels", "tags"):
@@ -198,8 +198,8 @@ def test_vocabulary_mismatch_is_a_clear_error(tiny_synthetic_data, tmp_path):
             lines = text.splitlines()
             text = "\n".join([lines[1], lines[0]] + lines[2:]) + "\n"
         (other / "vocab" / f"{name}.txt").write_text(text, encoding="utf-8")
-    with pytest.raises(model_store.VocabularyMismatchError, match="concepts"):
-        model_store.bind_vocabularies(str(model_dir), str(other))
+    with pytest.raises(model_dir_lib.VocabularyMismatchError, match="concepts"):
+        model_dir_lib.bind_vocabularies(str(model_dir), str(other))
 
 
 MIRRORED_SCRIPT = r"""

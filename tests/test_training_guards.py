@@ -23,7 +23,7 @@ from s_cnn_rnn.models import backbones
 from s_cnn_rnn.training import chief
 from s_cnn_rnn.training import history as history_lib
 from s_cnn_rnn.training import locks
-from s_cnn_rnn.training import model_store
+from s_cnn_rnn import model_dir as model_dir_lib
 from s_cnn_rnn.training import stage_runner
 from test_training import TINY_MODEL
 from test_training import _options
@@ -133,20 +133,20 @@ def test_failed_model_build_leaves_the_model_dir_open_for_the_fix(tiny_synthetic
     broken = dataclasses.replace(TINY_MODEL, backbone_weights="/nonexistent.weights.h5")
     with pytest.raises(backbones.BackboneWeightsError, match="backbone_weights=none"):
         stage_runner.train(_options(tiny_synthetic_data, model_dir, stage="cnn", model=broken))
-    assert not os.path.exists(model_dir / model_store.CONFIG_FILE)
-    assert not os.path.exists(model_dir / model_store.FINGERPRINTS_FILE)
+    assert not os.path.exists(model_dir / model_dir_lib.CONFIG_FILE)
+    assert not os.path.exists(model_dir / model_dir_lib.FINGERPRINTS_FILE)
     # The fix the error suggests is accepted.
     assert stage_runner.train(_options(tiny_synthetic_data, model_dir, stage="cnn"))["cnn"]["step"] == 2
-    assert model_store.load_config(str(model_dir))["backbone_weights"] == "none"
+    assert model_dir_lib.load_config(str(model_dir))["backbone_weights"] == "none"
 
 
 def test_config_of_a_run_that_never_checkpointed_may_change(tiny_synthetic_data, tmp_path):
     model_dir = tmp_path / "model"
     os.makedirs(model_dir)
     # A model dir left by older code: config written, then the run failed before any checkpoint.
-    model_store.save_config(str(model_dir), {"backbone_weights": "imagenet", "task": "caption"})
+    model_dir_lib.save_config(str(model_dir), {"backbone_weights": "imagenet", "task": "caption"})
     assert stage_runner.train(_options(tiny_synthetic_data, model_dir, stage="cnn"))["cnn"]["step"] == 2
-    assert model_store.load_config(str(model_dir))["backbone_weights"] == "none"
+    assert model_dir_lib.load_config(str(model_dir))["backbone_weights"] == "none"
     # Once a stage has a checkpoint the config binds: another setting is refused.
     wider = dataclasses.replace(TINY_MODEL, lstm_units=32)
     with pytest.raises(ValueError, match="lstm_units"):

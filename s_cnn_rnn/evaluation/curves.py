@@ -1,25 +1,18 @@
 """Training curves from `MODEL_DIR/<stage>/history.jsonl`, drawn with matplotlib (no display)."""
 
-import os
-
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # pylint: disable=wrong-import-position
 
 from s_cnn_rnn import atomic_files  # pylint: disable=wrong-import-position
-from s_cnn_rnn.training import history as history_lib  # pylint: disable=wrong-import-position
-from s_cnn_rnn.training import stages  # pylint: disable=wrong-import-position
+from s_cnn_rnn import model_dir as model_dir_lib  # pylint: disable=wrong-import-position
+from s_cnn_rnn.models import variants  # pylint: disable=wrong-import-position
 
 
 def stage_histories(model_dir: str) -> dict[str, list[dict]]:
     """{stage: records} for the stages of a model dir that have a history, in stage order."""
-    histories = {}
-    for stage in stages.STAGES:
-        records = history_lib.read_history(os.path.join(model_dir, stage, "history.jsonl"))
-        if records:
-            histories[stage] = records
-    return histories
+    return model_dir_lib.stage_histories(model_dir, variants.STAGE_ORDER)
 
 
 def plot_training_curves(model_dirs: dict[str, str], png_path: str) -> str:

@@ -11,7 +11,6 @@ padded), so it traces once and can be XLA-compiled or run on an accelerator unch
 """
 
 import dataclasses
-import os
 import sys
 import time
 
@@ -22,6 +21,7 @@ from tqdm import tqdm
 from s_cnn_rnn import record_schema
 from s_cnn_rnn import inference
 from s_cnn_rnn import input_pipeline
+from s_cnn_rnn import model_dir as model_dir_lib
 from s_cnn_rnn.evaluation import outputs
 from s_cnn_rnn.evaluation import references as references_lib
 # Re-exported: callers write through `runner` as before.
@@ -30,8 +30,6 @@ from s_cnn_rnn.evaluation.outputs import results_dir, write_outputs  # noqa: F40
 from s_cnn_rnn.metrics import caption_scores
 from s_cnn_rnn.metrics import multilabel
 from s_cnn_rnn.models import variants
-from s_cnn_rnn.training import model_store
-from s_cnn_rnn.vocabulary import Vocabularies
 
 CONVENTIONS = multilabel.CONVENTIONS
 # SPEC I3: fixed-length classifiers predict their 3 best labels.
@@ -70,26 +68,6 @@ class EvaluationResult:
     @property
     def split(self) -> str:
         return self.summary["split"]
-
-
-def check_vocabularies(trained: inference.TrainedModel, model_dir: str, data_dir: str) -> None:
-    """Refuses data whose vocabularies differ from the model's (`model_store.bind_vocabularies`
-    semantics: every fingerprint must match), without writing anything into the model dir.
-
-    Raises:
-      FileNotFoundError: `data_dir` is not converted data (no manifest or vocabulary files).
-      model_store.VocabularyMismatchError: naming the vocabularies that differ.
-    """
-    input_pipeline.dataset_info(data_dir)  # a clear error when the manifest or vocab/ is missing
-    data_fingerprints = Vocabularies.load(data_dir).fingerprints()
-    model_fingerprints = trained.vocabularies.fingerprints()
-    different = sorted(name for name in data_fingerprints if model_fingerprints.get(name) != data_fingerprints[name])
-    if different:
-        raise model_store.VocabularyMismatchError(
-            f"the vocabularies of {data_dir} ({', '.join(different)}) differ from the ones the model in "
-            f"{model_dir} was trained with ({os.path.join(model_dir, record_schema.VOCAB_DIR)}): the model's ids "
-            "would mean other words. Evaluate on data converted with the model's training vocabularies."
-        )
 
 
 def _pipeline_config(trained: inference.TrainedModel, batch_size: int) -> input_pipeline.PipelineConfig:
@@ -344,7 +322,7 @@ def evaluate(model_dir: str, data_dir: str, split: str = "test", batch_size: int
 
     Raises:
       FileNotFoundError: no model in `model_dir`, or `data_dir` is not converted data.
-      model_store.VocabularyMismatchError: the data's vocabularies are not the model's.
+      model_dir.VocabularyMismatchError: the data's vocabularies are not the model's.
       ValueError: unknown split or convention, an empty split.
     """
     if convention not in CONVENTIONS:
@@ -353,7 +331,7 @@ def evaluate(model_dir: str, data_dir: str, split: str = "test", batch_size: int
         raise ValueError(f"max_images must be >= 1, got {max_images}")
     started = time.monotonic()
     trained = inference.load_trained_model(model_dir, checkpoint)
-    check_vocabularies(trained, model_dir, data_dir)
+    model_dir_lib.check_vocabularies(model_dir, data_dir)
     decoded = decode_split(trained, data_dir, split, batch_size, beam_width, max_images, show_progress)
     decode_seconds = time.monotonic() - started
     if trained.task == "multilabel":

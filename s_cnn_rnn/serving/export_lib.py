@@ -38,10 +38,10 @@ from s_cnn_rnn import atomic_files
 from s_cnn_rnn import errors
 from s_cnn_rnn import record_schema
 from s_cnn_rnn import inference
+from s_cnn_rnn import model_dir as model_dir_lib
 from s_cnn_rnn import output_guard
 from s_cnn_rnn.serving import image_input
 from s_cnn_rnn.serving import outputs as outputs_lib
-from s_cnn_rnn.training import model_store
 
 EXTRA_DIR = "assets.extra"
 MODEL_INFO_FILE = "model_info.json"
@@ -280,7 +280,7 @@ def export_saved_model(model_dir: str, export_dir: str, beam_width: int = 3, max
         os.makedirs(extra_dir, exist_ok=True)
         info = _model_info(trained, functions, model_dir, beam_width)
         _write_json(os.path.join(extra_dir, MODEL_INFO_FILE), info)
-        _write_json(os.path.join(extra_dir, model_store.CONFIG_FILE), model_store.load_config(model_dir))
+        _write_json(os.path.join(extra_dir, model_dir_lib.CONFIG_FILE), model_dir_lib.load_config(model_dir))
         trained.vocabularies.save(extra_dir)
         _move_into_place(staging_dir, model_dir, export_dir, overwrite)
     except BaseException:

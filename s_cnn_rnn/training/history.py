@@ -1,22 +1,14 @@
-"""`MODEL_DIR/<stage>/history.jsonl`: one JSON object per logged step, appended and flushed.
+"""Writes `MODEL_DIR/<stage>/history.jsonl`: one JSON object per logged step, appended and flushed.
 
-A crash (disk full, power loss) can cut the line being appended; that last line is dropped
-with a warning so the stage stays resumable. A bad line anywhere else is not a crash's
-trace but a damaged file: that is an error naming the file and the line.
+Reading it (and what a line cut by a crash means) is `model_dir.read_history`'s, re-exported here.
 """
 
 import json
 import math
-import os
-
-from absl import logging
 
 from s_cnn_rnn import atomic_files
-from s_cnn_rnn import errors
-
-
-class HistoryError(errors.UserError, ValueError):
-    """history.jsonl holds a line that is not JSON before its last line."""
+from s_cnn_rnn.model_dir import HistoryError  # noqa: F401  (re-exported)
+from s_cnn_rnn.model_dir import read_history
 
 
 class HistoryWriter:
@@ -42,29 +34,3 @@ class HistoryWriter:
 
     def close(self) -> None:
         self._handle.close()
-
-
-def read_history(path: str) -> list[dict]:
-    """Reads a history file; a missing file is an empty history.
-
-    Raises:
-      HistoryError: a line other than the last is not JSON (names the file and line).
-    """
-    if not os.path.exists(path):
-        return []
-    with open(path, encoding="utf-8", errors="replace") as handle:
-        lines = [(number, line) for number, line in enumerate(handle, start=1) if line.strip()]
-    records = []
-    for index, (number, line) in enumerate(lines):
-        try:
-            records.append(json.loads(line))
-        except json.JSONDecodeError as error:
-            if index == len(lines) - 1:
-                logging.warning("%s: dropped its last line %d, cut by an interrupted write (%s)",
-                                path, number, error)
-                break
-            raise HistoryError(
-                f"{path}, line {number}: not a JSON record ({error}); the file is damaged: fix or delete "
-                "that line (the checkpoints do not depend on it)."
-            ) from None
-    return records

@@ -9,19 +9,18 @@ import dataclasses
 import os
 
 import tensorflow as tf
-from absl import logging
 
 from s_cnn_rnn import errors
 from s_cnn_rnn import inference
 from s_cnn_rnn import input_pipeline
+from s_cnn_rnn import model_dir as model_dir_lib
 from s_cnn_rnn.evaluation import references as references_lib
 from s_cnn_rnn.models import builder
 from s_cnn_rnn.models import variants
 from s_cnn_rnn.models.config import ModelConfig
 from s_cnn_rnn.training import chief
-from s_cnn_rnn.training import locks
 from s_cnn_rnn.training import decoded_validation
-from s_cnn_rnn.training import model_store
+from s_cnn_rnn.training import locks
 from s_cnn_rnn.training import runtime
 from s_cnn_rnn.training import stages
 from s_cnn_rnn.training import trainer
@@ -101,23 +100,6 @@ def complete_model_config(options: TrainOptions) -> ModelConfig:
     )
 
 
-def _check_saved_config(model_dir: str, config: dict, may_change: bool) -> bool:
-    """Refuses a config other than the saved one unless it `may_change`; True if it needs writing."""
-    path = os.path.join(model_dir, model_store.CONFIG_FILE)
-    if not os.path.exists(path):
-        return True
-    saved = model_store.load_config(model_dir)
-    different = sorted(k for k in set(saved) | set(config) if saved.get(k) != config.get(k))
-    if different and may_change:
-        logging.info("%s replaced: no stage has a checkpoint with its settings yet", path)
-    elif different:
-        raise errors.OptionError(
-            f"{path} was written for another model ({', '.join(f'{k}: {saved.get(k)!r} != {config.get(k)!r}' for k in different)}); "
-            "use the same settings to resume, or a new --model_dir."
-        )
-    return bool(different)
-
-
 def _settings_may_change(model_dir: str, own_stages: tuple[str, ...], retrain: bool) -> bool:
     """Whether the saved config and vocabularies bind nothing yet.
 
@@ -127,8 +109,8 @@ def _settings_may_change(model_dir: str, own_stages: tuple[str, ...], retrain: b
     for stage in stages.STAGES:
         if retrain and stage in own_stages:
             continue
-        held_elsewhere = stage not in own_stages and locks.is_locked(os.path.join(model_dir, stage))
-        if held_elsewhere or _latest(model_dir, stage):
+        held_elsewhere = stage not in own_stages and locks.is_locked(model_dir_lib.stage_dir(model_dir, stage))
+        if held_elsewhere or model_dir_lib.latest_checkpoint(model_dir, stage):
             return False
     return True
 
@@ -166,30 +148,12 @@ def pipeline_config(options: TrainOptions, stage: str, training: bool) -> input_
     )
 
 
-def _latest(model_dir: str, stage: str) -> str | None:
-    return tf.train.latest_checkpoint(os.path.join(model_dir, stage, "checkpoints"))
-
-
 def _initializer(options: TrainOptions, model, stage: str):
-    """The joint stage starts from the cnn and rnn stages' final weights (T6)."""
-    if stage != "joint":
-        return None
+    """A stage starts from its earlier stages' final weights (T6; `model_dir.HANDOVERS`)."""
     variant_stages = stages.stages_for_variant(model.config.variant)
-
-    def initialize():
-        for previous, items in (("cnn", model.cnn_checkpoint_items()), ("rnn", model.decoder_checkpoint_items())):
-            if previous not in variant_stages:
-                continue
-            path = _latest(options.model_dir, previous)
-            if path is None:
-                raise FileNotFoundError(
-                    f"the joint stage starts from the {previous} stage, but {options.model_dir}/{previous} "
-                    f"has no checkpoint: run --stage={previous} (or --stage=all) first."
-                )
-            tf.train.Checkpoint(**items).read(path).assert_existing_objects_matched().expect_partial()
-            logging.info("joint stage initialised from %s", path)
-
-    return initialize
+    if not model_dir_lib.handovers_into(stage, variant_stages):
+        return None
+    return lambda: model_dir_lib.initialize_stage(model, options.model_dir, stage, variant_stages)
 
 
 def _decoded_validation(options: TrainOptions, model, stage: str, references: dict | None):
@@ -198,7 +162,7 @@ def _decoded_validation(options: TrainOptions, model, stage: str, references: di
     config = dataclasses.replace(pipeline_config(options, stage, training=False), read_images=True,
                                  batch_size=min(options.stage_settings[stage].batch_size, max(count, 1)))
     trained = inference.TrainedModel(model, model.config, options.task,
-                                     model_store.load_vocabularies(options.model_dir), checkpoints={})
+                                     model_dir_lib.load_vocabularies(options.model_dir), checkpoints={})
     return decoded_validation.DecodedValidation(
         trained, stage, lambda: input_pipeline.make_dataset(options.data_dir, options.val_split, config).take(
             -(-count // config.batch_size)), count, references, options.best_checkpoint_metric)
@@ -217,7 +181,7 @@ def train(options: TrainOptions) -> dict:
     with contextlib.ExitStack() as held:
         if writer:  # every stage this run trains, locked before anything is written
             for stage in requested:
-                held.enter_context(locks.StageLock(os.path.join(options.model_dir, stage)))
+                held.enter_context(locks.StageLock(model_dir_lib.stage_dir(options.model_dir, stage)))
         return _train_locked(options, strategy, requested, writer)
 
 
@@ -226,10 +190,10 @@ def _train_locked(options: TrainOptions, strategy, requested: tuple[str, ...], w
     may_change = _settings_may_change(options.model_dir, requested, options.retrain)
     # Checked now, written only once the model is built: a run that fails before that (bad
     # --backbone_weights, wrong --data_dir) must not bind the dir to settings that never trained.
-    model_store.bind_vocabularies(options.model_dir, options.data_dir, write=False, may_change=may_change)
+    model_dir_lib.bind_vocabularies(options.model_dir, options.data_dir, write=False, may_change=may_change)
     config = complete_model_config(options)
     config_dict = dict(config.to_dict(), task=options.task)
-    config_changed = _check_saved_config(options.model_dir, config_dict, may_change)
+    config_changed = model_dir_lib.check_config(options.model_dir, config_dict, may_change)
     info = input_pipeline.dataset_info(options.data_dir)
     image_stages = [stage for stage in requested if stages.reads_images(stage)]
     if image_stages and not info["has_images"]:
@@ -241,17 +205,17 @@ def _train_locked(options: TrainOptions, strategy, requested: tuple[str, ...], w
     with strategy.scope():
         model = builder.build_model(config)
     if writer:
-        model_store.bind_vocabularies(options.model_dir, options.data_dir, may_change=may_change)
+        model_dir_lib.bind_vocabularies(options.model_dir, options.data_dir, may_change=may_change)
         if config_changed:
-            model_store.save_config(options.model_dir, config_dict)
-        model_store.save_summary(options.model_dir, model.summary())
+            model_dir_lib.save_config(options.model_dir, config_dict)
+        model_dir_lib.save_summary(options.model_dir, model.summary())
     references = None
     if has_val and options.task == "caption" and options.validation_decode_examples > 0:
         references = {r.image_id: list(r.captions) for r in references_lib.read_split(options.data_dir, options.val_split)}
     results = {}
     for stage in requested:
         settings = options.stage_settings[stage]
-        stage_dir = os.path.join(options.model_dir, stage)
+        stage_dir = model_dir_lib.stage_dir(options.model_dir, stage)
         if options.retrain and writer and os.path.isdir(stage_dir):
             _clear_stage_dir(stage_dir)
 

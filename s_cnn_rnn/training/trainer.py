@@ -16,6 +16,7 @@ import tensorflow as tf
 from absl import logging
 
 from s_cnn_rnn import errors
+from s_cnn_rnn import model_dir as model_dir_lib
 from s_cnn_rnn.training import chief
 from s_cnn_rnn.training import history as history_lib
 from s_cnn_rnn.training import runtime
@@ -143,7 +144,7 @@ class StageTrainer:
         # Only the chief writes the stage dir; other workers save to their own temporary dir.
         self.is_chief = chief.is_chief(strategy)
         self.manager = chief.CheckpointSaver(
-            self.checkpoint, os.path.join(stage_dir, "checkpoints"), strategy, max_to_keep=3
+            self.checkpoint, os.path.join(stage_dir, model_dir_lib.CHECKPOINTS_DIR), strategy, max_to_keep=3
         )
 
     # ----------------------------------------------------------------- steps
@@ -269,7 +270,7 @@ class StageTrainer:
             logging.info("starting stage %s: %d steps", settings.stage, settings.train_steps)
         self._val_step = self._make_val_step()
         if self.is_chief:
-            history = history_lib.HistoryWriter(os.path.join(self.stage_dir, "history.jsonl"), resume_step=start)
+            history = history_lib.HistoryWriter(os.path.join(self.stage_dir, model_dir_lib.HISTORY_FILE), resume_step=start)
             summaries = tf.summary.create_file_writer(os.path.join(self.stage_dir, "tensorboard"))
         else:
             history, summaries = chief.NullHistory(), tf.summary.create_noop_writer()
