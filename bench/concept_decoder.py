@@ -7,7 +7,7 @@ import time
 
 import tensorflow as tf
 
-from s_cnn_rnn import decoding, features, input_pipeline, trained_model
+from s_cnn_rnn import decoding, input_pipeline, record_schema, trained_model
 from s_cnn_rnn import model_dir as model_dir_lib
 
 
