@@ -10,14 +10,14 @@ import os
 
 import tensorflow as tf
 
-from s_cnn_rnn import decoding
 from s_cnn_rnn import features
+from s_cnn_rnn import tasks
 from s_cnn_rnn.models import builder
 from s_cnn_rnn.models.config import ModelConfig
 from s_cnn_rnn.training import model_store
 from s_cnn_rnn.vocabulary import Vocabularies
 
-TASKS = ("caption", "multilabel")
+TASKS = tasks.NAMES
 
 
 @dataclasses.dataclass
@@ -39,11 +39,14 @@ class TrainedModel:
     checkpoints: dict
 
     @property
+    def task_spec(self) -> tasks.Task:
+        """The task object (`tasks.get(self.task)`): its decoding, metrics and outputs."""
+        return tasks.get(self.task)
+
+    @property
     def output_vocabulary(self):
         """The decoder's token vocabulary: words, or `<pad> <start> <end>` + labels."""
-        if self.task == "caption":
-            return self.vocabularies.words
-        return self.vocabularies.label_sequence_vocabulary()
+        return self.task_spec.output_vocabulary(self.vocabularies)
 
 
 def _latest(model_dir: str, stage: str) -> str | None:
@@ -104,8 +107,7 @@ class Annotator(tf.Module):
         self.trained = trained
         self.model = trained.model
         self.beam_width = beam_width
-        num_labels = len(trained.vocabularies.labels)
-        self.max_length = max_length or (20 if trained.task == "caption" else max(num_labels, 1))
+        self.max_length = max_length or trained.task_spec.default_max_length(trained.vocabularies)
         self.length_normalization = length_normalization
         self.top_k = min(top_k, trained.config.num_concepts)
 
@@ -133,20 +135,11 @@ class Annotator(tf.Module):
             return outputs
         embedding = cnn["concept_probs"] if config.bridge_input == "concepts" else cnn["features"]
         initial_state = tuple(self.model.decoder_initial_state(embedding, training=False))
-        banned = (features.PAD_ID, features.START_ID)
-        if self.trained.task == "multilabel":
-            result = decoding.greedy_decode(
-                self.model.step, initial_state, features.START_ID, features.END_ID, self.max_length,
-                banned_ids=banned, no_repeat=True,
-            )
-            outputs.update(token_ids=result.token_ids, lengths=result.lengths, token_probs=result.token_probs)
-        else:
-            result = decoding.beam_search(
-                self.model.step, initial_state, features.START_ID, features.END_ID,
-                beam_width=self.beam_width, max_length=self.max_length,
-                length_normalization=self.length_normalization, banned_ids=banned,
-            )
-            outputs.update(token_ids=result.token_ids, lengths=result.lengths, log_probs=result.log_probs)
+        # The task decodes: greedy without repeats (labels) or beam search (captions).
+        outputs.update(self.trained.task_spec.decode(
+            self.model.step, initial_state, max_length=self.max_length, beam_width=self.beam_width,
+            length_normalization=self.length_normalization,
+        ))
         return outputs
 
 

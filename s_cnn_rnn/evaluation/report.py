@@ -15,6 +15,7 @@ import os
 import textwrap
 
 from s_cnn_rnn import atomic_files
+from s_cnn_rnn import tasks
 from s_cnn_rnn.evaluation import references as references_lib
 from s_cnn_rnn.evaluation import runner
 
@@ -31,28 +32,8 @@ dd { margin-left: 0.5em; }
 
 
 def _panels(result: runner.EvaluationResult, entry: dict) -> list[tuple[str, list[tuple[str, str]]]]:
-    """One image's sections: [(heading, [(text, css class), ...]), ...]."""
-    if result.task == "caption":
-        sections = [("Ground truth", [(text, "") for text in entry["references"]] or [("(none)", "missing")]),
-                    (f"Prediction (beam {result.summary['decoding']['beam_width']})", [(entry["caption"], "")])]
-        if entry.get("concepts"):
-            sections.append(("Concept layer, top 3", [(", ".join(entry["concepts"]), "")]))
-        return sections
-    truth = set(entry["ground_truth"])
-
-    def marked(labels):
-        return [(label, "hit" if label in truth else "miss") for label in labels]
-
-    truth_items = [(label, "") for label in entry["ground_truth"]] or [("(none)", "missing")]
-    sections = [("Ground truth (rare first)", truth_items)]
-    rows = result.summary.get("rows", {})
-    if "concept_labels" in entry:
-        heading = f"Concept layer (top {len(entry['concept_labels'])}, by score)"
-        sections.append((heading, marked(entry["concept_labels"])))
-    if "decoded" in rows:
-        sections.append((f"{result.summary['model_name']} (emitted order)",
-                         marked(entry["labels"]) or [("(no label)", "missing")]))
-    return sections
+    """One image's sections: [(heading, [(text, css class), ...]), ...], as the task lays them out."""
+    return tasks.get(result.task).report_panels(result.summary, entry)
 
 
 def _html_page(result: runner.EvaluationResult, entries: list, jpegs: dict) -> str:
@@ -65,7 +46,7 @@ def _html_page(result: runner.EvaluationResult, entries: list, jpegs: dict) -> s
                  f'alt="image {entry["image_id"]}">' if jpeg else '<p class="missing">(no image stored)</p>')
         sections = []
         for heading, items in _panels(result, entry):
-            joiner = "<br>" if result.task == "caption" else ", "
+            joiner = tasks.get(result.task).report_joiners[0]
             body = joiner.join(f'<span class="{css}">{html.escape(text)}</span>' for text, css in items)
             sections.append(f"<dt>{html.escape(heading)}</dt><dd>{body}</dd>")
         figures.append(f'<figure class="item" data-image-id="{entry["image_id"]}">{image}<figcaption>'
@@ -102,7 +83,7 @@ def _png_grid(result: runner.EvaluationResult, entries: list, jpegs: dict, path:
         image_axis.set_title(f"image {entry['image_id']}", fontsize=9)
         lines = []
         for heading, items in _panels(result, entry):
-            text = (" | " if result.task == "caption" else ", ").join(item for item, _ in items)
+            text = tasks.get(result.task).report_joiners[1].join(item for item, _ in items)
             lines.append(textwrap.fill(f"{heading}: {text}", width=44, max_lines=4, placeholder=" ..."))
         text_axis.text(0.0, 1.0, "\n".join(lines), va="top", ha="left", fontsize=7, transform=text_axis.transAxes)
     figure.tight_layout()

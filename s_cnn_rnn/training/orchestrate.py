@@ -13,6 +13,7 @@ from absl import logging
 
 from s_cnn_rnn import errors
 from s_cnn_rnn import input_pipeline
+from s_cnn_rnn import tasks
 from s_cnn_rnn.models import builder
 from s_cnn_rnn.models.config import ModelConfig
 from s_cnn_rnn.training import chief
@@ -39,7 +40,7 @@ class TrainOptions:
     # Where checkpoints, config and vocabularies go.
     model_dir: str = dataclasses.field(metadata={"path": True})
     # Captioning or multi-label classification.
-    task: str = dataclasses.field(metadata={"choices": ("caption", "multilabel")})
+    task: str = dataclasses.field(metadata={"choices": tasks.NAMES})
     # The ModelConfig without its data-dependent sizes (filled from the data).
     model: ModelConfig = dataclasses.field(metadata={"flag": None})
     # One StageSettings per stage name.
@@ -74,13 +75,11 @@ class TrainOptions:
 def complete_model_config(options: TrainOptions) -> ModelConfig:
     """Fills the sizes that come from the data (k, vocabulary, tags) into the ModelConfig."""
     info = input_pipeline.dataset_info(options.data_dir)
-    if options.task == "caption":
-        num_concepts, vocab_size = info["num_concepts"], info["vocab_size"]
-    else:
-        num_concepts, vocab_size = info["num_labels"], info["num_label_tokens"]
+    task = tasks.get(options.task)
+    num_concepts, vocab_size = task.sizes(info)
     if num_concepts == 0:
         raise errors.OptionError(
-            f"{options.data_dir} has no {'concepts' if options.task == 'caption' else 'labels'} for "
+            f"{options.data_dir} has no {task.concepts_noun} for "
             f"--task={options.task}; convert a dataset that has them or change --task."
         )
     return dataclasses.replace(
