@@ -35,6 +35,7 @@ from absl import flags  # noqa: E402
 
 from s_cnn_rnn import atomic_files  # noqa: E402
 from s_cnn_rnn import errors  # noqa: E402
+from s_cnn_rnn import tasks  # noqa: E402
 from s_cnn_rnn.evaluation import curves  # noqa: E402
 
 FLAGS = flags.FLAGS
@@ -193,9 +194,7 @@ def train_and_evaluate(data_dir: str, task: str, flagfile: str, model_dir: str, 
 
 def headline_metrics(task: str, summary: dict, keys: tuple) -> dict:
     """The results.json entry: the decoded sequences' metrics (pooled convention for labels)."""
-    metrics = summary["metrics"]
-    if task == "multilabel":
-        metrics = metrics["decoded"]
+    metrics = tasks.get(task).headline_metrics(summary)
     return {key: metrics.get(key) for key in keys}
 
 
@@ -258,13 +257,7 @@ def main(argv) -> int:
 
 def _table_text(summary: dict) -> str:
     """The evaluation's printed table, rebuilt from metrics.json (the subprocess printed it too)."""
-    from s_cnn_rnn.evaluation import runner  # pylint: disable=import-outside-toplevel
-
-    if summary["task"] == "caption":
-        return runner.caption_table({summary["model_name"] + " (beam 3)": summary["metrics"]},
-                                    summary.get("notes", {}), summary["num_images"])
-    return runner.multilabel_table(summary["metrics_by_convention"], summary["rows"],
-                                   summary["convention"], summary["num_images"])
+    return tasks.get(summary["task"]).table_from_summary(summary)
 
 
 def run() -> None:

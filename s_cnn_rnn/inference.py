@@ -14,7 +14,7 @@ from s_cnn_rnn.trained_model import TrainedModel
 from s_cnn_rnn.trained_model import load_trained_model  # noqa: F401  (re-exported)
 from s_cnn_rnn.vocabulary import Vocabularies
 
-TASKS = ("caption", "multilabel")
+TASKS = tasks.NAMES
 
 
 class Annotator(tf.Module):
@@ -35,8 +35,7 @@ class Annotator(tf.Module):
         self.trained = trained
         self.model = trained.model
         self.beam_width = beam_width
-        num_labels = len(trained.vocabularies.labels)
-        self.max_length = max_length or (20 if trained.task == "caption" else max(num_labels, 1))
+        self.max_length = max_length or trained.task_spec.default_max_length(trained.vocabularies)
         self.length_normalization = length_normalization
         self.top_k = min(top_k, trained.config.num_concepts)
 
@@ -64,20 +63,11 @@ class Annotator(tf.Module):
             return outputs
         embedding = cnn["concept_probs"] if config.bridge_input == "concepts" else cnn["features"]
         initial_state = tuple(self.model.decoder_initial_state(embedding, training=False))
-        banned = (record_schema.PAD_ID, record_schema.START_ID)
-        if self.trained.task == "multilabel":
-            result = decoding.greedy_decode(
-                self.model.step, initial_state, record_schema.START_ID, record_schema.END_ID, self.max_length,
-                banned_ids=banned, no_repeat=True,
-            )
-            outputs.update(token_ids=result.token_ids, lengths=result.lengths, token_probs=result.token_probs)
-        else:
-            result = decoding.beam_search(
-                self.model.step, initial_state, record_schema.START_ID, record_schema.END_ID,
-                beam_width=self.beam_width, max_length=self.max_length,
-                length_normalization=self.length_normalization, banned_ids=banned,
-            )
-            outputs.update(token_ids=result.token_ids, lengths=result.lengths, log_probs=result.log_probs)
+        # The task decodes: greedy without repeats (labels) or beam search (captions).
+        outputs.update(self.trained.task_spec.decode(
+            self.model.step, initial_state, max_length=self.max_length, beam_width=self.beam_width,
+            length_normalization=self.length_normalization,
+        ))
         return outputs
 
 

@@ -28,9 +28,10 @@ import tensorflow as tf
 from s_cnn_rnn import data_dir as data_dir_lib
 from s_cnn_rnn import record_schema
 from s_cnn_rnn import image_preprocessing
+from s_cnn_rnn import tasks
 from s_cnn_rnn.data_dir import dataset_info  # pylint: disable=unused-import  (the pipeline's sizes)
 
-TASKS = ("caption", "multilabel")
+TASKS = tasks.NAMES
 CAPTION_MODES = ("sample", "all")
 # Shards read at once when `deterministic` (AUTOTUNE would use the core count, so the
 # element order would depend on the machine).
@@ -236,23 +237,39 @@ def _frame(flat_tokens, starts, lengths, config: PipelineConfig) -> dict:
     }
 
 
+def _caption_targets(parsed, depth: int, config: PipelineConfig) -> tuple:
+    """Caption task: concept multi-hot `[B, k]`, the caption tokens (flat), and per row the
+    start, length and (in "all" mode) source image of its caption."""
+    concepts = _multi_hot(parsed[features.CONCEPT_INDICES], depth, "concept")
+    starts, lengths, image_of_row = _caption_spans(parsed, config)
+    return concepts, parsed[features.CAPTION_TOKEN_IDS].values, starts, lengths, image_of_row
+
+
+def _label_targets(parsed, depth: int, config: PipelineConfig) -> tuple:
+    """Multi-label task: label multi-hot `[B, k]` and the rare-first label sequence as tokens
+    (label index + 3), one row per image."""
+    del config  # one sequence per image
+    labels = parsed[features.LABEL_SEQUENCE]
+    lengths = _count_per_row(labels)
+    return (_multi_hot(labels, depth, "label"), labels.values + len(features.LABEL_SPECIALS),
+            tf.cumsum(lengths, exclusive=True), lengths, None)
+
+
+# `Task.targets` -> the reader of its target sequences.
+_TARGET_READERS = {"captions": _caption_targets, "labels": _label_targets}
+
+
 def _batch_fn(config: PipelineConfig, depths: dict):
     """Returns `fn(parsed batch) -> batch dict`, vectorised over the batch.
 
     In "all" mode the result has one row per caption (unbatched and rebatched afterwards).
     """
 
+    read_targets = _TARGET_READERS[tasks.get(config.task).targets]
+    one_row_per_image = tasks.get(config.task).one_row_per_image(config.captions)
+
     def batch_fn(parsed):
-        if config.task == "caption":
-            concepts = _multi_hot(parsed[record_schema.CONCEPT_INDICES], depths["concepts"], "concept")
-            flat_tokens = parsed[record_schema.CAPTION_TOKEN_IDS].values
-            starts, lengths, image_of_row = _caption_spans(parsed, config)
-        else:
-            labels = parsed[record_schema.LABEL_SEQUENCE]
-            concepts = _multi_hot(labels, depths["concepts"], "label")
-            flat_tokens = labels.values + len(record_schema.LABEL_SPECIALS)
-            lengths = _count_per_row(labels)
-            starts, image_of_row = tf.cumsum(lengths, exclusive=True), None
+        concepts, flat_tokens, starts, lengths, image_of_row = read_targets(parsed, depths["concepts"], config)
         per_image = {
             "image_id": parsed[record_schema.IMAGE_ID],
             "concepts": concepts,
@@ -264,7 +281,7 @@ def _batch_fn(config: PipelineConfig, depths: dict):
         for value in per_image.values():
             value.set_shape([batch_size] + value.shape[1:])
         framed = _frame(flat_tokens, starts, lengths, config)
-        if config.task == "caption" and config.captions == "all":
+        if not one_row_per_image:
             per_image = {key: tf.gather(value, image_of_row) for key, value in per_image.items()}
         else:
             for value in framed.values():
@@ -291,14 +308,12 @@ def _check_task(data_dir: str, info: dict, config: PipelineConfig) -> dict:
             "(captions-only); re-convert with `s-cnn-rnn-convert ... --image_dir=IMAGES` or use "
             "read_images=False"
         )
-    vocab_file, depth = (
-        (record_schema.CONCEPTS_FILE, info["num_concepts"]) if config.task == "caption"
-        else (record_schema.LABELS_FILE, info["num_labels"])
-    )
+    task = tasks.get(config.task)
+    depth, _ = task.sizes(info)
     if depth == 0:
         raise ValueError(
-            f"{os.path.join(data_dir, vocab_file)} is empty: this data dir has no "
-            f"{'captions' if config.task == 'caption' else 'labels'} for task={config.task!r}"
+            f"{os.path.join(data_dir, task.concept_vocab_file)} is empty: this data dir has no "
+            f"{task.targets_noun} for task={config.task!r}"
         )
     return {"concepts": depth, "tags": info["num_tags"]}
 
@@ -351,7 +366,7 @@ def make_dataset(data_dir: str, split: str, config: PipelineConfig, skip_example
     depths = _check_task(data_dir, dataset_info(data_dir), config)
     seed = config.seed if config.deterministic else None
     parallel = dict(num_parallel_calls=tf.data.AUTOTUNE, deterministic=config.deterministic)
-    rows_are_images = config.captions == "sample" or config.task == "multilabel"
+    rows_are_images = tasks.get(config.task).one_row_per_image(config.captions)
     records = tf.data.Dataset.zip(_records(shard_paths, config, seed), _randoms(seed))
     if rows_are_images and skip_examples:
         records = records.skip(skip_examples)

@@ -7,6 +7,7 @@ what the directory holds and which checkpoint restores which part is `model_dir.
 import dataclasses
 
 from s_cnn_rnn import model_dir as model_dir_lib
+from s_cnn_rnn import tasks
 from s_cnn_rnn.models import builder
 from s_cnn_rnn.models.config import ModelConfig
 from s_cnn_rnn.vocabulary import Vocabularies
@@ -31,11 +32,14 @@ class TrainedModel:
     checkpoints: dict
 
     @property
+    def task_spec(self) -> tasks.Task:
+        """The task object (`tasks.get(self.task)`): its decoding, metrics and outputs."""
+        return tasks.get(self.task)
+
+    @property
     def output_vocabulary(self):
         """The decoder's token vocabulary: words, or `<pad> <start> <end>` + labels."""
-        if self.task == "caption":
-            return self.vocabularies.words
-        return self.vocabularies.label_sequence_vocabulary()
+        return self.task_spec.output_vocabulary(self.vocabularies)
 
 
 def build_model(model_dir: str) -> tuple[builder.SCnnRnnModel, ModelConfig, str]:

@@ -1,8 +1,9 @@
 """Evaluation of a trained model on a converted split: decoding, the paper's metrics, a report.
 
-`runner.evaluate` decodes and scores, `runner.write_outputs` writes metrics.json and the
-predictions, `report.write_report` renders ground truth beside predictions (HTML + PNG);
-`s_cnn_rnn.evaluate` is the command line (`s-cnn-rnn-evaluate`).
+`runner.evaluate` composes the jobs: `decode_split` (the Annotator over a split), `scoring`
+(the model's task scores it), `tables` (the paper's tables); `outputs.write_outputs` writes
+metrics.json and the predictions, `report.write_report` renders ground truth beside predictions
+(HTML + PNG); `s_cnn_rnn.evaluate` is the command line (`s-cnn-rnn-evaluate`).
 """
 
 from s_cnn_rnn.evaluation.report import write_report

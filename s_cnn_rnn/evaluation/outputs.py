@@ -14,10 +14,13 @@ import tempfile
 
 from s_cnn_rnn import atomic_files
 from s_cnn_rnn import data_dir as data_dir_lib
+from s_cnn_rnn import tasks
 
 METRICS_FILE = "metrics.json"
 PREDICTIONS_FILE = "predictions.jsonl"
 CAPTIONS_RESULTS_FILE = "captions_results.json"
+# A task's extra output (`Task.extra_outputs` key) -> its file name.
+_EXTRA_FILES = {"captions_results": CAPTIONS_RESULTS_FILE}
 
 
 class OutputNotWritableError(ValueError):
@@ -97,9 +100,8 @@ def write_outputs(result, output_dir: str) -> dict[str, str]:
     paths = {"metrics": os.path.join(output_dir, METRICS_FILE),
              "predictions": os.path.join(output_dir, PREDICTIONS_FILE)}
     atomic_files.write_text(paths["predictions"], "".join(json.dumps(entry) + "\n" for entry in result.predictions))
-    if result.task == "caption":
-        paths["captions_results"] = os.path.join(output_dir, CAPTIONS_RESULTS_FILE)
-        coco_results = [{"image_id": entry["image_id"], "caption": entry["caption"]} for entry in result.predictions]
-        atomic_files.write_text(paths["captions_results"], json.dumps(coco_results, indent=1) + "\n")
+    for key, payload in tasks.get(result.task).extra_outputs(result.predictions).items():
+        paths[key] = os.path.join(output_dir, _EXTRA_FILES[key])
+        atomic_files.write_text(paths[key], json.dumps(payload, indent=1) + "\n")
     atomic_files.write_text(paths["metrics"], json.dumps(result.summary, indent=2) + "\n")
     return paths

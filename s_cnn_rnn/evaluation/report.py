@@ -18,15 +18,13 @@ import os
 import textwrap
 
 from s_cnn_rnn import atomic_files
+from s_cnn_rnn import tasks
+from s_cnn_rnn.tasks import caption as caption_task
 from s_cnn_rnn.evaluation import references as references_lib
 from s_cnn_rnn.evaluation import runner
 
-# The commonest English function words, left out of the concepts the caption report lists (the
-# one place this list lives; the predictions file keeps every concept).
-STOP_WORDS = ("a", "an", "the", "of", "in", "on", "at", "to", "with", "and", "is", "are", "it", "its", "for",
-              "by", "from", "that", "this", "there", "some")
-# Concepts listed per image in the caption report.
-REPORT_CONCEPTS = 5
+# The function words left out of the caption report's concepts (kept with the caption task).
+STOP_WORDS = caption_task.STOP_WORDS
 
 _CSS = """
 body { font-family: sans-serif; margin: 1.5em; }
@@ -41,31 +39,8 @@ dd { margin-left: 0.5em; }
 
 
 def _panels(result: runner.EvaluationResult, entry: dict) -> list[tuple[str, list[tuple[str, str]]]]:
-    """One image's sections: [(heading, [(text, css class), ...]), ...]."""
-    if result.task == "caption":
-        sections = [("Ground truth", [(text, "") for text in entry["references"]] or [("(none)", "missing")]),
-                    (f"Prediction (beam {result.summary['decoding']['beam_width']})", [(entry["caption"], "")])]
-        if entry.get("concepts"):
-            shown = [(concept, score) for concept, score in zip(entry["concepts"], entry["concept_scores"])
-                     if concept not in STOP_WORDS][:REPORT_CONCEPTS]
-            sections.append((f"Concept layer, top {len(shown)} without function words",
-                             [(", ".join(f"{concept} {score:.2f}" for concept, score in shown) or "(none)", "")]))
-        return sections
-    truth = set(entry["ground_truth"])
-
-    def marked(labels):
-        return [(label, "hit" if label in truth else "miss") for label in labels]
-
-    truth_items = [(label, "") for label in entry["ground_truth"]] or [("(none)", "missing")]
-    sections = [("Ground truth (rare first)", truth_items)]
-    rows = result.summary.get("rows", {})
-    if "concept_labels" in entry:
-        heading = f"Concept layer (top {len(entry['concept_labels'])}, by score)"
-        sections.append((heading, marked(entry["concept_labels"])))
-    if "decoded" in rows:
-        sections.append((f"{result.summary['model_name']} (emitted order)",
-                         marked(entry["labels"]) or [("(no label)", "missing")]))
-    return sections
+    """One image's sections: [(heading, [(text, css class), ...]), ...], as the task lays them out."""
+    return tasks.get(result.task).report_panels(result.summary, entry)
 
 
 def _html_page(result: runner.EvaluationResult, entries: list, jpegs: dict, predictions_link: str | None) -> str:
@@ -78,7 +53,7 @@ def _html_page(result: runner.EvaluationResult, entries: list, jpegs: dict, pred
                  f'alt="image {entry["image_id"]}">' if jpeg else '<p class="missing">(no image stored)</p>')
         sections = []
         for heading, items in _panels(result, entry):
-            joiner = "<br>" if result.task == "caption" else ", "
+            joiner = tasks.get(result.task).report_joiners[0]
             body = joiner.join(f'<span class="{css}">{html.escape(text)}</span>' for text, css in items)
             sections.append(f"<dt>{html.escape(heading)}</dt><dd>{body}</dd>")
         image_id = entry["image_id"]
@@ -87,10 +62,7 @@ def _html_page(result: runner.EvaluationResult, entries: list, jpegs: dict, pred
         figures.append(f'<figure class="item" id="image-{image_id}" data-image-id="{image_id}">{image}<figcaption>'
                        f'<b><a href="#image-{image_id}">image {image_id}</a></b>{source}'
                        f'<dl>{"".join(sections)}</dl></figcaption></figure>')
-    note = ""
-    if result.task == "caption":
-        note = (f"<p>Concepts: the concept layer's {REPORT_CONCEPTS} most probable, with their probabilities, "
-                f"leaving out the function words {html.escape(', '.join(STOP_WORDS))}.</p>\n")
+    note = tasks.get(result.task).report_note()
     return (
         f'<!DOCTYPE html>\n<html><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
         f"<style>{_CSS}</style></head><body>\n<h1>{html.escape(title)}</h1>\n"
@@ -123,7 +95,7 @@ def _png_grid(result: runner.EvaluationResult, entries: list, jpegs: dict, path:
         image_axis.set_title(f"image {entry['image_id']}", fontsize=9)
         lines = []
         for heading, items in _panels(result, entry):
-            text = (" | " if result.task == "caption" else ", ").join(item for item, _ in items)
+            text = tasks.get(result.task).report_joiners[1].join(item for item, _ in items)
             lines.append(textwrap.fill(f"{heading}: {text}", width=44, max_lines=4, placeholder=" ..."))
         text_axis.text(0.0, 1.0, "\n".join(lines), va="top", ha="left", fontsize=7, transform=text_axis.transAxes)
     figure.tight_layout()

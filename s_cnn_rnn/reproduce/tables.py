@@ -9,7 +9,7 @@ import dataclasses
 import os
 
 from s_cnn_rnn import data_dir as data_dir_lib
-from s_cnn_rnn import record_schema
+from s_cnn_rnn import tasks
 from s_cnn_rnn.reproduce import paper_results
 
 # The row every other row is compared with, seed by seed.
@@ -121,10 +121,9 @@ def missing_requirement(table: Table, row: Row, data_dir: str) -> str | None:
     vocab = os.path.join(data_dir, "vocab")
     if not info["has_images"]:
         return f"the data has no images (captions-only records, {data_dir}/manifest.json)"
-    if table.task == "multilabel" and info["num_labels"] == 0:
-        return f"the data has no labels ({os.path.join(data_dir, record_schema.LABELS_FILE)} is empty)"
-    if table.task == "caption" and info["vocab_size"] <= len(record_schema.WORD_SPECIALS):
-        return f"the data has no captions ({os.path.join(data_dir, record_schema.WORDS_FILE)} has no words)"
+    task = tasks.get(table.task)
+    if task.sizes(info)[0] == 0:
+        return f"the data has no {task.targets_noun} ({os.path.join(data_dir, task.concept_vocab_file)} is empty)"
     if "tags" in row.needs and info["num_tags"] == 0:
         return (f"needs user tags (Tag1K) and the data has none ({vocab}/tags.txt is empty): convert with "
                 "--user_tags_json or the NUS-WIDE layout")

@@ -187,8 +187,7 @@ def _model_info(trained: inference.TrainedModel, functions: ServingFunctions, mo
         "pixel_scaling": config.preprocessing_mode,
         "uses_tags": functions.uses_tags,
         "decoding": {
-            "method": ("beam_search" if trained.task == "caption" else "greedy") if config.has_decoder else "top_k",
-            "beam_width": beam_width if trained.task == "caption" else 1,
+            **trained.task_spec.serving_decoding(config.has_decoder, beam_width),
             "max_length": annotator.max_length,
             "length_normalization": annotator.length_normalization,
         },

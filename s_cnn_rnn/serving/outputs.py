@@ -26,17 +26,12 @@ OUTPUT_DOCS = {
 
 def concept_vocabulary(trained: TrainedModel) -> list[str]:
     """The tokens of the concept layer: caption concepts, or the labels for multi-label."""
-    vocabularies = trained.vocabularies
-    return vocabularies.concepts.tokens if trained.task == "caption" else vocabularies.labels.tokens
+    return trained.task_spec.concept_tokens(trained.vocabularies)
 
 
 def output_names(trained: TrainedModel) -> list[str]:
     """The outputs `string_outputs` gives for this model, in `OUTPUT_DOCS` order."""
-    names = []
-    if trained.task == "multilabel":
-        names += ["labels", "label_scores", "num_labels"]
-    elif trained.config.has_decoder:
-        names += ["captions", "log_probs"]
+    names = trained.task_spec.output_names(trained.config)
     if trained.config.has_concept_loss:
         names += ["concept_probs", "top_concepts", "top_concept_probs"]
     return names
@@ -48,7 +43,7 @@ def _before_length(token_ids, lengths) -> tf.Tensor:
     return positions < tf.expand_dims(lengths, -1)
 
 
-def _labels(raw: dict, label_tokens: list[str]) -> dict:
+def label_strings(raw: dict, label_tokens: list[str]) -> dict:
     """Greedy label sequences `[B, T]` (label index + 3, END at lengths[b]) -> strings."""
     table = tf.constant([""] * len(record_schema.LABEL_SPECIALS) + label_tokens)  # [num_labels + 3]
     token_ids, lengths = raw["token_ids"], tf.cast(raw["lengths"], tf.int32)
@@ -60,7 +55,7 @@ def _labels(raw: dict, label_tokens: list[str]) -> dict:
     }
 
 
-def _top_k_labels(raw: dict, label_tokens: list[str]) -> dict:
+def top_k_label_strings(raw: dict, label_tokens: list[str]) -> dict:
     """Fixed-length model (cnn_logistic, SPEC I3): its top_k labels, most probable first."""
     table = tf.constant(label_tokens)
     indices = raw["top_k_indices"]  # [B, top_k]
@@ -71,7 +66,7 @@ def _top_k_labels(raw: dict, label_tokens: list[str]) -> dict:
     }
 
 
-def _captions(raw: dict, word_tokens: list[str]) -> dict:
+def caption_strings(raw: dict, word_tokens: list[str]) -> dict:
     """Beams `[B, beam, T]` (END excluded) -> space-joined captions `[B, beam]`."""
     table = tf.constant(word_tokens)  # [V]
     token_ids, lengths = raw["token_ids"], tf.cast(raw["lengths"], tf.int32)
@@ -111,15 +106,7 @@ def string_outputs(raw: dict, trained: TrainedModel) -> dict:
       string `[B, beam]`, "log_probs" float32 `[B, beam]`; with a concept layer also
       "concept_probs" `[B, k]`, "top_concepts" / "top_concept_probs" `[B, top_k]`.
     """
-    vocabularies = trained.vocabularies
-    outputs = {}
-    if trained.task == "multilabel":
-        if trained.config.has_decoder:
-            outputs.update(_labels(raw, vocabularies.labels.tokens))
-        else:
-            outputs.update(_top_k_labels(raw, vocabularies.labels.tokens))
-    elif trained.config.has_decoder:
-        outputs.update(_captions(raw, vocabularies.words.tokens))
+    outputs = trained.task_spec.serving_outputs(raw, trained)  # the task's labels or captions
     if "concept_probs" in raw:
         outputs.update(_concepts(raw, concept_vocabulary(trained)))
     return outputs

@@ -143,16 +143,7 @@ class Predictor:
             tokens = outputs_lib.concept_vocabulary(trained)
             for entry, indices, probs in zip(per_image, raw["top_k_indices"], raw["top_k_probs"]):
                 entry["concepts"] = [(tokens[int(i)], float(p)) for i, p in zip(indices, probs)]
-        if trained.task == "multilabel":
-            if trained.config.has_decoder:
-                decoded = inference.label_lists(raw, trained.vocabularies)
-            else:  # fixed-length model (SPEC I3): its top-3 labels
-                decoded = [entry["concepts"] for entry in per_image]
-            for entry, labels in zip(per_image, decoded):
-                entry["labels"] = labels
-        elif trained.config.has_decoder:
-            for entry, captions in zip(per_image, inference.caption_lists(raw, trained.vocabularies)):
-                entry["captions"] = captions
+        trained.task_spec.prediction_entries(raw, trained, per_image)  # "labels" or "captions"
         return per_image
 
     def annotate_arrays(self, images: np.ndarray, tags: np.ndarray | None = None) -> list[dict]:

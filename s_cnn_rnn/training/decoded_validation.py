@@ -35,29 +35,22 @@ import tensorflow as tf
 from absl import logging
 
 from s_cnn_rnn import atomic_files
-from s_cnn_rnn import record_schema
 from s_cnn_rnn import inference
-from s_cnn_rnn.metrics import caption_scores
+from s_cnn_rnn import tasks
 from s_cnn_rnn.metrics import multilabel
+from s_cnn_rnn.tasks import caption as caption_task
 
 BEST_DIR = "best"
 BEST_FILE = "best.json"
 AUTO = "auto"
 # SPEC I3: the concept layer read as a fixed-length classifier predicts its 3 best.
 CONCEPT_TOP_K = 3
-# Caption metric groups scored without Java (METEOR needs it) -> the keys they give.
-_CAPTION_GROUPS = ("Bleu", "ROUGE_L", "CIDEr")
-_CAPTION_KEYS = ("Bleu_4", "ROUGE_L", "CIDEr")
-PYTHON_TOKENIZER_SUFFIX = "_pytok"
+PYTHON_TOKENIZER_SUFFIX = caption_task.PYTHON_TOKENIZER_SUFFIX
 
 
 def default_metric(stage: str, task: str) -> str:
     """The history key a stage's best checkpoint is chosen by when the flag says "auto"."""
-    if stage == "cnn" and task == "multilabel":
-        return "val_concept_O-F1"
-    if stage != "joint":
-        return "val_loss"
-    return "val_CIDEr" + PYTHON_TOKENIZER_SUFFIX if task == "caption" else "val_O-F1"
+    return tasks.get(task).best_metrics.get(stage, "val_loss")
 
 
 def lower_is_better(metric: str) -> bool:
@@ -188,21 +181,7 @@ class DecodedValidation:
             scores.update({f"val_concept_{key}": concept[key] for key in ("C-F1", "O-F1")})
         if "token_ids" not in decoded:
             return scores
-        if self.trained.task == "multilabel":
-            sequences = [ids[:length] for ids, length in zip(decoded["token_ids"], decoded["lengths"])]
-            predicted = multilabel.sequences_to_multi_hot(
-                sequences, truth.shape[1], offset=len(record_schema.LABEL_SPECIALS),
-                end_id=record_schema.END_ID)
-            decoded_scores = multilabel.multilabel_metrics(truth, predicted, "pooled")
-            scores.update({f"val_{key}": decoded_scores[key] for key in ("C-F1", "O-F1")})
-            return scores
-        beams = inference.caption_lists(decoded, self.trained.vocabularies)
-        results = {int(i): (b[0][0] if b else "") for i, b in zip(decoded["image_id"], beams)
-                   if self._references.get(int(i))}
-        if results:
-            caption = caption_scores.score_captions({i: self._references[i] for i in results}, results,
-                                                    metrics=_CAPTION_GROUPS, python_tokenizer=True)
-            scores.update({f"val_{key}{PYTHON_TOKENIZER_SUFFIX}": caption[key] for key in _CAPTION_KEYS})
+        scores.update(self.trained.task_spec.validation_scores(decoded, self.trained, self._references))
         return scores
 
     # ----------------------------------------------------------------- the hook

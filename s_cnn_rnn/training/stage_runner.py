@@ -15,6 +15,7 @@ from s_cnn_rnn import inference
 from s_cnn_rnn import input_pipeline
 from s_cnn_rnn import model_dir as model_dir_lib
 from s_cnn_rnn.evaluation import references as references_lib
+from s_cnn_rnn import tasks
 from s_cnn_rnn.models import builder
 from s_cnn_rnn.models import variants
 from s_cnn_rnn.models.config import ModelConfig
@@ -42,7 +43,7 @@ class TrainOptions:
     # Where checkpoints, config and vocabularies go.
     model_dir: str = dataclasses.field(metadata={"path": True})
     # Captioning or multi-label classification.
-    task: str = dataclasses.field(metadata={"choices": ("caption", "multilabel")})
+    task: str = dataclasses.field(metadata={"choices": tasks.NAMES})
     # The ModelConfig without its data-dependent sizes (filled from the data).
     model: ModelConfig = dataclasses.field(metadata={"flag": None})
     # One StageSettings per stage name.
@@ -86,13 +87,11 @@ class TrainOptions:
 def complete_model_config(options: TrainOptions) -> ModelConfig:
     """Fills the sizes that come from the data (k, vocabulary, tags) into the ModelConfig."""
     info = input_pipeline.dataset_info(options.data_dir)
-    if options.task == "caption":
-        num_concepts, vocab_size = info["num_concepts"], info["vocab_size"]
-    else:
-        num_concepts, vocab_size = info["num_labels"], info["num_label_tokens"]
+    task = tasks.get(options.task)
+    num_concepts, vocab_size = task.sizes(info)
     if num_concepts == 0:
         raise errors.OptionError(
-            f"{options.data_dir} has no {'concepts' if options.task == 'caption' else 'labels'} for "
+            f"{options.data_dir} has no {task.concepts_noun} for "
             f"--task={options.task}; convert a dataset that has them or change --task."
         )
     return dataclasses.replace(
@@ -210,7 +209,7 @@ def _train_locked(options: TrainOptions, strategy, requested: tuple[str, ...], w
             model_dir_lib.save_config(options.model_dir, config_dict)
         model_dir_lib.save_summary(options.model_dir, model.summary())
     references = None
-    if has_val and options.task == "caption" and options.validation_decode_examples > 0:
+    if has_val and tasks.get(options.task).validation_needs_references and options.validation_decode_examples > 0:
         references = {r.image_id: list(r.captions) for r in references_lib.read_split(options.data_dir, options.val_split)}
     results = {}
     for stage in requested:
