@@ -8,8 +8,8 @@ tf.function, and inside the exported SavedModel. Restoring the model from its di
 
 import tensorflow as tf
 
-from s_cnn_rnn import decoding
 from s_cnn_rnn import record_schema
+from s_cnn_rnn import tasks
 from s_cnn_rnn.trained_model import TrainedModel
 from s_cnn_rnn.trained_model import load_trained_model  # noqa: F401  (re-exported)
 from s_cnn_rnn.vocabulary import Vocabularies
