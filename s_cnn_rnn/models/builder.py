@@ -1,4 +1,4 @@
-"""`build_model(config) -> SCnnRnnModel`: one builder for every variant of `config.py`'s table.
+"""`build_model(config) -> SCnnRnnModel`: one builder for every variant record of `variants.py`.
 
 The models are functional Keras graphs (`keras.Model(inputs, outputs)`) over ONE set of layer
 instances, so every stage trains the graph it needs and decoding uses exactly the same weights:
