@@ -29,7 +29,7 @@ from s_cnn_rnn.training import trainer
 flags.disclaim_key_flags()
 
 # Defaults of --<stage>_train_steps (the paper's schedules set their own in flags/).
-STAGE_DEFAULT_STEPS = {"cnn": 30000, "rnn": 100000, "joint": 50000}
+STAGE_DEFAULT_STEPS = {"tags": 10000, "cnn": 30000, "rnn": 100000, "decoder": 100000, "joint": 50000}
 # StageSettings fields with one flag per stage; --cnn_head_steps exists for the cnn stage only.
 PER_STAGE_FIELDS = ("train_steps", "learning_rate", "optimizer")
 # ModelConfig fields that come from the data or stay at their defaults (no flag).

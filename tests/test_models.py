@@ -256,15 +256,18 @@ def test_tag_model_requires_tags():
         model(batch)
 
 
-def test_freeze_cnn_leaves_only_tag_mlp_and_decoder_trainable():
+def test_freeze_cnn_freezes_the_backbone_only():
+    """T7 "Fix": the CNN subnet keeps its weights; the concept layer above it, the tag MLP and the
+    decoder learn (issue 9, point 1)."""
     model = models.build_model(tiny_config(use_tags=True, num_tags=NUM_TAGS, freeze_cnn=True))
     trainable = {id(variable) for variable in model.trainable_variables}
-    frozen = model.concept_cnn.backbone.weights + model.concept_cnn.concept_layer.weights
+    frozen = model.concept_cnn.backbone.weights
     assert frozen and not any(id(variable) in trainable for variable in frozen)
-    for layer in (model.concept_cnn.tag_mlp, model.decoder):
+    for layer in (model.concept_cnn.concept_layer, model.concept_cnn.tag_mlp, model.decoder):
         assert layer.trainable_weights and all(id(v) in trainable for v in layer.trainable_weights)
     head = {id(variable) for variable in model.concept_cnn.head_variables()}
-    assert head == {id(variable) for variable in model.concept_cnn.tag_mlp.trainable_variables}
+    assert head == {id(variable) for variable in model.concept_cnn.concept_layer.trainable_variables
+                    + model.concept_cnn.tag_mlp.trainable_variables}
 
 
 def test_head_variables_are_the_concept_layer_and_tag_mlp():

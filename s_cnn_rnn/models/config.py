@@ -61,7 +61,8 @@ class ModelConfig:
     num_tags: int = 0
     # Hidden ReLU layer of the tag MLP (M8: 256).
     tag_hidden_units: int = 256
-    # T7 "Fix": the backbone and the image concept layer are not trained (the tag MLP is).
+    # T7 "Fix": the backbone is not trained (BatchNorm in inference mode); the concept layer, tag MLP
+    # and decoder are.
     freeze_cnn: bool = False
     # Dropout rate on pooled features, word embeddings and LSTM outputs (training only).
     dropout: float = 0.0

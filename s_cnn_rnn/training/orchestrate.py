@@ -14,6 +14,7 @@ from absl import logging
 from s_cnn_rnn import errors
 from s_cnn_rnn import input_pipeline
 from s_cnn_rnn.models import builder
+from s_cnn_rnn.models import variants
 from s_cnn_rnn.models.config import ModelConfig
 from s_cnn_rnn.training import chief
 from s_cnn_rnn.training import locks
@@ -32,8 +33,8 @@ class TrainOptions:
       OptionError: on construction, a value that makes no sense.
     """
 
-    # Which stage to train: cnn | rnn | joint | all (the variant's stages in order).
-    stage: str = dataclasses.field(metadata={"choices": ("cnn", "rnn", "joint", "all")})
+    # Which stage to train: tags | cnn | rnn | decoder | joint | all (the variant's stages in order).
+    stage: str = dataclasses.field(metadata={"choices": stages.STAGES + ("all",)})
     # The converter's output directory.
     data_dir: str = dataclasses.field(metadata={"path": True})
     # Where checkpoints, config and vocabularies go.
@@ -157,24 +158,32 @@ def _latest(model_dir: str, stage: str) -> str | None:
     return tf.train.latest_checkpoint(os.path.join(model_dir, stage, "checkpoints"))
 
 
+def _checkpoint_parts(model) -> dict:
+    """{part name of `Stage.starts_from`: the model's checkpoint items of that part}."""
+    return {"cnn": model.cnn_checkpoint_items, "decoder": model.decoder_checkpoint_items,
+            "tag_mlp": lambda: {"concept_cnn": {"tag_mlp": model.tag_mlp_checkpoint_items()["tag_mlp"]}}}
+
+
 def _initializer(options: TrainOptions, model, stage: str):
-    """The joint stage starts from the cnn and rnn stages' final weights (T6)."""
-    if stage != "joint":
+    """A stage starts from the parts its record names, out of the earlier stages' final
+    checkpoints (`variants.Stage.starts_from`: joint from cnn and rnn/decoder, T6; cnn's tag MLP
+    from tags, M8; decoder from cnn)."""
+    run_stages = stages.stages_for_variant(model.config.variant, model.config.use_tags)
+    sources = [(previous, part) for previous, part in variants.STAGES[stage].starts_from if previous in run_stages]
+    if not sources:
         return None
-    variant_stages = stages.stages_for_variant(model.config.variant)
 
     def initialize():
-        for previous, items in (("cnn", model.cnn_checkpoint_items()), ("rnn", model.decoder_checkpoint_items())):
-            if previous not in variant_stages:
-                continue
+        for previous, part in sources:
             path = _latest(options.model_dir, previous)
             if path is None:
                 raise FileNotFoundError(
-                    f"the joint stage starts from the {previous} stage, but {options.model_dir}/{previous} "
+                    f"the {stage} stage starts from the {previous} stage, but {options.model_dir}/{previous} "
                     f"has no checkpoint: run --stage={previous} (or --stage=all) first."
                 )
+            items = _checkpoint_parts(model)[part]()
             tf.train.Checkpoint(**items).read(path).assert_existing_objects_matched().expect_partial()
-            logging.info("joint stage initialised from %s", path)
+            logging.info("%s stage: %s initialised from %s", stage, part, path)
 
     return initialize
 
@@ -185,9 +194,10 @@ def train(options: TrainOptions) -> dict:
     runtime.set_precision(options.mixed_precision)
     strategy = runtime.make_strategy(options.distribution)
     os.makedirs(options.model_dir, exist_ok=True)
-    requested = stages.stages_for_variant(options.model.variant) if options.stage == "all" else (options.stage,)
+    variant, use_tags = options.model.variant, options.model.use_tags
+    requested = stages.stages_for_variant(variant, use_tags) if options.stage == "all" else (options.stage,)
     for stage in requested:
-        stages.check_stage(stage, options.model.variant)
+        stages.check_stage(stage, variant, use_tags)
     writer = chief.is_chief(strategy)
     with contextlib.ExitStack() as held:
         if writer:  # every stage this run trains, locked before anything is written
