@@ -49,7 +49,7 @@ ROWS = {
 # The tiny model every row is shrunk to (the rest of each flagfile stays).
 TINY = ("--backbone=small_cnn", "--backbone_weights=none", "--image_size=32", "--small_cnn_width=8",
         "--embedding_dim=16", "--lstm_units=16", "--batch_size=4", "--train_steps=2", "--log_every=1",
-        "--validate_every=0", "--checkpoint_every=1")
+        "--validate_every=0")
 TINY_MODEL = dict(backbone="small_cnn", backbone_weights="none", image_size=32, small_cnn_width=8,
                   embedding_dim=16, lstm_units=16)
 
@@ -191,7 +191,7 @@ def test_fix_keeps_every_backbone_weight_and_trains_the_concept_layer(tiny_synth
     weights_file = str(tmp_path / "start.weights.h5")
     start.save_weights(weights_file)
     model_dir = tmp_path / "model"
-    args = [arg for arg in TINY if not arg.startswith("--backbone_weights")]
+    args = [arg for arg in TINY if not arg.startswith("--backbone_weights")] + ["--checkpoint_every=1"]
     done = subprocess.run(
         [sys.executable, "-m", "s_cnn_rnn.train", f"--flagfile={FLAGS_DIR / 'nuswide_ours_tag1k_fix.flags'}", *args,
          f"--backbone_weights={weights_file}", f"--data_dir={tiny_synthetic_data}", f"--model_dir={model_dir}"],
