@@ -71,9 +71,10 @@ def load_trained_model(model_dir: str) -> TrainedModel:
         restored["all"] = joint
     else:
         variant_stages = config.variant_record.stages
-        parts = [("cnn", model.cnn_checkpoint_items())]
+        # The feature variants' decoder stage holds their decoder (and the CNN it was trained on).
+        parts = [("cnn" if "cnn" in variant_stages else "decoder", model.cnn_checkpoint_items())]
         if config.has_decoder:
-            parts.append(("rnn", model.decoder_checkpoint_items()))
+            parts.append(("rnn" if "rnn" in variant_stages else "decoder", model.decoder_checkpoint_items()))
         for stage, items in parts:
             path = _latest(model_dir, stage) if stage in variant_stages else None
             if path is None:
