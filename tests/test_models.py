@@ -62,7 +62,7 @@ def test_config_defaults_follow_the_paper():
 @pytest.mark.parametrize("variant, concept_loss, decoder, bridge_input, bridge_mode", [
     ("s_cnn_rnn", True, True, "concepts", "initial_state"),
     ("nic_f", False, True, "features", "step_zero_input"),
-    ("nic_deeply", True, True, "features", "step_zero_input"),
+    ("nic_deeply", True, True, "features", "initial_state"),
     ("cnn_logistic", True, False, None, None),
     ("ria", False, True, "features", "initial_state"),
 ])
@@ -155,7 +155,7 @@ def test_s_cnn_rnn_bridge_reads_concept_probabilities():
 
 
 # Embedding 5 != LSTM 8: the step-zero bridge projects into word space, the initial-state one to h.
-@pytest.mark.parametrize("variant, bridge_units", [("nic_f", 5), ("nic_deeply", 5), ("ria", 8)])
+@pytest.mark.parametrize("variant, bridge_units", [("nic_f", 5), ("nic_deeply", 8), ("ria", 8)])
 def test_feature_variants_bridge_reads_pooled_features(variant, bridge_units):
     model = models.build_model(tiny_config(variant=variant, embedding_dim=5))
     batch = tiny_batch()
@@ -333,7 +333,7 @@ def test_imagenet_download_failure_names_the_alternatives(monkeypatch):
     # keras.applications fetches through this module attribute; no network is touched.
     monkeypatch.setattr(keras.src.utils.file_utils, "get_file", offline_get_file)
     with pytest.raises(models.BackboneWeightsError) as raised:
-        models.build_backbone("vgg16", "imagenet", image_size=32)
+        models.build_backbone("vgg16_pool5", "imagenet", image_size=32)
     message = str(raised.value)
     assert "download failed" in message and "URL fetch failure" in message
     assert "--backbone_weights=none" in message and "--backbone_weights=PATH" in message

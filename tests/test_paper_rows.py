@@ -240,3 +240,37 @@ def test_vgg16_reads_fc2():
 def test_optimizers_take_tf1_epsilon():
     assert trainer.make_optimizer("rmsprop", 1e-4, 0.0, "float32").epsilon == pytest.approx(1e-10)
     assert trainer.make_optimizer("adam", 1e-4, 0.0, "float32").epsilon == pytest.approx(1e-8)
+
+
+def test_without_a_flagfile_the_data_dirs_dataset_gets_the_papers_settings(tiny_synthetic_data, tmp_path):
+    import json  # pylint: disable=import-outside-toplevel
+    import shutil  # pylint: disable=import-outside-toplevel
+
+    nuswide = tmp_path / "nuswide"
+    shutil.copytree(tiny_synthetic_data, nuswide)
+    manifest = json.loads((nuswide / "manifest.json").read_text())
+    (nuswide / "manifest.json").write_text(json.dumps(dict(manifest, dataset="nuswide")))
+    values = flags.FlagValues()
+    defined = train_flags.define(values)
+    command_line.parse_flags(["s-cnn-rnn-train", f"--data_dir={nuswide}", "--model_dir=/m", "--cnn_train_steps=7"],
+                             "s-cnn-rnn-train", values)
+    options = defined.options()
+    paper, _ = _parse_row("nuswide_ours.flags", "--data_dir=/d", "--model_dir=/m")
+    assert (options.task, options.model.backbone, options.model.lstm_activation, options.model.embedding_dim) == (
+        "multilabel", "vgg16", "relu", 256)
+    for stage in ("tags", "cnn", "rnn", "decoder", "joint"):
+        assert options.stage_settings[stage].learning_rate == paper[f"{stage}_learning_rate"].value, stage
+    assert options.stage_settings["cnn"].train_steps == 7  # what the command line says still wins
+    assert values["task"].value == "caption"  # the flags themselves keep their defaults
+    # The synthetic dataset belongs to no table: the flags' own defaults.
+    command_line.parse_flags(["s-cnn-rnn-train", f"--data_dir={tiny_synthetic_data}", "--model_dir=/m"],
+                             "s-cnn-rnn-train", values)
+    assert defined.options().task == "caption"
+
+
+def test_vgg16_imagenet_fc_layers_need_224_pixels():
+    with pytest.raises(ValueError, match="needs 224 px"):
+        ModelConfig(backbone="vgg16", backbone_weights="imagenet", image_size=96)
+    with pytest.raises(ValueError, match="needs 224 px"):
+        backbones.build_backbone("vgg16", "imagenet", image_size=96)
+    assert ModelConfig(backbone="vgg16_pool5", backbone_weights="imagenet", image_size=96).image_size == 96

@@ -63,6 +63,9 @@ def build_backbone(name: str, weights: str = "none", image_size: Optional[int] =
         raise ValueError(
             f"{name} has no ImageNet weights: use --backbone_weights=none or a .weights.h5 "
             f"path saved from a {name} backbone")
+    if weights == "imagenet" and spec.feature_layer != backbone_specs.POOLED and size != spec.default_image_size:
+        raise ValueError(f"{name}'s ImageNet {spec.feature_layer} layer needs {spec.default_image_size} px images, "
+                         f"got {size}: use image_size={spec.default_image_size} or a pooled backbone")
     if spec.keras_application is None:
         model = _small_cnn(input_shape, width)
     else:
