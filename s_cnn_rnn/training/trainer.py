@@ -93,7 +93,7 @@ OPTIMIZERS = ("rmsprop", "adam", "sgd")
 # TF1's defaults where Keras' differ (the paper trained with TF1 RMSProp: decay 0.9, no momentum,
 # epsilon 1e-10; Keras' RMSprop has rho 0.9 and epsilon 1e-7). One difference stays: TF1 starts
 # the mean-square accumulator at 1, Keras at 0, and no constructor argument changes it
-# (BUILD_NOTES D-12).
+# (BUILD_NOTES D-10).
 TF1_EPSILON = {"rmsprop": 1e-10, "adam": 1e-8}
 
 
