@@ -134,6 +134,12 @@ class ModelConfig:
             raise ModelConfigError(
                 f"{self.backbone} has no ImageNet weights: use --backbone_weights=none (or a .weights.h5 "
                 f"path saved from a {self.backbone} backbone)")
+        expected = self.backbone_spec.pixel_scaling
+        if weights != "none" and self.preprocessing_mode != expected:
+            raise ModelConfigError(
+                f"{self.backbone} with pretrained weights expects {expected!r} image preprocessing, "
+                f"got preprocessing={self.preprocessing!r}; drop the override or use "
+                "--backbone_weights=none")
         spec = self.backbone_spec
         if (weights == "imagenet" and spec.feature_layer != backbone_specs.POOLED
                 and self.resolved_image_size != spec.default_image_size):
@@ -141,12 +147,6 @@ class ModelConfig:
                 f"{self.backbone}'s ImageNet {spec.feature_layer} layer needs {spec.default_image_size} px images, "
                 f"got image_size={self.image_size}; drop --image_size, or use --backbone_weights=none "
                 f"(or a pooled backbone such as vgg16_pool5)")
-        expected = self.backbone_spec.pixel_scaling
-        if weights != "none" and self.preprocessing_mode != expected:
-            raise ModelConfigError(
-                f"{self.backbone} with pretrained weights expects {expected!r} image preprocessing, "
-                f"got preprocessing={self.preprocessing!r}; drop the override or use "
-                "--backbone_weights=none")
 
     # ----------------------------------------------------------------------------- derived values
     @property

@@ -110,7 +110,7 @@ class Variant:
       concept_loss: it has the k-unit concept layer trained with L_u.
       accepts_tags: `use_tags` may be set (the tag MLP's logits add to the concept logits).
       has_decoder: it has the LSTM decoder (and so emits sequences).
-      stages: what `--stage=all` runs, in order.
+      stages: what `--stage=all` runs, in order (the tags stage only with `use_tags`: `stages_to_run`).
     """
 
     name: str
