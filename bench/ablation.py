@@ -148,7 +148,8 @@ def snapshot_flagfiles(output_dir: str, tasks: list) -> dict:
 
 def plan_runs(tasks: list, keys: list, seeds: list, steps_by_task: dict) -> list:
     """[(task, variant key, seed, budget)], seed-major so that a partial ablation is balanced."""
-    return [(task, key, seed, worker.variant_budget(worker.VARIANTS[key][0], steps_by_task[task]))
+    return [(task, key, seed, worker.variant_budget(worker.VARIANTS[key][0], steps_by_task[task],
+                                                    use_tags=worker.VARIANTS[key][1]))
             for task in tasks for seed in seeds for key in keys if key in worker.VARIANTS_BY_TASK[task]]
 
 

@@ -43,8 +43,13 @@ VARIANTS_BY_TASK = {
     "caption": tuple(key for key, (variant, use_tags) in VARIANTS.items()
                      if variants.get(variant).has_decoder and not use_tags),
 }
-# The stages each --variant runs (its record).
-STAGES_OF = {name: variants.get(name).stages for name, _ in VARIANTS.values()}
+# The stages each --variant runs without tags (its record; `variant_budget` adds the tags stage).
+STAGES_OF = {name: variants.stages_to_run(name, use_tags=False) for name, _ in VARIANTS.values()}
+# Stages that pretrain one part (the tag MLP, the decoder) outside the image-step budget C + J; the
+# decoder stage (NIC-F, NIC-deeply) reads images but is the feature variants' stage 2, so it gets R.
+PRETRAINING = ("tags", "rnn", "decoder")
+# The step counts a flagfile must give (tags and decoder default to R).
+REQUIRED_STEPS = ("cnn", "rnn", "joint")
 FLAGFILES = {"multilabel": "flags/demo_multilabel.flags", "caption": "flags/demo_caption.flags"}
 STAGE_ORDER = variants.STAGE_ORDER
 VALIDATIONS_PER_RUN = 10  # validation records over a run's image steps
@@ -56,25 +61,28 @@ DONE_FILE = "train_done.json"
 
 
 def scaled_steps(flagfile: str, scale: float) -> dict:
-    """{"cnn": C, "rnn": R, "joint": J}: the flagfile's stage steps times `scale` (each >= 1).
+    """{stage: steps} ("cnn": C, "rnn": R, "joint": J, ...): the flagfile's stage steps times `scale`
+    (each >= 1).
 
     The flagfile is parsed by absl with the training flags (nested flagfiles included).
     """
     values = parse_train_flagfile(flagfile)
     if values["train_steps"].present:
         raise ValueError(f"{flagfile} sets --train_steps; the ablation needs per-stage --<stage>_train_steps")
-    missing = [f"--{stage}_train_steps" for stage in STAGE_ORDER if not values[f"{stage}_train_steps"].present]
+    missing = [f"--{stage}_train_steps" for stage in REQUIRED_STEPS if not values[f"{stage}_train_steps"].present]
     if missing:
         raise ValueError(f"{flagfile} has no {', '.join(missing)}: the ablation scales each stage's step count")
-    return {stage: max(1, round(values[f"{stage}_train_steps"].value * scale)) for stage in STAGE_ORDER}
+    return {stage: max(1, round(values[f"{stage}_train_steps"].value * scale)) for stage in STAGE_ORDER
+            if stage in REQUIRED_STEPS or values[f"{stage}_train_steps"].present}
 
 
-def variant_budget(variant: str, steps: dict) -> dict:
+def variant_budget(variant: str, steps: dict, use_tags: bool = False) -> dict:
     """{stage: steps} of a --variant, in stage order; its image-reading stages total C + J:
-    cnn C and joint J when it has both, else its one image stage gets C + J; rnn gets R."""
-    variant_stages = STAGES_OF[variant]
-    image_stages = [stage for stage in variant_stages if variants.STAGES[stage].reads_images]
-    budget = {"rnn": steps["rnn"]} if "rnn" in variant_stages else {}
+    cnn C and joint J when it has both, else its one image stage gets C + J; the decoder's
+    pretraining (rnn, decoder) gets R, the tags stage its own count (else R)."""
+    variant_stages = variants.stages_to_run(variant, use_tags)
+    image_stages = [stage for stage in variant_stages if stage not in PRETRAINING]
+    budget = {stage: steps.get(stage, steps["rnn"]) for stage in PRETRAINING if stage in variant_stages}
     if image_stages == ["cnn", "joint"]:
         budget.update(cnn=steps["cnn"], joint=steps["joint"])
     else:
@@ -93,14 +101,14 @@ def image_offsets(budget: dict) -> dict:
     for stage in ordered_stages(budget):
         steps = budget[stage]
         offsets[stage] = done
-        done += 0 if stage == "rnn" else steps
+        done += 0 if stage in PRETRAINING else steps
     return offsets
 
 
 def schedule_flags(budget: dict) -> list:
     """About VALIDATIONS_PER_RUN validations per run, and exactly 3 checkpoints in the final stage
     (at e, 2e and its last step, e = ceil(steps / 3); the trainer keeps the newest 3)."""
-    image_steps = sum(steps for stage, steps in budget.items() if stage != "rnn")
+    image_steps = sum(steps for stage, steps in budget.items() if stage not in PRETRAINING)
     final_steps = budget[ordered_stages(budget)[-1]]
     validate_every = max(1, round(image_steps / VALIDATIONS_PER_RUN))
     checkpoint_every = max(1, -(-final_steps // 3))
@@ -184,7 +192,7 @@ def loss_curve(model_dir: str, budget: dict) -> list:
     """The val_* records of the image-reading stages' history.jsonl, x = image steps."""
     records = []
     for stage, offset in image_offsets(budget).items():
-        if stage == "rnn":
+        if stage in PRETRAINING:
             continue
         for record in history_lib.read_history(os.path.join(model_dir, stage, "history.jsonl")):
             values = {k: v for k, v in record.items() if k.startswith("val_") and v is not None}

@@ -26,6 +26,7 @@ from s_cnn_rnn import atomic_files
 from s_cnn_rnn import data_dir as data_dir_lib
 from s_cnn_rnn import errors
 from s_cnn_rnn import record_schema
+from s_cnn_rnn.models import variants
 from s_cnn_rnn.vocabulary import Vocabularies
 
 CONFIG_FILE = "model_config.json"
@@ -57,8 +58,8 @@ class Handover:
       target: the stage that starts from it (and, for `FINAL_STAGE`, the stage whose
         absence makes the part come from `source` when a model is restored).
       part: the part's name in messages ("CNN", "decoder").
-      items: the `SCnnRnnModel` method returning the part's `tf.train.Checkpoint` items
-        (`models/layout.py` fixes their names).
+      items: the part's key in `_PARTS` ("cnn", "decoder", "tag_mlp"): `part_items` gives its
+        `tf.train.Checkpoint` items.
     """
 
     source: str
@@ -67,12 +68,25 @@ class Handover:
     items: str
 
 
-# Which stage's checkpoint initialises which part of which later stage: a new pretraining
-# stage is one row here (plus its `Stage` in models/variants.py).
-HANDOVERS = (
-    Handover(source="cnn", target="joint", part="CNN", items="cnn_checkpoint_items"),
-    Handover(source="rnn", target="joint", part="decoder", items="decoder_checkpoint_items"),
+# A part of the model (`variants.Stage.starts_from`'s names) -> (its name in messages, the
+# `tf.train.Checkpoint` items that restore only it from a stage checkpoint; `models/layout.py`
+# fixes their names). A stage checkpoint holds the whole model, so the tag MLP sits under concept_cnn.
+_PARTS = {
+    "cnn": ("CNN", lambda model: model.cnn_checkpoint_items()),
+    "decoder": ("decoder", lambda model: model.decoder_checkpoint_items()),
+    "tag_mlp": ("tag MLP", lambda model: {"concept_cnn": items} if (items := model.tag_mlp_checkpoint_items()) else {}),
+}
+# Which stage's checkpoint initialises which part of which later stage, read from the stage records
+# (`models/variants.py`, `Stage.starts_from`): a new pretraining stage is one record there.
+HANDOVERS = tuple(
+    Handover(source=source, target=stage.name, part=_PARTS[part][0], items=part)
+    for stage in variants.STAGES.values() for source, part in stage.starts_from
 )
+
+
+def part_items(model, part: str) -> dict:
+    """The checkpoint items of one part of `model` ("cnn", "decoder", "tag_mlp")."""
+    return _PARTS[part][1](model)
 
 
 def stage_dir(model_dir: str, stage: str) -> str:
@@ -96,17 +110,41 @@ def _read_json(path: str) -> dict:
 
 
 # ----------------------------------------------------------------------------- config, summary
+# model_config.json's format. 1 (no "config_format" key): written before the VGG16 backbone read fc2,
+# when `backbone: vgg16` meant the pooled pool5 features (now `vgg16_pool5`). 2: today's.
+CONFIG_FORMAT = 2
+CONFIG_FORMAT_KEY = "config_format"
+
+
 def save_config(model_dir: str, config: dict) -> None:
-    """Writes model_config.json (the ModelConfig dict plus the task)."""
-    atomic_files.write_json(os.path.join(model_dir, CONFIG_FILE), config)
+    """Writes model_config.json (the ModelConfig dict plus the task), marked with its format."""
+    atomic_files.write_json(os.path.join(model_dir, CONFIG_FILE), dict(config, **{CONFIG_FORMAT_KEY: CONFIG_FORMAT}))
+
+
+def upgrade_config(saved: dict) -> dict:
+    """A model_config.json payload of any earlier format in today's terms (without the format key).
+
+    Format 1 -> 2: `backbone: vgg16` was the pooled pool5 backbone, today's `vgg16_pool5`, whose
+    variables are the same, so such a model dir keeps loading, evaluating and resuming.
+    """
+    config = dict(saved)
+    version = config.pop(CONFIG_FORMAT_KEY, 1)
+    if version > CONFIG_FORMAT:
+        raise errors.UserError(
+            f"model_config.json has format {version}, newer than this s_cnn_rnn understands ({CONFIG_FORMAT}): "
+            "upgrade s_cnn_rnn")
+    if version < 2 and config.get("backbone") == "vgg16":
+        config["backbone"] = "vgg16_pool5"
+    return config
 
 
 def load_config(model_dir: str) -> dict:
-    """Reads model_config.json, with a clear error when the folder holds no model."""
+    """Reads model_config.json in today's terms (`upgrade_config`), with a clear error when the
+    folder holds no model."""
     path = os.path.join(model_dir, CONFIG_FILE)
     if not os.path.exists(path):
         raise FileNotFoundError(f"{path} not found: {model_dir} holds no trained model (run s-cnn-rnn-train).")
-    return _read_json(path)
+    return upgrade_config(_read_json(path))
 
 
 def check_config(model_dir: str, config: dict, may_change: bool) -> bool:
@@ -327,7 +365,7 @@ def initialize_stage(model, model_dir: str, stage: str, variant_stages: tuple[st
                 f"the {stage} stage starts from the {row.source} stage, but {stage_dir(model_dir, row.source)} "
                 f"has no checkpoint: run --stage={row.source} (or --stage=all) first."
             )
-        restore_checkpoint(getattr(model, row.items)(), path)
+        restore_checkpoint(part_items(model, row.items), path)
         logging.info("%s stage initialised from %s", stage, path)
         restored[row.source] = path
     return restored
@@ -362,7 +400,7 @@ def restore_model(model, model_dir: str, variant_stages: tuple[str, ...], which:
         restore_checkpoint(model.checkpoint_items(), final)
         return {"all": final}
     restored = {}
-    rows = [row for row in HANDOVERS if row.target == FINAL_STAGE and getattr(model, row.items)()]
+    rows = [row for row in HANDOVERS if row.target == FINAL_STAGE and part_items(model, row.items)]
     for part in dict.fromkeys(row.part for row in rows):
         sources = [row for row in rows if row.part == part]
         found = [(row, path) for row in sources if row.source in variant_stages
@@ -376,6 +414,6 @@ def restore_model(model, model_dir: str, variant_stages: tuple[str, ...], which:
             )
         # The last of the variant's stages that trains the part holds its newest weights.
         row, path = max(found, key=lambda pair: variant_stages.index(pair[0].source))
-        restore_checkpoint(getattr(model, row.items)(), path)
+        restore_checkpoint(part_items(model, row.items), path)
         restored[row.source] = path
     return restored

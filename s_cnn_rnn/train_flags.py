@@ -11,13 +11,24 @@ comment is the help, see `option_flags.py`):
 | --<stage>_train_steps --<stage>_learning_rate --<stage>_optimizer --cnn_head_steps | `trainer.StageSettings`, one per stage |
 | --batch_size --gradient_clip_norm --log_every --checkpoint_every --validate_every --validation_steps --jit_compile (and any new StageSettings field) | `trainer.StageSettings`, shared by the stages |
 
-plus `--train_steps`, which overrides every stage's steps. Defining nothing at import, this
+plus `--train_steps`, which overrides every stage's steps. A flag that neither the command line nor
+its flagfiles set takes the paper's value for the data dir's dataset (`PAPER_FLAGFILES`: the "Ours"
+row's flagfile of COCO captions, COCO multi-label or NUS-WIDE), so that `s-cnn-rnn-train
+--data_dir=D --model_dir=M` trains the paper's model, not a third configuration; the synthetic
+dataset has no paper settings and keeps the flags' own defaults. Defining nothing at import, this
 module also serves `bench/` (a throw-away FlagValues that parses a flagfile with absl itself).
 """
 
+import contextlib
 import dataclasses
+import os
+import sys
 
 from absl import flags
+from absl import logging
+
+from s_cnn_rnn import command_line
+from s_cnn_rnn import data_dir as data_dir_lib
 
 from s_cnn_rnn import option_flags
 from s_cnn_rnn.models import config as config_lib
@@ -29,11 +40,16 @@ from s_cnn_rnn.training import trainer
 flags.disclaim_key_flags()
 
 # Defaults of --<stage>_train_steps (the paper's schedules set their own in flags/).
-STAGE_DEFAULT_STEPS = {"cnn": 30000, "rnn": 100000, "joint": 50000}
+STAGE_DEFAULT_STEPS = {"tags": 10000, "cnn": 30000, "rnn": 100000, "decoder": 100000, "joint": 50000}
 # StageSettings fields with one flag per stage; --cnn_head_steps exists for the cnn stage only.
 PER_STAGE_FIELDS = ("train_steps", "learning_rate", "optimizer")
 # ModelConfig fields that come from the data or stay at their defaults (no flag).
 MODEL_FIELDS_WITHOUT_FLAG = ("preprocessing", "num_concepts", "vocab_size", "num_tags", "tag_hidden_units")
+# The converter's --dataset (the manifest's "dataset") -> the flagfile of the paper's settings for it.
+PAPER_FLAGFILES = {"coco_captions": "coco_caption_ours.flags", "tfds_coco_captions": "coco_caption_ours.flags",
+                   "coco_multilabel": "coco_multilabel_ours.flags", "nuswide": "nuswide_ours.flags"}
+# Flags that are the run's own, never a paper setting.
+_RUN_FLAGS = ("data_dir", "model_dir", "stage", "flagfile")
 
 
 @dataclasses.dataclass
@@ -52,6 +68,27 @@ class TrainFlags:
         Raises:
           errors.OptionError / ModelConfigError: a value that makes no sense, naming its flag.
         """
+        with self._paper_defaults():
+            return self._options()
+
+    @contextlib.contextmanager
+    def _paper_defaults(self):
+        """While the options are read: the flags nobody set hold the paper's values for the data dir."""
+        paper = paper_settings(self.flag_values["data_dir"].value)
+        unset = {name: value for name, value in paper.items() if not self.flag_values[name].present}
+        saved = {name: self.flag_values[name].value for name in unset}
+        if unset:
+            logging.info("flags not given take the paper's values for this dataset: %s",
+                         " ".join(f"--{name}={value}" for name, value in sorted(unset.items())))
+        try:
+            for name, value in unset.items():
+                self.flag_values[name].value = value
+            yield
+        finally:
+            for name, value in saved.items():
+                self.flag_values[name].value = value
+
+    def _options(self) -> stage_runner.TrainOptions:
         model = self.model.build(num_concepts=1, vocab_size=1)  # the sizes come from the data
         train_steps = self.flag_values["train_steps"].value
         fixed = {"train_steps": train_steps} if train_steps is not None else {}
@@ -118,3 +155,29 @@ def define(flag_values: flags.FlagValues = flags.FLAGS, choices: dict | None = N
         trainer.StageSettings, exclude=("stage", "mixed_precision", "head_steps") + PER_STAGE_FIELDS,
         defaults={"batch_size": 32}, flag_values=flag_values)
     return TrainFlags(run, model, per_stage, all_stages, flag_values)
+
+
+def paper_flagfile(dataset: str) -> str | None:
+    """The path of the paper's flagfile for a converted dataset (None: it has none, or not found)."""
+    name = PAPER_FLAGFILES.get(dataset)
+    candidates = (os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "flags"),
+                  os.path.join(sys.prefix, "share", "s-cnn-rnn", "flags"))
+    paths = [os.path.join(directory, name) for directory in candidates] if name else []
+    return next((path for path in paths if os.path.isfile(path)), None)
+
+
+def paper_settings(data_dir: str | None) -> dict:
+    """{flag name: value} that the paper's flagfile for `data_dir`'s dataset sets; {} without one
+    (no data dir, no manifest yet: training reports that itself; a dataset of no paper table)."""
+    try:
+        dataset = data_dir_lib.read_manifest(data_dir).get("dataset") if data_dir else None
+    except (OSError, ValueError):
+        return {}
+    path = paper_flagfile(dataset) if isinstance(dataset, str) else None
+    if path is None:
+        return {}
+    values = flags.FlagValues()
+    define(values)
+    command_line.parse_flags(["s-cnn-rnn-train", f"--flagfile={path}", "--data_dir=-", "--model_dir=-"],
+                             "s-cnn-rnn-train", values)
+    return {name: values[name].value for name in values if values[name].present and name not in _RUN_FLAGS}

@@ -21,8 +21,8 @@ def test_the_bench_reads_the_variant_records_without_tensorflow():
     done = subprocess.run([sys.executable, "-c", code], cwd=PROJECT_ROOT, capture_output=True, text=True,
                           check=True, env=dict(os.environ, PYTHONPATH=PROJECT_ROOT))
     assert done.stdout.strip() == "[]"
-    assert worker.STAGES_OF == {"s_cnn_rnn": ("cnn", "rnn", "joint"), "nic_f": ("joint",),
-                                "nic_deeply": ("cnn", "joint"), "cnn_logistic": ("cnn",)}
+    assert worker.STAGES_OF == {"s_cnn_rnn": ("cnn", "rnn", "joint"), "nic_f": ("decoder", "joint"),
+                                "nic_deeply": ("cnn", "decoder", "joint"), "cnn_logistic": ("cnn",)}
     assert ablation_plot.NAMES == {"s_cnn_rnn": "S-CNN-RNN (Ours)", "s_cnn_rnn_tag1k": "S-CNN-RNN+Tag1K (Ours+Tag1K)",
                                    "nic_deeply": "NIC-deeply", "nic_f": "NIC-F", "cnn_logistic": "CNN+logistic"}
     assert worker.VARIANTS_BY_TASK["caption"] == ("s_cnn_rnn", "nic_deeply", "nic_f")
@@ -30,16 +30,21 @@ def test_the_bench_reads_the_variant_records_without_tensorflow():
 
 @pytest.mark.parametrize("key", sorted(worker.VARIANTS))
 def test_every_variant_gets_the_same_image_steps(key):
-    budget = worker.variant_budget(worker.VARIANTS[key][0], STEPS)
-    assert list(budget) == list(worker.STAGES_OF[worker.VARIANTS[key][0]])
-    assert sum(steps for stage, steps in budget.items() if stage != "rnn") == STEPS["cnn"] + STEPS["joint"]
-    assert budget.get("rnn", STEPS["rnn"]) == STEPS["rnn"]
+    budget = worker.variant_budget(
+        worker.VARIANTS[key][0], STEPS, use_tags=worker.VARIANTS[key][1])
+    assert list(budget) == list(worker.variants.stages_to_run(*worker.VARIANTS[key]))
+    assert sum(steps for stage, steps in budget.items() if stage not in worker.PRETRAINING) == (
+        STEPS["cnn"] + STEPS["joint"])
+    # The decoder's pretraining (rnn or decoder stage) gets R; the tag MLP's too without its own count.
+    assert all(budget[stage] == STEPS["rnn"] for stage in worker.PRETRAINING if stage in budget)
 
 
 def test_budgets_and_offsets_of_each_variant():
-    assert worker.variant_budget("nic_f", STEPS) == {"joint": 70}
+    assert worker.variant_budget("nic_f", STEPS) == {"decoder": 50, "joint": 70}
     assert worker.variant_budget("cnn_logistic", STEPS) == {"cnn": 70}
-    assert worker.variant_budget("nic_deeply", STEPS) == {"cnn": 40, "joint": 30}
+    assert worker.variant_budget("nic_deeply", STEPS) == {"cnn": 40, "decoder": 50, "joint": 30}
+    assert worker.variant_budget("s_cnn_rnn", dict(STEPS, tags=9), use_tags=True) == {
+        "tags": 9, "cnn": 40, "rnn": 50, "joint": 30}
     # Sorted-key JSON loses the stage order; offsets must not depend on it.
     budget = json.loads(json.dumps(worker.variant_budget("s_cnn_rnn", STEPS), sort_keys=True))
     assert worker.image_offsets(budget) == {"cnn": 0, "rnn": 40, "joint": 40}
@@ -60,7 +65,8 @@ def test_scaled_steps_reads_the_flagfile(tmp_path):
     flagfile.write_text("--cnn_train_steps=400\n")
     with pytest.raises(ValueError, match="rnn_train_steps"):
         worker.scaled_steps(str(flagfile), 1.0)
-    assert set(worker.scaled_steps(os.path.join(PROJECT_ROOT, worker.FLAGFILES["caption"]), 0.5)) == set(STEPS)
+    assert set(worker.scaled_steps(os.path.join(PROJECT_ROOT, worker.FLAGFILES["caption"]), 0.5)) == set(STEPS) | {
+        "decoder"}
 
 
 def _fake_stage(model_dir, stage, steps):

@@ -268,7 +268,7 @@ def test_a_bad_flag_is_one_line(tmp_path):
 
 def test_offline_imagenet_weights_are_one_line(tiny_synthetic_data, tmp_path):
     completed = _run_quietly(["s_cnn_rnn.train", f"--data_dir={tiny_synthetic_data}", f"--model_dir={tmp_path}",
-                              "--backbone=vgg16", "--backbone_weights=imagenet", "--image_size=32", "--stage=cnn",
+                              "--backbone=vgg16_pool5", "--backbone_weights=imagenet", "--image_size=32", "--stage=cnn",
                               "--train_steps=1"])
     assert completed.returncode == 2
     lines = completed.stderr.splitlines()

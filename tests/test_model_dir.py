@@ -5,6 +5,7 @@ stage folders, the way `tf.train.CheckpointManager` lays them out.
 """
 
 import ast
+import json
 import os
 import pathlib
 import re
@@ -13,6 +14,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from s_cnn_rnn import errors
 from s_cnn_rnn import model_dir as model_dir_lib
 from s_cnn_rnn import models
 from s_cnn_rnn.models import builder
@@ -172,3 +174,14 @@ def test_a_step_the_joint_stage_did_not_keep_is_refused(tmp_path):
     _save(model.checkpoint_items(), model_dir, "joint")
     with pytest.raises(FileNotFoundError, match="has no checkpoint of step 9"):
         model_dir_lib.restore_model(model, model_dir, ("cnn", "rnn", "joint"), "9")
+
+
+def test_config_of_the_first_format_is_upgraded(tmp_path):
+    # Format 1 (no "config_format"): `vgg16` was the pooled pool5 backbone, today's `vgg16_pool5`.
+    (tmp_path / model_dir_lib.CONFIG_FILE).write_text(json.dumps({"backbone": "vgg16", "task": "multilabel"}))
+    assert model_dir_lib.load_config(str(tmp_path)) == {"backbone": "vgg16_pool5", "task": "multilabel"}
+    model_dir_lib.save_config(str(tmp_path), {"backbone": "vgg16", "task": "multilabel"})
+    assert model_dir_lib.load_config(str(tmp_path)) == {"backbone": "vgg16", "task": "multilabel"}
+    (tmp_path / model_dir_lib.CONFIG_FILE).write_text(json.dumps({"backbone": "vgg16", "config_format": 99}))
+    with pytest.raises(errors.UserError, match="upgrade s_cnn_rnn"):
+        model_dir_lib.load_config(str(tmp_path))

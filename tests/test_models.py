@@ -62,7 +62,7 @@ def test_config_defaults_follow_the_paper():
 @pytest.mark.parametrize("variant, concept_loss, decoder, bridge_input, bridge_mode", [
     ("s_cnn_rnn", True, True, "concepts", "initial_state"),
     ("nic_f", False, True, "features", "step_zero_input"),
-    ("nic_deeply", True, True, "features", "step_zero_input"),
+    ("nic_deeply", True, True, "features", "initial_state"),
     ("cnn_logistic", True, False, None, None),
     ("ria", False, True, "features", "initial_state"),
 ])
@@ -155,7 +155,7 @@ def test_s_cnn_rnn_bridge_reads_concept_probabilities():
 
 
 # Embedding 5 != LSTM 8: the step-zero bridge projects into word space, the initial-state one to h.
-@pytest.mark.parametrize("variant, bridge_units", [("nic_f", 5), ("nic_deeply", 5), ("ria", 8)])
+@pytest.mark.parametrize("variant, bridge_units", [("nic_f", 5), ("nic_deeply", 8), ("ria", 8)])
 def test_feature_variants_bridge_reads_pooled_features(variant, bridge_units):
     model = models.build_model(tiny_config(variant=variant, embedding_dim=5))
     batch = tiny_batch()
@@ -256,15 +256,18 @@ def test_tag_model_requires_tags():
         model(batch)
 
 
-def test_freeze_cnn_leaves_only_tag_mlp_and_decoder_trainable():
+def test_freeze_cnn_freezes_the_backbone_only():
+    """T7 "Fix": the CNN subnet keeps its weights; the concept layer above it, the tag MLP and the
+    decoder learn (issue 9, point 1)."""
     model = models.build_model(tiny_config(use_tags=True, num_tags=NUM_TAGS, freeze_cnn=True))
     trainable = {id(variable) for variable in model.trainable_variables}
-    frozen = model.concept_cnn.backbone.weights + model.concept_cnn.concept_layer.weights
+    frozen = model.concept_cnn.backbone.weights
     assert frozen and not any(id(variable) in trainable for variable in frozen)
-    for layer in (model.concept_cnn.tag_mlp, model.decoder):
+    for layer in (model.concept_cnn.concept_layer, model.concept_cnn.tag_mlp, model.decoder):
         assert layer.trainable_weights and all(id(v) in trainable for v in layer.trainable_weights)
     head = {id(variable) for variable in model.concept_cnn.head_variables()}
-    assert head == {id(variable) for variable in model.concept_cnn.tag_mlp.trainable_variables}
+    assert head == {id(variable) for variable in model.concept_cnn.concept_layer.trainable_variables
+                    + model.concept_cnn.tag_mlp.trainable_variables}
 
 
 def test_head_variables_are_the_concept_layer_and_tag_mlp():
@@ -330,7 +333,7 @@ def test_imagenet_download_failure_names_the_alternatives(monkeypatch):
     # keras.applications fetches through this module attribute; no network is touched.
     monkeypatch.setattr(keras.src.utils.file_utils, "get_file", offline_get_file)
     with pytest.raises(models.BackboneWeightsError) as raised:
-        models.build_backbone("vgg16", "imagenet", image_size=32)
+        models.build_backbone("vgg16_pool5", "imagenet", image_size=32)
     message = str(raised.value)
     assert "download failed" in message and "URL fetch failure" in message
     assert "--backbone_weights=none" in message and "--backbone_weights=PATH" in message

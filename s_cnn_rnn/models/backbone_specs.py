@@ -66,8 +66,12 @@ _BACKBONES = (
     BackboneSpec(name="inception_v3", default_image_size=299, min_image_size=75, pixel_scaling="tf",
                  feature_layer=POOLED, feature_width=2048, keras_application="InceptionV3",
                  has_imagenet_weights=True),
-    # Deviation D-2: pool5 averaged (512-d), not FC7 (4,096-d).
+    # The paper's VGG16: the concept layer reads FC7 ("fc2", 4,096-d) of the ImageNet model with its
+    # top (134M parameters at 224 px); at other sizes fc1's input width changes with the image.
     BackboneSpec(name="vgg16", default_image_size=224, min_image_size=32, pixel_scaling="caffe",
+                 feature_layer="fc2", feature_width=4096, keras_application="VGG16", has_imagenet_weights=True),
+    # The lighter option: pool5 averaged (512-d, 14.7M parameters), no FC layers.
+    BackboneSpec(name="vgg16_pool5", default_image_size=224, min_image_size=32, pixel_scaling="caffe",
                  feature_layer=POOLED, feature_width=512, keras_application="VGG16", has_imagenet_weights=True),
     BackboneSpec(name="small_cnn", default_image_size=96, min_image_size=16, pixel_scaling="tf",
                  feature_layer=POOLED, feature_width=None, keras_application=None, has_imagenet_weights=False),

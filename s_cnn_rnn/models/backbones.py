@@ -4,8 +4,8 @@ What each backbone is (sizes, pixel scaling, feature layer and width, keras.appl
 constructor) is its `BackboneSpec` in `backbone_specs.py`; this module only builds one:
 
 * a keras.applications model (`spec.keras_application`): with `feature_layer=POOLED`,
-  `include_top=False, pooling="avg"` (InceptionV3 F = 2048, VGG16 F = 512: deviation D-2, the
-  paper's VGG16 reads FC7); with a layer name, the model with its top, cut at that layer.
+  `include_top=False, pooling="avg"` (InceptionV3 F = 2048, vgg16_pool5 F = 512); with a layer
+  name, the model with its top, cut at that layer (vgg16: "fc2" = the paper's FC7, F = 4096).
 * `small_cnn` (F = 4 * width): our own four conv-BN-ReLU blocks and a global average pool,
   ~130k parameters at width 32, for CPU tests and the 96-pixel demo.
 
@@ -63,6 +63,9 @@ def build_backbone(name: str, weights: str = "none", image_size: Optional[int] =
         raise ValueError(
             f"{name} has no ImageNet weights: use --backbone_weights=none or a .weights.h5 "
             f"path saved from a {name} backbone")
+    if weights == "imagenet" and spec.feature_layer != backbone_specs.POOLED and size != spec.default_image_size:
+        raise ValueError(f"{name}'s ImageNet {spec.feature_layer} layer needs {spec.default_image_size} px images, "
+                         f"got {size}: use image_size={spec.default_image_size} or a pooled backbone")
     if spec.keras_application is None:
         model = _small_cnn(input_shape, width)
     else:

@@ -86,9 +86,9 @@ class ConceptCNN:
     def set_trainable(self, backbone: bool, concept_layer: bool = True) -> None:
         """Freezes or unfreezes the image path; the tag MLP is left as it is.
 
-        `backbone=False, concept_layer=False` is the paper's "Fix" (T7); `backbone=False` alone is
-        the first phase of the captioning CNN pretraining ("first only the prediction layer", T4).
-        A frozen backbone also runs its BatchNorm layers in inference mode (Keras semantics).
+        `backbone=False` is the paper's "Fix" (T7: the CNN subnet keeps its ImageNet weights, the
+        prediction layer above it learns). A frozen backbone also runs its BatchNorm layers in
+        inference mode (Keras semantics).
         """
         self.backbone.trainable = backbone
         if self.concept_layer is not None:
@@ -98,8 +98,7 @@ class ConceptCNN:
         """Trainable variables of the prediction head: concept layer and tag MLP, not the backbone.
 
         The first phase of the CNN pretraining trains only these ("first only the prediction
-        layer", T4); with the "Fix" variant (T7) the concept layer is frozen and only the tag MLP
-        remains.
+        layer", T4).
         """
         layout = self.checkpoint_layout()
         return layout_lib.variables_of(
@@ -152,5 +151,5 @@ def build_concept_cnn(config: config_lib.ModelConfig) -> ConceptCNN:
         tag_hidden_units=config.tag_hidden_units,
         dropout=config.dropout)
     if config.freeze_cnn:
-        concept_cnn.set_trainable(backbone=False, concept_layer=False)
+        concept_cnn.set_trainable(backbone=False)
     return concept_cnn

@@ -61,7 +61,8 @@ class ModelConfig:
     num_tags: int = 0
     # Hidden ReLU layer of the tag MLP (M8: 256).
     tag_hidden_units: int = 256
-    # T7 "Fix": the backbone and the image concept layer are not trained (the tag MLP is).
+    # T7 "Fix": the backbone is not trained (BatchNorm in inference mode); the concept layer, tag MLP
+    # and decoder are.
     freeze_cnn: bool = False
     # Dropout rate on pooled features, word embeddings and LSTM outputs (training only).
     dropout: float = 0.0
@@ -139,6 +140,13 @@ class ModelConfig:
                 f"{self.backbone} with pretrained weights expects {expected!r} image preprocessing, "
                 f"got preprocessing={self.preprocessing!r}; drop the override or use "
                 "--backbone_weights=none")
+        spec = self.backbone_spec
+        if (weights == "imagenet" and spec.feature_layer != backbone_specs.POOLED
+                and self.resolved_image_size != spec.default_image_size):
+            raise ModelConfigError(
+                f"{self.backbone}'s ImageNet {spec.feature_layer} layer needs {spec.default_image_size} px images, "
+                f"got image_size={self.image_size}; drop --image_size, or use --backbone_weights=none "
+                f"(or a pooled backbone such as vgg16_pool5)")
 
     # ----------------------------------------------------------------------------- derived values
     @property

@@ -20,7 +20,8 @@ The bridge has two modes (`ModelConfig.bridge_mode`):
     before `<start>`: (h0, c0) = LSTM(x_img, 0, 0); that step's output is discarded.
 
 The LSTM is `keras.layers.LSTMCell` (no peepholes, like TF's BasicLSTMCell, M3; Keras initialises the
-forget-gate bias to 1 where BasicLSTMCell adds a constant forget_bias of 1).
+forget-gate bias to 1 where BasicLSTMCell adds a constant forget_bias of 1, and draws its kernels
+differently: BUILD_NOTES D-10).
 """
 
 import keras

@@ -4,13 +4,16 @@ Everything that says what a variant IS lives here; the builder, the stages, the 
 tables, `s-cnn-rnn-train --variant` and the benchmarks read these records (plain data, no
 TensorFlow, no Keras, so light processes such as the ablation's orchestrator can import it).
 
-| variant        | paper | embedding `I_e` into the bridge   | bridge              | `L_u` | tags | decoder | stages          |
-|----------------|-------|-----------------------------------|---------------------|-------|------|---------|-----------------|
-| `s_cnn_rnn`    | V1 V2 | concept probabilities ŝ [B, k]   | h0 = Dense, c0 = 0  | yes   | yes  | yes     | cnn, rnn, joint |
-| `nic_f`        | V3    | CNN features [B, F]               | step-zero input     | no    | no   | yes     | joint           |
-| `nic_deeply`   | V4    | CNN features (concept layer beside) | step-zero input   | yes   | no   | yes     | cnn, joint      |
-| `cnn_logistic` | V5    | -                                 | -                   | yes   | yes  | no      | cnn             |
-| `ria`          | V6    | CNN features [B, F]               | h0 = Dense, c0 = 0  | no    | no   | yes     | joint           |
+| variant        | paper | embedding `I_e` into the bridge   | bridge              | `L_u` | tags | decoder | stages                 |
+|----------------|-------|-----------------------------------|---------------------|-------|------|---------|------------------------|
+| `s_cnn_rnn`    | V1 V2 | concept probabilities ŝ [B, k]   | h0 = Dense, c0 = 0  | yes   | yes  | yes     | (tags), cnn, rnn, joint |
+| `nic_f`        | V3    | CNN features [B, F]               | step-zero input     | no    | no   | yes     | decoder, joint         |
+| `nic_deeply`   | V4    | CNN features (concept layer beside) | h0 = Dense, c0 = 0 | yes  | no   | yes     | cnn, decoder, joint    |
+| `cnn_logistic` | V5    | -                                 | -                   | yes   | yes  | no      | (tags), cnn            |
+| `ria`          | V6    | CNN features [B, F]               | h0 = Dense, c0 = 0  | no    | no   | yes     | decoder, joint         |
+
+"(tags)": the tags stage runs only for a model with `use_tags` (`stages_to_run`). NIC-deeply
+differs from Ours in its embedding only (Sec. 5.2), so it has Ours' bridge; NIC-F is NIC.
 
 Bridges (see `decoder.py`): "initial_state" (M2, RIA [14]): h0 = W I_e + b, c0 = 0;
 "step_zero_input" (NIC [29]): (h0, c0) = LSTM(W I_e + b, 0, 0), `<start>` the next input.
@@ -40,12 +43,17 @@ class Stage:
     """One training stage and what a variant needs to have it (see `training/stages.py`).
 
     Attributes:
-      name: "cnn", "rnn", "joint" (the `--stage` value and the model dir's subdirectory).
-      reads_images: whether its batches carry decoded images (stage 2 reads none).
+      name: "tags", "cnn", "rnn", "decoder", "joint" (the `--stage` value and the model dir's
+        subdirectory).
+      reads_images: whether its batches carry decoded images (tags and rnn read none).
       needs_concept_loss: it trains on L_u.
       needs_decoder: it trains on L_r.
       needs_embedding: the bridge input it feeds the decoder by itself (stage 2 feeds the
-        ground-truth concepts s, so the decoder must read concepts); None: whatever the model's.
+        ground-truth concepts s, so the decoder must read concepts; the decoder stage feeds the
+        frozen CNN's features); None: whatever the model's.
+      needs_tags: it trains the tag MLP alone, so it runs only for a model with `use_tags`.
+      starts_from: `((earlier stage, part), ...)`: the parts ("cnn", "decoder", "tag_mlp") it reads
+        from the final checkpoint of each earlier stage the model ran, in this order.
     """
 
     name: str
@@ -53,13 +61,19 @@ class Stage:
     needs_concept_loss: bool = False
     needs_decoder: bool = False
     needs_embedding: Optional[str] = None
+    needs_tags: bool = False
+    starts_from: tuple = ()
 
 
 # In training order: a variant's stages are a subsequence of this.
 _STAGES = (
-    Stage("cnn", reads_images=True, needs_concept_loss=True),
+    Stage("tags", reads_images=False, needs_concept_loss=True, needs_tags=True),
+    Stage("cnn", reads_images=True, needs_concept_loss=True, starts_from=(("tags", "tag_mlp"),)),
     Stage("rnn", reads_images=False, needs_decoder=True, needs_embedding="concepts"),
-    Stage("joint", reads_images=True, needs_decoder=True),
+    Stage("decoder", reads_images=True, needs_decoder=True, needs_embedding="features",
+          starts_from=(("cnn", "cnn"),)),
+    Stage("joint", reads_images=True, needs_decoder=True,
+          starts_from=(("cnn", "cnn"), ("decoder", "cnn"), ("rnn", "decoder"), ("decoder", "decoder"))),
 )
 STAGES = {stage.name: stage for stage in _STAGES}
 STAGE_ORDER = tuple(STAGES)
@@ -96,7 +110,7 @@ class Variant:
       concept_loss: it has the k-unit concept layer trained with L_u.
       accepts_tags: `use_tags` may be set (the tag MLP's logits add to the concept logits).
       has_decoder: it has the LSTM decoder (and so emits sequences).
-      stages: what `--stage=all` runs, in order.
+      stages: what `--stage=all` runs, in order (the tags stage only with `use_tags`: `stages_to_run`).
     """
 
     name: str
@@ -147,6 +161,8 @@ def consistency_problems(variant: Variant) -> list[str]:
         problems.append("no stage trains its concept layer")
     if variant.has_decoder and not any(STAGES[name].needs_decoder for name in variant.stages):
         problems.append("no stage trains its decoder")
+    if variant.accepts_tags and not any(STAGES[name].needs_tags for name in variant.stages):
+        problems.append("it takes tags, but no stage pretrains its tag MLP (Sec. 4.1)")
     for row in variant.rows:
         if row.table not in TABLES:
             problems.append(f"table {row.table} is not one of the paper's {TABLES}")
@@ -160,6 +176,8 @@ def stage_problems(stage: Stage, variant: Variant) -> list[str]:
     problems = []
     if stage.needs_concept_loss and not variant.concept_loss:
         problems.append("it trains the concept loss, which this variant does not have")
+    if stage.needs_tags and not variant.accepts_tags:
+        problems.append("it pretrains the tag MLP, which this variant does not take")
     if stage.needs_decoder and not variant.has_decoder:
         problems.append("it trains the decoder, which this variant does not have")
     if stage.needs_embedding is not None and variant.embedding != stage.needs_embedding:
@@ -175,27 +193,28 @@ _VARIANTS = (
               TableRow(1, "Ours+Tag1K", use_tags=True), TableRow(2, "Ours"), TableRow(2, "Ours+Tag1K", use_tags=True),
               TableRow(3, "Ours"), TableRow(4, "Ours")),
         embedding="concepts", bridge="initial_state", concept_loss=True, accepts_tags=True, has_decoder=True,
-        stages=("cnn", "rnn", "joint"),
+        stages=("tags", "cnn", "rnn", "joint"),
     ),
     Variant(
         name="nic_f", paper_name="NIC-F", spec="V3", rows=(TableRow(4, "NIC-F"),),
         embedding="features", bridge="step_zero_input", concept_loss=False, accepts_tags=False, has_decoder=True,
-        stages=("joint",),
+        stages=("decoder", "joint"),
     ),
     Variant(
         name="nic_deeply", paper_name="NIC-deeply", spec="V4", rows=(TableRow(4, "NIC-deeply"),),
-        embedding="features", bridge="step_zero_input", concept_loss=True, accepts_tags=False, has_decoder=True,
-        stages=("cnn", "joint"),
+        embedding="features", bridge="initial_state", concept_loss=True, accepts_tags=False, has_decoder=True,
+        stages=("cnn", "decoder", "joint"),
     ),
     Variant(
         name="cnn_logistic", paper_name="CNN+logistic", spec="V5",
         rows=(TableRow(1, "CNN+logistic"), TableRow(2, "CNN+logistic")),
-        embedding=None, bridge=None, concept_loss=True, accepts_tags=True, has_decoder=False, stages=("cnn",),
+        embedding=None, bridge=None, concept_loss=True, accepts_tags=True, has_decoder=False,
+        stages=("tags", "cnn"),
     ),
     Variant(
         name="ria", paper_name="RIA", spec="V6", rows=(TableRow(1, "RIA"), TableRow(2, "RIA")),
         embedding="features", bridge="initial_state", concept_loss=False, accepts_tags=False, has_decoder=True,
-        stages=("joint",),
+        stages=("decoder", "joint"),
     ),
 )
 VARIANTS = {variant.name: variant for variant in _VARIANTS}
@@ -207,6 +226,12 @@ def get(name: str) -> Variant:
     if name not in VARIANTS:
         raise VariantError(f"unknown variant {name!r}; expected one of {list(VARIANTS)}")
     return VARIANTS[name]
+
+
+def stages_to_run(variant: str, use_tags: bool) -> tuple:
+    """What `--stage=all` runs for a model, in order: the variant's stages, the tags stage only
+    `use_tags` (a model without tags has no tag MLP to pretrain)."""
+    return tuple(name for name in get(variant).stages if use_tags or not STAGES[name].needs_tags)
 
 
 def model_name(variant: str, use_tags: bool = False, freeze_cnn: bool = False, num_tags: int = 1000) -> str:

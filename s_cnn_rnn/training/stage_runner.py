@@ -36,7 +36,7 @@ class TrainOptions:
       OptionError: on construction, a value that makes no sense.
     """
 
-    # Which stage to train: cnn | rnn | joint | all (the variant's stages in order).
+    # Which stage to train: tags | cnn | rnn | decoder | joint | all (the variant's stages in order).
     stage: str = dataclasses.field(metadata={"choices": (*variants.STAGE_ORDER, "all")})
     # The converter's output directory.
     data_dir: str = dataclasses.field(metadata={"path": True})
@@ -149,7 +149,7 @@ def pipeline_config(options: TrainOptions, stage: str, training: bool) -> input_
 
 def _initializer(options: TrainOptions, model, stage: str):
     """A stage starts from its earlier stages' final weights (T6; `model_dir.HANDOVERS`)."""
-    variant_stages = stages.stages_for_variant(model.config.variant)
+    variant_stages = stages.stages_for_variant(model.config.variant, model.config.use_tags)
     if not model_dir_lib.handovers_into(stage, variant_stages):
         return None
     return lambda: model_dir_lib.initialize_stage(model, options.model_dir, stage, variant_stages)
@@ -173,9 +173,10 @@ def train(options: TrainOptions) -> dict:
     runtime.set_precision(options.mixed_precision)
     strategy = runtime.make_strategy(options.distribution)
     os.makedirs(options.model_dir, exist_ok=True)
-    requested = stages.stages_for_variant(options.model.variant) if options.stage == "all" else (options.stage,)
+    variant, use_tags = options.model.variant, options.model.use_tags
+    requested = stages.stages_for_variant(variant, use_tags) if options.stage == "all" else (options.stage,)
     for stage in requested:
-        stages.check_stage(stage, options.model.variant)
+        stages.check_stage(stage, variant, use_tags)
     writer = chief.is_chief(strategy)
     with contextlib.ExitStack() as held:
         if writer:  # every stage this run trains, locked before anything is written

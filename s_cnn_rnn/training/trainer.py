@@ -41,9 +41,9 @@ class StageSettings:
       OptionError: on construction, a value that makes no sense (a step count < 1, ...).
     """
 
-    # "cnn", "rnn" or "joint".
+    # One of stages.STAGES ("tags", "cnn", "rnn", "decoder", "joint").
     stage: str
-    # The stage's TOTAL number of steps (a rerun resumes up to it).
+    # The stage's number of steps after its head-only phase (a rerun resumes up to it).
     train_steps: int
     # Global batch size, split over replicas (T4: 32).
     batch_size: int
@@ -51,7 +51,7 @@ class StageSettings:
     learning_rate: float = 1e-4
     # rmsprop (the paper's, T5) | adam | sgd.
     optimizer: str = "rmsprop"
-    # First train only the concept layer this many steps (T4; the cnn stage only).
+    # First train only the concept layer this many steps, before the train_steps (T4; cnn stage).
     head_steps: int = 0
     # Clip gradients to this global norm (0 = off).
     gradient_clip_norm: float = 0.0
@@ -67,6 +67,11 @@ class StageSettings:
     mixed_precision: str = "float32"
     # XLA-compile the training step.
     jit_compile: bool = False
+
+    @property
+    def total_steps(self) -> int:
+        """The head-only phase's steps, then the `train_steps` all-layer steps (Sec. 5.1)."""
+        return self.head_steps + self.train_steps
 
     def __post_init__(self):
         owner = f"StageSettings(stage={self.stage!r})"
@@ -86,9 +91,18 @@ class StageSettings:
 OPTIMIZERS = ("rmsprop", "adam", "sgd")
 
 
+# TF1's defaults where Keras' differ (the paper trained with TF1 RMSProp: decay 0.9, no momentum,
+# epsilon 1e-10; Keras' RMSprop has rho 0.9 and epsilon 1e-7). One difference stays: TF1 starts
+# the mean-square accumulator at 1, Keras at 0, and no constructor argument changes it
+# (BUILD_NOTES D-10).
+TF1_EPSILON = {"rmsprop": 1e-10, "adam": 1e-8}
+
+
 def make_optimizer(name: str, learning_rate: float, clip_norm: float, precision: str):
-    """Builds a Keras optimizer by name, with loss scaling for float16."""
+    """Builds a Keras optimizer by name (TF1's epsilon), with loss scaling for float16."""
     kwargs = {"learning_rate": learning_rate}
+    if name in TF1_EPSILON:
+        kwargs["epsilon"] = TF1_EPSILON[name]
     if clip_norm > 0:
         kwargs["global_clipnorm"] = clip_norm
     builders = {
@@ -242,32 +256,33 @@ class StageTrainer:
             saved = step
         where = f"checkpoint of step {saved} in {self.manager.directory}" if saved else "no checkpoint yet"
         raise TrainingInterrupted(
-            f"stage {stage} interrupted at step {step} of {self.settings.train_steps} ({where}); "
+            f"stage {stage} interrupted at step {step} of {self.settings.total_steps} ({where}); "
             "rerun the same command to resume."
         )
 
     def run(self, initialize_fn: Callable[[], None] | None = None) -> dict:
-        """Trains up to `train_steps`, resuming or initialising first; returns the final record."""
+        """Trains up to `total_steps`, resuming or initialising first; returns the final record."""
         settings = self.settings
+        total = settings.total_steps
         if self.is_chief:
             chief.remove_staging_dirs(self.manager.directory)
         latest = self.manager.latest_checkpoint
         if latest:
             restored = self.checkpoint.restore(latest).assert_existing_objects_matched()
         start = int(self.step.numpy())
-        if latest and start >= settings.train_steps:
+        if latest and start >= total:
             # Nothing will train: the optimizer slots stay unbuilt, so their values are expected
             # to go unused (without this, TF warns once per slot variable).
             restored.expect_partial()
             logging.info("stage %s already finished at step %d of %d (pass --retrain to train it again)",
-                         settings.stage, start, settings.train_steps)
+                         settings.stage, start, total)
             return {"step": start, "skipped": True}
         if latest:
-            logging.info("resuming stage %s at step %d of %d", settings.stage, start, settings.train_steps)
+            logging.info("resuming stage %s at step %d of %d", settings.stage, start, total)
         else:
             if initialize_fn is not None:
                 initialize_fn()
-            logging.info("starting stage %s: %d steps", settings.stage, settings.train_steps)
+            logging.info("starting stage %s: %d steps", settings.stage, total)
         self._val_step = self._make_val_step()
         if self.is_chief:
             history = history_lib.HistoryWriter(os.path.join(self.stage_dir, model_dir_lib.HISTORY_FILE), resume_step=start)
@@ -281,10 +296,13 @@ class StageTrainer:
         record = {"step": start}
         window_start, window_step = time.perf_counter(), start
         try:
-            for step in range(start + 1, settings.train_steps + 1):
-                train_step = head_step if step <= settings.head_steps else full_step
-                values = train_step(iterator)
-                at_end = step == settings.train_steps
+            for step in range(start + 1, total + 1):
+                if step <= settings.head_steps:
+                    with stages.backbone_in_inference_mode(self.model):
+                        values = head_step(iterator)
+                else:
+                    values = full_step(iterator)
+                at_end = step == total
                 if step % settings.log_every == 0 or at_end:
                     self._check_finite(last_good)
                     elapsed = time.perf_counter() - window_start
@@ -298,10 +316,10 @@ class StageTrainer:
                         phase="head" if step <= settings.head_steps else "all",
                     )
                     window_start, window_step = time.perf_counter(), step
-                    eta = (settings.train_steps - step) / max(steps_per_second, 1e-9)
+                    eta = (total - step) / max(steps_per_second, 1e-9)
                     terms = " ".join(f"{k} {record[k]:.4f}" for k in ("loss", "L_u", "L_r") if k in record)
                     logging.info("stage %s step %d/%d %s | %.2f steps/s, ETA %s", settings.stage, step,
-                                 settings.train_steps, terms, steps_per_second, _format_seconds(eta))
+                                 total, terms, steps_per_second, _format_seconds(eta))
                 if settings.validate_every and (step % settings.validate_every == 0 or at_end):
                     validation = self.validate()
                     if validation and self._decoded_validation is not None:
