@@ -406,7 +406,8 @@ def restore_model(model, model_dir: str, variant_stages: tuple[str, ...], which:
         found = [(row, path) for row in sources if row.source in variant_stages
                  for path in (checkpoint_path(model_dir, row.source, which),) if path]
         if not found:
-            looked = " and ".join(f"{directory}/" for directory in [row.source for row in sources] + [FINAL_STAGE])
+            looked = " and ".join(f"{directory}/" for directory in
+                                  [row.source for row in sources if row.source in variant_stages] + [FINAL_STAGE])
             raise FileNotFoundError(
                 f"{model_dir} has no {'' if which in ('best', 'latest') else f'step-{which} '}checkpoint for the "
                 f"{part} (looked in {looked}): train it with s-cnn-rnn-train --stage=all first, or pass "
