@@ -156,8 +156,9 @@ def test_caption_table_rows_and_extra_outputs():
     assert table[3].split() == ["NIC", "(beam", "3)", "0.500", "0.400", "0.300", "0.200", "n/a", "0.450", "1.250"]
     assert table[4] == "note: METEOR: no Java"
     assert task.headline_metrics(summary) is scores
-    predictions = [{"image_id": 1, "caption": "a dog", "references": ["a dog runs"], "concepts": ["dog"]}]
+    predictions = [{"image_id": 1, "caption": "a dog", "references": ["a dog runs"], "concepts": ["the", "dog"],
+                    "concept_scores": [0.95, 0.9]}]
     assert task.extra_outputs(predictions) == {"captions_results": [{"image_id": 1, "caption": "a dog"}]}
     panels = task.report_panels(summary, predictions[0])
     assert panels == [("Ground truth", [("a dog runs", "")]), ("Prediction (beam 3)", [("a dog", "")]),
-                      ("Concept layer, top 3", [("dog", "")])]
+                      ("Concept layer, top 1 without function words", [("dog 0.90", "")])]
