@@ -240,18 +240,18 @@ def _frame(flat_tokens, starts, lengths, config: PipelineConfig) -> dict:
 def _caption_targets(parsed, depth: int, config: PipelineConfig) -> tuple:
     """Caption task: concept multi-hot `[B, k]`, the caption tokens (flat), and per row the
     start, length and (in "all" mode) source image of its caption."""
-    concepts = _multi_hot(parsed[features.CONCEPT_INDICES], depth, "concept")
+    concepts = _multi_hot(parsed[record_schema.CONCEPT_INDICES], depth, "concept")
     starts, lengths, image_of_row = _caption_spans(parsed, config)
-    return concepts, parsed[features.CAPTION_TOKEN_IDS].values, starts, lengths, image_of_row
+    return concepts, parsed[record_schema.CAPTION_TOKEN_IDS].values, starts, lengths, image_of_row
 
 
 def _label_targets(parsed, depth: int, config: PipelineConfig) -> tuple:
     """Multi-label task: label multi-hot `[B, k]` and the rare-first label sequence as tokens
     (label index + 3), one row per image."""
     del config  # one sequence per image
-    labels = parsed[features.LABEL_SEQUENCE]
+    labels = parsed[record_schema.LABEL_SEQUENCE]
     lengths = _count_per_row(labels)
-    return (_multi_hot(labels, depth, "label"), labels.values + len(features.LABEL_SPECIALS),
+    return (_multi_hot(labels, depth, "label"), labels.values + len(record_schema.LABEL_SPECIALS),
             tf.cumsum(lengths, exclusive=True), lengths, None)
 
 

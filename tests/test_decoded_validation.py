@@ -1,6 +1,5 @@
 """Decoded validation in the training loop, the best checkpoint it keeps, and --checkpoint."""
 
-import json
 import os
 import subprocess
 import sys

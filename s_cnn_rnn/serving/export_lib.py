@@ -35,7 +35,6 @@ import keras
 import tensorflow as tf
 
 from s_cnn_rnn import atomic_files
-from s_cnn_rnn import errors
 from s_cnn_rnn import record_schema
 from s_cnn_rnn import inference
 from s_cnn_rnn import model_dir as model_dir_lib
