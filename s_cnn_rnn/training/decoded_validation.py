@@ -38,6 +38,7 @@ from s_cnn_rnn import atomic_files
 from s_cnn_rnn import inference
 from s_cnn_rnn import tasks
 from s_cnn_rnn.metrics import multilabel
+from s_cnn_rnn.models import variants
 from s_cnn_rnn.tasks import caption as caption_task
 
 BEST_DIR = "best"
@@ -126,7 +127,8 @@ class DecodedValidation:
                  references: dict | None = None, best_metric: str = AUTO, beam_width: int = 3):
         self.trained = trained
         self.stage = stage
-        self._dataset_fn = dataset_fn if stage != "rnn" and num_examples > 0 else None
+        # Image-free stages (tags, rnn) have nothing to decode: their best checkpoint follows a loss.
+        self._dataset_fn = dataset_fn if variants.STAGES[stage].reads_images and num_examples > 0 else None
         self.num_examples = num_examples
         self._references = references or {}
         stage_default = default_metric(stage, trained.task)
@@ -145,7 +147,7 @@ class DecodedValidation:
                 model, use_tags = self.trained.model, self.trained.config.use_tags
 
                 def concepts_only(images, tags):
-                    outputs = model.concept_cnn(images, tags=tags if use_tags else None, training=False)
+                    outputs = model.unary(images, tags if use_tags else None, training=False)
                     return {"concept_probs": outputs["concept_probs"]}
 
                 self._annotate = tf.function(concepts_only, reduce_retracing=True)
