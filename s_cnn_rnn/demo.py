@@ -82,8 +82,8 @@ class Progress:
     """
 
     # step key -> relative weight (measured CPU seconds of the demo's steps, rounded).
-    WEIGHTS = {"convert": 60, "train multilabel": 190, "evaluate multilabel": 15,
-               "train caption": 250, "evaluate caption": 40, "report": 5}
+    WEIGHTS = {"convert": 40, "train multilabel": 155, "evaluate multilabel": 13,
+               "train caption": 210, "evaluate caption": 24, "report": 5}
 
     def __init__(self):
         self.started = time.monotonic()
