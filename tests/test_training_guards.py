@@ -19,16 +19,18 @@ import types
 import pytest
 import tensorflow as tf
 
+from s_cnn_rnn import model_dir as model_dir_lib
 from s_cnn_rnn.models import backbones
 from s_cnn_rnn.training import chief
 from s_cnn_rnn.training import history as history_lib
 from s_cnn_rnn.training import locks
-from s_cnn_rnn import model_dir as model_dir_lib
 from s_cnn_rnn.training import stage_runner
 from test_training import TINY_MODEL
 from test_training import _options
 
 PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# `_options`' cnn stage: one head-only step, then two all-layer steps.
+CNN_STEPS = 3
 
 # Another process that takes a stage's lock and holds it until its stdin closes.
 _HOLDER = (
@@ -90,7 +92,7 @@ def test_lock_of_a_dead_process_does_not_block(tiny_synthetic_data, tmp_path, lo
     holder.send_signal(signal.SIGKILL)
     holder.wait()
     assert f"pid {holder.pid}" in (model_dir / "cnn" / locks.LOCK_FILE).read_text()  # its record stays
-    assert stage_runner.train(_options(tiny_synthetic_data, model_dir, stage="cnn"))["cnn"]["step"] == 2
+    assert stage_runner.train(_options(tiny_synthetic_data, model_dir, stage="cnn"))["cnn"]["step"] == CNN_STEPS
     assert not locks.is_locked(str(model_dir / "cnn"))  # released on the way out
 
 
@@ -110,9 +112,9 @@ def test_cut_last_history_line_is_dropped_and_the_stage_resumes(tiny_synthetic_d
     with open(path, "a", encoding="utf-8") as handle:  # a disk-full crash cut the line being appended
         handle.write('{"L_u": 1.5, "loss": 1.5 "st')
     results = stage_runner.train(_options(tiny_synthetic_data, model_dir, stage="cnn", steps=(3, 2, 2)))
-    assert results["cnn"]["step"] == 3
+    assert results["cnn"]["step"] == CNN_STEPS + 1
     lines = path.read_text(encoding="utf-8").splitlines()
-    assert [json.loads(line)["step"] for line in lines] == [1, 2, 3]
+    assert [json.loads(line)["step"] for line in lines] == [1, 2, 3, 4]
 
 
 def test_bad_history_line_before_the_last_names_file_and_line(tmp_path):
@@ -136,7 +138,7 @@ def test_failed_model_build_leaves_the_model_dir_open_for_the_fix(tiny_synthetic
     assert not os.path.exists(model_dir / model_dir_lib.CONFIG_FILE)
     assert not os.path.exists(model_dir / model_dir_lib.FINGERPRINTS_FILE)
     # The fix the error suggests is accepted.
-    assert stage_runner.train(_options(tiny_synthetic_data, model_dir, stage="cnn"))["cnn"]["step"] == 2
+    assert stage_runner.train(_options(tiny_synthetic_data, model_dir, stage="cnn"))["cnn"]["step"] == CNN_STEPS
     assert model_dir_lib.load_config(str(model_dir))["backbone_weights"] == "none"
 
 
@@ -145,7 +147,7 @@ def test_config_of_a_run_that_never_checkpointed_may_change(tiny_synthetic_data,
     os.makedirs(model_dir)
     # A model dir left by older code: config written, then the run failed before any checkpoint.
     model_dir_lib.save_config(str(model_dir), {"backbone_weights": "imagenet", "task": "caption"})
-    assert stage_runner.train(_options(tiny_synthetic_data, model_dir, stage="cnn"))["cnn"]["step"] == 2
+    assert stage_runner.train(_options(tiny_synthetic_data, model_dir, stage="cnn"))["cnn"]["step"] == CNN_STEPS
     assert model_dir_lib.load_config(str(model_dir))["backbone_weights"] == "none"
     # Once a stage has a checkpoint the config binds: another setting is refused.
     wider = dataclasses.replace(TINY_MODEL, lstm_units=32)
@@ -165,7 +167,7 @@ def test_staging_dir_of_a_failed_save_is_removed_on_the_next_run(tiny_synthetic_
     stage_runner.train(_options(tiny_synthetic_data, model_dir, stage="cnn", steps=(3, 2, 2)))
     assert not staging.exists()
     assert (checkpoints / "notes_temp").is_dir()
-    assert tf.train.latest_checkpoint(str(checkpoints)).endswith("ckpt-3")
+    assert tf.train.latest_checkpoint(str(checkpoints)).endswith(f"ckpt-{CNN_STEPS + 1}")
 
 
 class _Collect(logging.Handler):
