@@ -163,7 +163,8 @@ def test_train_step_scale_scales_every_stage_and_interval():
         flags.FLAGS(["train", f"--flagfile={os.path.join(FLAGS_DIR, 'coco_caption_ours.flags')}",
                      "--data_dir=d", "--model_dir=m", "--step_scale=1e-3", "--validate_every=0"], known_only=False)
         settings = train.options_from_flags().stage_settings
-    assert {stage: s.train_steps for stage, s in settings.items()} == {"cnn": 30, "rnn": 1000, "joint": 500}
+    assert {stage: settings[stage].train_steps for stage in ("cnn", "rnn", "joint")} == {
+        "cnn": 30, "rnn": 1000, "joint": 500}
     assert (settings["cnn"].head_steps, settings["rnn"].head_steps) == (5, 0)
     assert (settings["joint"].checkpoint_every, settings["joint"].log_every) == (5, 1)  # 5000, 200 -> min 1
     assert settings["joint"].validate_every == 0  # off stays off

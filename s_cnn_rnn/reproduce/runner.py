@@ -120,8 +120,13 @@ def read_flagfiles(flags_dir: str, flagfile: str) -> dict:
             raise FileNotFoundError(f"{path} not found: the table's flagfile is missing from {flags_dir}")
         with open(path, encoding="utf-8") as handle:
             found[relative] = handle.read()
-        pending += [line.strip().split("=", 1)[1] for line in found[relative].splitlines()
-                    if line.strip().startswith("--flagfile=")]
+        for line in found[relative].splitlines():
+            if line.strip().startswith("--flagfile="):
+                # As the commands read them (command_line.expand_flagfiles): relative to the including
+                # file, else (absl's old rule) to the project folder.
+                included = line.strip().split("=", 1)[1]
+                beside = os.path.join(os.path.dirname(relative), included)
+                pending.append(beside if os.path.isfile(os.path.join(project, beside)) else included)
     return found
 
 
