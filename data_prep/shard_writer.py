@@ -123,6 +123,11 @@ def _stop_workers(pool: concurrent.futures.ProcessPoolExecutor) -> None:
         return
     for process in list((getattr(pool, "_processes", None) or {}).values()):
         process.terminate()
+    # Tasks already fed to the dead workers' pipe would block the queue's feeder thread, and with it
+    # the interpreter's exit (measured: a SIGTERM-ed convert hung in Queue._finalize_join); drop them.
+    call_queue = getattr(pool, "_call_queue", None)
+    if call_queue is not None:
+        call_queue.cancel_join_thread()
 
 
 def write_shards(tasks: list[ShardTask], num_workers: int, show_progress: bool = True) -> list[ShardResult]:
