@@ -211,9 +211,9 @@ def test_table_4_end_to_end_with_skip_and_resume(tiny_synthetic_data, tmp_path):
     assert rows["Ours"]["paired_minus_reference"] is None
     assert rows["NIC-F"]["paired_minus_reference"]["CIDEr"]["per_seed"]["0"] == pytest.approx(
         rows["NIC-F"]["mean"]["CIDEr"] - rows["Ours"]["mean"]["CIDEr"])
-    # The scale reached the trainer: Ours' stages ran 1 / 4 / 2 steps.
+    # The scale reached the trainer: Ours' stages ran 1 + 1 (the head-only step first) / 4 / 2 steps.
     model_dir = output_dir / "coco_caption_ours" / "seed0"
-    for stage, steps in (("cnn", 1), ("rnn", 4), ("joint", 2)):
+    for stage, steps in (("cnn", 2), ("rnn", 4), ("joint", 2)):
         history = [json.loads(line) for line in (model_dir / stage / "history.jsonl").read_text().splitlines()]
         assert max(record["step"] for record in history) == steps
     markdown = (output_dir / "table4.md").read_text()

@@ -246,6 +246,22 @@ class StageTrainer:
                 f"{kept} Lower the learning rate, enable --gradient_clip_norm, or check the data."
             )
 
+    def _log_interrupted_step(self, history, summaries, record: dict, trained, written: int) -> None:
+        """Ctrl-C between a step and its history line: `_save_on_interrupt` checkpoints that step, so it
+        gets its line too (if it is a logged step) and the history stays contiguous with the checkpoint."""
+        step, settings = int(self.step.numpy()), self.settings
+        logged = step % settings.log_every == 0 or step == settings.total_steps
+        if step <= written or not logged or int(self.bad_step.numpy()):
+            return
+        if record.get("step") != step:
+            # The interrupt may land inside the step's call, after the update, before its losses came back.
+            values = trained[1] if trained is not None and trained[0] == step else {}
+            record = {key: float(value) for key, value in values.items()}
+            record.update(step=step, learning_rate=settings.learning_rate, interrupted=True,
+                          phase="head" if step <= settings.head_steps else "all")
+        history.write(record)
+        _write_summaries(summaries, record)
+
     def _save_on_interrupt(self, last_saved: int) -> None:
         """Ctrl-C: saves the steps trained so far, then raises `TrainingInterrupted`."""
         step, stage = int(self.step.numpy()), self.settings.stage
@@ -295,6 +311,7 @@ class StageTrainer:
         last_good = start
         record = {"step": start}
         window_start, window_step = time.perf_counter(), start
+        written, trained = start, None  # the newest history line; (step, values) of the newest step
         try:
             for step in range(start + 1, total + 1):
                 if step <= settings.head_steps:
@@ -302,6 +319,7 @@ class StageTrainer:
                         values = head_step(iterator)
                 else:
                     values = full_step(iterator)
+                trained = (step, values)
                 at_end = step == total
                 if step % settings.log_every == 0 or at_end:
                     self._check_finite(last_good)
@@ -331,11 +349,13 @@ class StageTrainer:
                 if record.get("step") == step:
                     history.write(record)
                     _write_summaries(summaries, record)
+                    written = step
                 if step % settings.checkpoint_every == 0 or at_end:
                     self._check_finite(last_good)
                     self.manager.save(checkpoint_number=step)
                     last_good = step
         except KeyboardInterrupt:
+            self._log_interrupted_step(history, summaries, record, trained, written)
             self._save_on_interrupt(last_good)
             raise
         finally:
