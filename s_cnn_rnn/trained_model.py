@@ -7,6 +7,7 @@ what the directory holds and which checkpoint restores which part is `model_dir.
 import dataclasses
 
 from s_cnn_rnn import model_dir as model_dir_lib
+from s_cnn_rnn import stage_handovers
 from s_cnn_rnn import tasks
 from s_cnn_rnn.models import builder
 from s_cnn_rnn.models.config import ModelConfig
@@ -77,5 +78,5 @@ def load_trained_model(model_dir: str, checkpoint: str = "best") -> TrainedModel
     """
     checkpoint = model_dir_lib.check_checkpoint_choice(checkpoint)  # before the model is built
     model, config, task = build_model(model_dir)
-    restored = model_dir_lib.restore_model(model, model_dir, config.variant_record.stages, checkpoint)
+    restored = stage_handovers.restore_model(model, model_dir, config.variant_record.stages, checkpoint)
     return TrainedModel(model, config, task, model_dir_lib.load_vocabularies(model_dir), restored)

@@ -16,6 +16,7 @@ import tensorflow as tf
 
 from s_cnn_rnn import errors
 from s_cnn_rnn import model_dir as model_dir_lib
+from s_cnn_rnn import stage_handovers
 from s_cnn_rnn import models
 from s_cnn_rnn.models import builder
 from s_cnn_rnn.models import layout
@@ -81,7 +82,7 @@ def test_the_import_check_sees_an_import_through_another_module(tmp_path):
 
 
 def test_every_handover_names_stages_in_order_and_a_model_part():
-    for row in model_dir_lib.HANDOVERS:
+    for row in stage_handovers.HANDOVERS:
         assert row.source in variants.STAGES and row.target in variants.STAGES, row
         assert variants.STAGE_ORDER.index(row.source) < variants.STAGE_ORDER.index(row.target), row
         assert row.items in ("cnn", "decoder", "tag_mlp"), row
@@ -91,7 +92,7 @@ def test_every_handover_names_stages_in_order_and_a_model_part():
         vocab_size=11, embedding_dim=8, lstm_units=8, small_cnn_width=8, use_tags=True, num_tags=5))
     whole = model.checkpoint_items()
     for part in ("cnn", "decoder", "tag_mlp"):
-        items = model_dir_lib.part_items(model, part)
+        items = stage_handovers.part_items(model, part)
         assert items and set(items) <= set(whole), part
     assert model_dir_lib.FINAL_STAGE == variants.STAGE_ORDER[-1]
 
@@ -119,29 +120,29 @@ def test_restore_model_takes_each_part_from_its_pretraining_stage(tmp_path):
     paths = {"cnn": _save(trained.cnn_checkpoint_items(), model_dir, "cnn"),
              "rnn": _save(trained.decoder_checkpoint_items(), model_dir, "rnn")}
     assert not _same_weights(trained.checkpoint_items(), fresh.checkpoint_items())
-    restored = model_dir_lib.restore_model(fresh, model_dir, ("cnn", "rnn", "joint"))
+    restored = stage_handovers.restore_model(fresh, model_dir, ("cnn", "rnn", "joint"))
     assert restored == paths
     assert _same_weights(trained.checkpoint_items(), fresh.checkpoint_items())
     # Once there is a joint checkpoint, it alone holds the model.
     joint = _save(trained.checkpoint_items(), model_dir, "joint")
-    assert model_dir_lib.restore_model(_tiny_model(3), model_dir, ("cnn", "rnn", "joint")) == {"all": joint}
+    assert stage_handovers.restore_model(_tiny_model(3), model_dir, ("cnn", "rnn", "joint")) == {"all": joint}
 
 
 def test_restore_model_names_the_missing_part(tmp_path):
     model = _tiny_model(1)
     _save(model.cnn_checkpoint_items(), str(tmp_path), "cnn")
     with pytest.raises(FileNotFoundError, match=r"no checkpoint for the decoder \(looked in rnn/ and joint/\)"):
-        model_dir_lib.restore_model(model, str(tmp_path), ("cnn", "rnn", "joint"))
+        stage_handovers.restore_model(model, str(tmp_path), ("cnn", "rnn", "joint"))
     # A variant without an rnn stage (NIC-deeply) never reads one, even if the folder exists.
     _save(model.decoder_checkpoint_items(), str(tmp_path), "rnn")
     with pytest.raises(FileNotFoundError, match="decoder"):
-        model_dir_lib.restore_model(model, str(tmp_path), ("cnn", "joint"))
+        stage_handovers.restore_model(model, str(tmp_path), ("cnn", "joint"))
 
 
 def test_cnn_logistic_restores_from_its_cnn_stage_alone(tmp_path):
     trained, fresh = _tiny_model(1, "cnn_logistic"), _tiny_model(2, "cnn_logistic")
     path = _save(trained.cnn_checkpoint_items(), str(tmp_path), "cnn")
-    assert model_dir_lib.restore_model(fresh, str(tmp_path), ("cnn",)) == {"cnn": path}
+    assert stage_handovers.restore_model(fresh, str(tmp_path), ("cnn",)) == {"cnn": path}
     assert _same_weights(trained.checkpoint_items(), fresh.checkpoint_items())
 
 
@@ -150,13 +151,13 @@ def test_initialize_stage_hands_the_pretrained_parts_to_the_joint_stage(tmp_path
     model_dir = str(tmp_path)
     _save(trained.cnn_checkpoint_items(), model_dir, "cnn")
     with pytest.raises(FileNotFoundError, match=r"run --stage=rnn \(or --stage=all\) first"):
-        model_dir_lib.initialize_stage(fresh, model_dir, "joint", ("cnn", "rnn", "joint"))
+        stage_handovers.initialize_stage(fresh, model_dir, "joint", ("cnn", "rnn", "joint"))
     _save(trained.decoder_checkpoint_items(), model_dir, "rnn")
-    assert set(model_dir_lib.initialize_stage(fresh, model_dir, "joint", ("cnn", "rnn", "joint"))) == {"cnn", "rnn"}
+    assert set(stage_handovers.initialize_stage(fresh, model_dir, "joint", ("cnn", "rnn", "joint"))) == {"cnn", "rnn"}
     assert _same_weights(trained.checkpoint_items(), fresh.checkpoint_items())
     # Stages with no row start from scratch; variants without pretraining stages too (NIC-F).
-    assert model_dir_lib.initialize_stage(fresh, model_dir, "rnn", ("cnn", "rnn", "joint")) == {}
-    assert model_dir_lib.initialize_stage(fresh, model_dir, "joint", ("joint",)) == {}
+    assert stage_handovers.initialize_stage(fresh, model_dir, "rnn", ("cnn", "rnn", "joint")) == {}
+    assert stage_handovers.initialize_stage(fresh, model_dir, "joint", ("joint",)) == {}
 
 
 def test_checkpoint_path_picks_the_best_the_latest_or_a_step(tmp_path):
@@ -170,18 +171,18 @@ def test_checkpoint_path_picks_the_best_the_latest_or_a_step(tmp_path):
     assert model_dir_lib.checkpoint_path(model_dir, "cnn", "best") == best
     assert model_dir_lib.checkpoint_path(model_dir, "cnn", "1") == first
     assert model_dir_lib.checkpoint_path(model_dir, "cnn", "7") is None
-    assert model_dir_lib.restore_model(model, model_dir, ("cnn",), "2") == {"cnn": second}
+    assert stage_handovers.restore_model(model, model_dir, ("cnn",), "2") == {"cnn": second}
     with pytest.raises(FileNotFoundError, match="no step-7 checkpoint for the CNN"):
-        model_dir_lib.restore_model(model, model_dir, ("cnn",), "7")
+        stage_handovers.restore_model(model, model_dir, ("cnn",), "7")
     with pytest.raises(ValueError, match=re.escape("--checkpoint must be best | latest | STEP, got 'newest'")):
-        model_dir_lib.restore_model(model, model_dir, ("cnn",), "newest")
+        stage_handovers.restore_model(model, model_dir, ("cnn",), "newest")
 
 
 def test_a_step_the_joint_stage_did_not_keep_is_refused(tmp_path):
     model, model_dir = _tiny_model(1), str(tmp_path)
     _save(model.checkpoint_items(), model_dir, "joint")
     with pytest.raises(FileNotFoundError, match="has no checkpoint of step 9"):
-        model_dir_lib.restore_model(model, model_dir, ("cnn", "rnn", "joint"), "9")
+        stage_handovers.restore_model(model, model_dir, ("cnn", "rnn", "joint"), "9")
 
 
 def test_config_of_the_first_format_is_upgraded(tmp_path):

@@ -14,6 +14,7 @@ from s_cnn_rnn import errors
 from s_cnn_rnn import inference
 from s_cnn_rnn import input_pipeline
 from s_cnn_rnn import model_dir as model_dir_lib
+from s_cnn_rnn import stage_handovers
 from s_cnn_rnn.evaluation import references as references_lib
 from s_cnn_rnn import tasks
 from s_cnn_rnn.models import builder
@@ -150,9 +151,9 @@ def pipeline_config(options: TrainOptions, stage: str, training: bool) -> input_
 def _initializer(options: TrainOptions, model, stage: str):
     """A stage starts from its earlier stages' final weights (T6; `model_dir.HANDOVERS`)."""
     variant_stages = stages.stages_for_variant(model.config.variant, model.config.use_tags)
-    if not model_dir_lib.handovers_into(stage, variant_stages):
+    if not stage_handovers.handovers_into(stage, variant_stages):
         return None
-    return lambda: model_dir_lib.initialize_stage(model, options.model_dir, stage, variant_stages)
+    return lambda: stage_handovers.initialize_stage(model, options.model_dir, stage, variant_stages)
 
 
 def _decoded_validation(options: TrainOptions, model, stage: str, references: dict | None):
