@@ -11,7 +11,8 @@ comment is the help, see `option_flags.py`):
 | --<stage>_train_steps --<stage>_learning_rate --<stage>_optimizer --cnn_head_steps | `trainer.StageSettings`, one per stage |
 | --batch_size --gradient_clip_norm --log_every --checkpoint_every --validate_every --validation_steps --jit_compile (and any new StageSettings field) | `trainer.StageSettings`, shared by the stages |
 
-plus `--train_steps`, which overrides every stage's steps. A flag that neither the command line nor
+plus `--train_steps` (overrides every stage's steps), `--step_scale` and `--learning_rate_scale` (multiply every
+stage's steps and intervals, and its learning rate: what `s-cnn-rnn-reproduce` passes). A flag that neither the command line nor
 its flagfiles set takes the paper's value for the data dir's dataset (`PAPER_FLAGFILES`: the "Ours"
 row's flagfile of COCO captions, COCO multi-label or NUS-WIDE), so that `s-cnn-rnn-train
 --data_dir=D --model_dir=M` trains the paper's model, not a third configuration; the synthetic
@@ -94,11 +95,12 @@ class TrainFlags:
         fixed = {"train_steps": train_steps} if train_steps is not None else {}
         mixed_precision = self.flag_values["mixed_precision"].value
         step_scale = self.flag_values["step_scale"].value
+        learning_rate_scale = self.flag_values["learning_rate_scale"].value
         stage_settings = {
             stage: scale_stage_settings(
                 self.all_stages.merged(self.per_stage[stage]).build(
                     stage=stage, mixed_precision=mixed_precision, **fixed),
-                step_scale)
+                step_scale, learning_rate_scale)
             for stage in stages.STAGES
         }
         return self.run.build(model=model, stage_settings=stage_settings)
@@ -113,12 +115,16 @@ def scale_steps(steps: int, scale: float) -> int:
     return 0 if steps == 0 else max(1, round(steps * scale))
 
 
-def scale_stage_settings(settings: "trainer.StageSettings", scale: float) -> "trainer.StageSettings":
-    """A stage's settings with every step count and interval multiplied by `scale` (--step_scale)."""
-    if scale == 1.0:
-        return settings
-    return dataclasses.replace(
-        settings, **{name: scale_steps(getattr(settings, name), scale) for name in SCALED_STEP_FIELDS})
+def scale_stage_settings(settings: "trainer.StageSettings", scale: float,
+                         learning_rate_scale: float = 1.0) -> "trainer.StageSettings":
+    """A stage's settings with every step count and interval multiplied by `scale` (--step_scale)
+    and its learning rate by `learning_rate_scale` (--learning_rate_scale)."""
+    if scale != 1.0:
+        settings = dataclasses.replace(
+            settings, **{name: scale_steps(getattr(settings, name), scale) for name in SCALED_STEP_FIELDS})
+    if learning_rate_scale != 1.0:
+        settings = dataclasses.replace(settings, learning_rate=settings.learning_rate * learning_rate_scale)
+    return settings
 
 
 def define(flag_values: flags.FlagValues = flags.FLAGS, choices: dict | None = None) -> TrainFlags:
@@ -143,6 +149,10 @@ def define(flag_values: flags.FlagValues = flags.FLAGS, choices: dict | None = N
     flags.DEFINE_float("step_scale", 1.0, "Multiplies every stage's train and head steps and the log, checkpoint "
                        "and validation intervals (each >= 1; 0 stays 0): a paper flagfile at CPU size.",
                        lower_bound=1e-12, flag_values=flag_values)
+    # One point of a learning-rate grid (s-cnn-rnn-reproduce --lr_grid passes it through).
+    flags.DEFINE_float("learning_rate_scale", 1.0, "Multiplies every stage's learning rate (after the flagfile's "
+                       "--<stage>_learning_rate): one point of a learning-rate grid.", lower_bound=1e-12,
+                       flag_values=flag_values)
     per_stage = {
         stage: option_flags.define(
             trainer.StageSettings, prefix=f"{stage}_", help_prefix=f"{stage} stage: ",

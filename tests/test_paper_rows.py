@@ -25,27 +25,15 @@ from s_cnn_rnn.models import backbones
 from s_cnn_rnn.models import builder
 from s_cnn_rnn.models import variants
 from s_cnn_rnn.models.config import ModelConfig
+from s_cnn_rnn.reproduce import tables
 from s_cnn_rnn.training import history as history_lib
 from s_cnn_rnn.training import stage_runner
 from s_cnn_rnn.training import trainer
 
 PROJECT_ROOT = pathlib.Path(__file__).resolve().parents[1]
 FLAGS_DIR = PROJECT_ROOT / "flags"
-# Each row of Tables 1, 2 and 4: its flagfile.
-ROWS = {
-    (1, "CNN+logistic"): "nuswide_cnn_logistic.flags",
-    (1, "RIA"): "nuswide_ria.flags",
-    (1, "Ours"): "nuswide_ours.flags",
-    (1, "Ours+Tag1K Fix"): "nuswide_ours_tag1k_fix.flags",
-    (1, "Ours+Tag1K"): "nuswide_ours_tag1k.flags",
-    (2, "CNN+logistic"): "coco_multilabel_cnn_logistic.flags",
-    (2, "RIA"): "coco_multilabel_ria.flags",
-    (2, "Ours"): "coco_multilabel_ours.flags",
-    (2, "Ours+Tag1K"): "coco_multilabel_ours_tag1k.flags",
-    (4, "NIC-F"): "coco_caption_nic_f.flags",
-    (4, "NIC-deeply"): "coco_caption_nic_deeply.flags",
-    (4, "Ours"): "coco_caption_ours.flags",
-}
+# Each row of Tables 1, 2 and 4: its flagfile (what s-cnn-rnn-reproduce trains).
+ROWS = tables.ROW_FLAGFILES
 # The tiny model every row is shrunk to (the rest of each flagfile stays).
 TINY = ("--backbone=small_cnn", "--backbone_weights=none", "--image_size=32", "--small_cnn_width=8",
         "--embedding_dim=16", "--lstm_units=16", "--batch_size=4", "--train_steps=2", "--log_every=1",

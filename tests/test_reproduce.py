@@ -12,6 +12,7 @@ import pytest
 
 from s_cnn_rnn.reproduce import aggregate
 from s_cnn_rnn.reproduce import paper_results
+from s_cnn_rnn.reproduce import protocol
 from s_cnn_rnn.reproduce import runner
 from s_cnn_rnn.reproduce import tables
 
@@ -119,10 +120,65 @@ def test_statistics_paired_differences_and_paper_differences():
         aggregate.row_values(tables.TABLES[2], row, {"decoded": metrics["concept_top3"]})
 
 
+BUDGET = protocol.Budget(cnn_steps=30, decoder_steps=100, joint_steps=20, tags_steps=7)
+
+
+@pytest.mark.parametrize("number", sorted(tables.TABLES))
+def test_the_fair_budget_gives_every_cnn_the_same_image_steps_and_every_decoder_the_same_start(number):
+    for row in tables.TABLES[number].rows:
+        steps = protocol.stage_steps(row.stages, BUDGET)
+        assert set(steps) == set(row.stages), row.name
+        assert steps.get("cnn", 0) + steps.get("joint", 0) == 50, row.name  # C + J image steps of CNN training
+        pretraining = [stage for stage in ("rnn", "decoder") if stage in row.stages]
+        assert [steps[stage] for stage in pretraining] == ([100] if "joint" in row.stages else []), row.name
+        assert steps.get("tags") == (7 if row.use_tags else None), row.name
+    flags_of = {row.name: protocol.step_flags(row.stages, BUDGET) for row in tables.TABLES[number].rows}
+    expected = {
+        "NIC-F": ("--decoder_train_steps=100", "--joint_train_steps=50", "--cnn_head_steps=0"),
+        "RIA": ("--decoder_train_steps=100", "--joint_train_steps=50", "--cnn_head_steps=0"),
+        "NIC-deeply": ("--cnn_train_steps=30", "--decoder_train_steps=100", "--joint_train_steps=20",
+                       "--cnn_head_steps=0"),
+        "CNN+logistic": ("--cnn_train_steps=50", "--cnn_head_steps=0"),
+        "Ours+Tag1K": ("--tags_train_steps=7", "--cnn_train_steps=30", "--rnn_train_steps=100",
+                       "--joint_train_steps=20", "--cnn_head_steps=0"),
+    }
+    for name, flags in flags_of.items():
+        if name in expected:
+            assert flags == expected[name], name
+    # The decoder stage reads images through the frozen CNN; Ours' rnn stage and the tags stage read none.
+    ours = next(row for row in tables.TABLES[number].rows if row.name == "Ours")
+    assert protocol.image_steps(ours.stages, BUDGET) == 50
+    if number == 4:
+        assert protocol.image_steps(tables.TABLES[4].rows[0].stages, BUDGET) == 150  # NIC-F
+
+
+def test_the_learning_rate_is_picked_by_the_final_stage_metric(tmp_path):
+    assert protocol.selection_metric("caption", ("cnn", "rnn", "joint")) == "val_CIDEr_pytok"
+    assert protocol.selection_metric("multilabel", ("cnn", "rnn", "joint")) == "val_O-F1"
+    assert protocol.selection_metric("multilabel", ("cnn",)) == "val_concept_O-F1"  # CNN+logistic
+    assert protocol.pick({0.3: 0.5, 1.0: 0.7, 3.0: 0.6}) == 1.0
+    assert protocol.pick({0.3: 0.8, 1.0: 0.7, 3.0: 0.6}) == 0.3
+    assert protocol.pick({0.5: 0.7, 3.0: 0.7}) == 0.5  # a tie goes to the factor nearest x1 (in log)
+    best = tmp_path / "joint" / "best"
+    with pytest.raises(ValueError, match="recorded no validation score"):
+        protocol.validation_score(str(tmp_path), "joint", "val_O-F1")
+    best.mkdir(parents=True)
+    (best / "best.json").write_text(json.dumps({"step": 4, "metric": "val_O-F1", "value": 0.61}))
+    assert protocol.validation_score(str(tmp_path), "joint", "val_O-F1") == 0.61
+    with pytest.raises(ValueError, match="cannot be scored"):
+        protocol.validation_score(str(tmp_path), "joint", "val_CIDEr_pytok")
+    with pytest.raises(ValueError, match="must be >= 1"):
+        protocol.Budget(0, 1, 1, 1)
+    protocol.check_extra_flags(["--image_size=32", "--validate_every=5"])
+    for bad in ("--cnn_train_steps=5", "--joint_train_steps=1", "--cnn_head_steps=2", "--train_steps=3"):
+        with pytest.raises(ValueError, match="budget sets every stage"):
+            protocol.check_extra_flags([bad])
+
+
 def test_extra_flags_that_the_runner_sets_are_refused():
     runner.check_extra_flags(["--backbone=small_cnn", "--noaugment", "--image_size=32"])
     for bad in (["--model_dir=x"], ["--seed=3"], ["--step_scale=2"], ["--variant=nic_f"], ["--nouse_tags"],
-                ["positional"]):
+                ["--learning_rate_scale=2"], ["positional"]):
         with pytest.raises(ValueError):
             runner.check_extra_flags(bad)
 
@@ -153,7 +209,7 @@ def test_a_row_is_finished_when_its_metrics_exist(tmp_path):
         runner.check_settings(dataclasses.replace(run, train_command=run.train_command[:-1] + ("--step_scale=1",)))
 
 
-def test_train_step_scale_scales_every_stage_and_interval():
+def test_train_step_and_learning_rate_scales_reach_every_stage():
     from absl import flags  # pylint: disable=import-outside-toplevel
     from absl.testing import flagsaver  # pylint: disable=import-outside-toplevel
 
@@ -161,13 +217,16 @@ def test_train_step_scale_scales_every_stage_and_interval():
 
     with flagsaver.flagsaver():
         flags.FLAGS(["train", f"--flagfile={os.path.join(FLAGS_DIR, 'coco_caption_ours.flags')}",
-                     "--data_dir=d", "--model_dir=m", "--step_scale=1e-3", "--validate_every=0"], known_only=False)
+                     "--data_dir=d", "--model_dir=m", "--step_scale=1e-3", "--validate_every=0",
+                     "--learning_rate_scale=0.5"], known_only=False)
         settings = train.options_from_flags().stage_settings
     assert {stage: settings[stage].train_steps for stage in ("cnn", "rnn", "joint")} == {
         "cnn": 30, "rnn": 1000, "joint": 500}
     assert (settings["cnn"].head_steps, settings["rnn"].head_steps) == (5, 0)
     assert (settings["joint"].checkpoint_every, settings["joint"].log_every) == (5, 1)  # 5000, 200 -> min 1
     assert settings["joint"].validate_every == 0  # off stays off
+    assert {stage: settings[stage].learning_rate for stage in ("cnn", "rnn", "joint")} == {
+        "cnn": pytest.approx(5e-5), "rnn": pytest.approx(5e-5), "joint": pytest.approx(5e-6)}  # x0.5
 
 
 def _reproduce(*args, timeout=900):

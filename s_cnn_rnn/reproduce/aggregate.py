@@ -18,11 +18,12 @@ def row_values(table: tables_lib.Table, row: tables_lib.Row, metrics: dict) -> d
     Raises:
       ValueError: the metrics lack the row the table reads (a model of another task or variant).
     """
-    if row.metrics_row is not None:
-        if row.metrics_row not in metrics:
-            raise ValueError(f"the evaluation has no {row.metrics_row!r} row (it has {sorted(metrics)}): "
+    metrics_row = table.metrics_row(row)
+    if metrics_row is not None:
+        if metrics_row not in metrics:
+            raise ValueError(f"the evaluation has no {metrics_row!r} row (it has {sorted(metrics)}): "
                              f"{row.key} was not trained as a {table.task} model of its variant")
-        metrics = metrics[row.metrics_row]
+        metrics = metrics[metrics_row]
     values = {}
     for column in table.columns:
         value = metrics.get(column)

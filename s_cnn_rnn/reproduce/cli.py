@@ -11,6 +11,7 @@ Writes OUTPUT_DIR/<row>/seed<k>/ (model, train.log, evaluate.log, eval_<split>/m
 OUTPUT_DIR/table<N>.{md,json,png}. A rerun skips finished rows and resumes an interrupted one.
 """
 
+import dataclasses
 import os
 import sys
 import time
@@ -19,6 +20,8 @@ from absl import app
 from absl import flags
 
 from s_cnn_rnn.reproduce import aggregate
+from s_cnn_rnn.reproduce import jobs
+from s_cnn_rnn.reproduce import protocol
 from s_cnn_rnn.reproduce import render
 from s_cnn_rnn.reproduce import runner
 from s_cnn_rnn.reproduce import tables as tables_lib
@@ -35,21 +38,56 @@ flags.DEFINE_list("seeds", ["0"], "Training seeds; several give mean +- std and 
 flags.DEFINE_list("rows", [], "Only these rows (keys such as coco_caption_ours, or paper names); default all.")
 flags.DEFINE_string("split", "test", "The split every row is evaluated on.")
 flags.DEFINE_integer("eval_max_images", None, "Evaluate only the first this many images of the split.")
+flags.DEFINE_enum("protocol", "flagfiles", ["flagfiles", "fair"],
+                  "flagfiles: every row trains its flagfile's step counts (times --scale). fair: every row gets "
+                  "the same budget (--budget_*: every CNN C+J image steps, every decoder R updates first; "
+                  "BUILD_NOTES 'The fair protocol').")
+flags.DEFINE_integer("budget_cnn_steps", 200, "fair: C, the image steps of stage 1.", lower_bound=1)
+flags.DEFINE_integer("budget_decoder_steps", 1000, "fair: R, the decoder's updates before the joint stage (on "
+                     "ground-truth concepts for Ours, on the frozen CNN's features for NIC-F/NIC-deeply/RIA).",
+                     lower_bound=1)
+flags.DEFINE_integer("budget_joint_steps", 200, "fair: J, the image steps of the joint stage.", lower_bound=1)
+flags.DEFINE_integer("budget_tags_steps", 200, "fair: T, the tag MLP's image-free updates (Tag1K rows).",
+                     lower_bound=1)
+flags.DEFINE_list("lr_grid", [], "Learning-rate factors (e.g. 0.3,1,3): every row trains seed 0 at each factor "
+                  "times its flagfile's rates and keeps the one best on the validation split; empty: no grid.")
+flags.DEFINE_integer("parallel", 1, "Trainings/evaluations at a time (each gets the CPU cores shared out).",
+                     lower_bound=1)
 flags.DEFINE_string("flags_dir", None, "Folder of the experiment flagfiles (default: the checkout's or the "
                     "installed flags/).")
 
 
-def _plan(table, data_dir: str, output_dir: str, seeds: list, extra_flags: list):
-    """(runs seed-major, so a partial multi-seed table is balanced; {row key: skip reason}; flags dir)."""
-    flags_dir = runner.find_flags_dir(FLAGS.flags_dir)
-    rows = tables_lib.select_rows(table, FLAGS.rows)
-    skipped = {row.key: reason for row in rows
-               if (reason := tables_lib.missing_requirement(table, row, data_dir)) is not None}
-    runs = [(row, runner.plan_run(row, seed, flags_dir=flags_dir, data_dir=data_dir, output_dir=output_dir,
-                                  split=FLAGS.split, scale=FLAGS.scale, extra_flags=extra_flags,
-                                  eval_max_images=FLAGS.eval_max_images))
-            for seed in seeds for row in rows if row.key not in skipped]
-    return runs, skipped, flags_dir
+def _settings(table, seeds: list, extra_flags: list) -> jobs.Settings:
+    """The run's settings from the flags.
+
+    Raises:
+      ValueError: a bad value, naming the flag; FileNotFoundError: no flagfiles.
+    """
+    if not seeds or FLAGS.scale <= 0:
+        raise ValueError(f"--seeds needs at least one seed and --scale must be > 0 (got {FLAGS.seeds}, {FLAGS.scale})")
+    runner.check_extra_flags(extra_flags)
+    # Every command runs in the project folder: a flagfile named relative to here must still be found.
+    extra_flags = [f"--flagfile={os.path.abspath(flag.split('=', 1)[1])}"
+                   if flag.startswith("--flagfile=") and os.path.isfile(flag.split("=", 1)[1]) else flag
+                   for flag in extra_flags]
+    budget = None
+    if FLAGS.protocol == "fair":
+        budget = protocol.Budget(FLAGS.budget_cnn_steps, FLAGS.budget_decoder_steps, FLAGS.budget_joint_steps,
+                                 FLAGS.budget_tags_steps)
+        protocol.check_extra_flags(extra_flags)
+    try:
+        grid = tuple(float(factor) for factor in FLAGS.lr_grid)
+    except ValueError:
+        raise ValueError(f"--lr_grid={','.join(FLAGS.lr_grid)}: expected numbers such as 0.3,1,3") from None
+    if any(factor <= 0 for factor in grid) or len(set(grid)) != len(grid):
+        raise ValueError(f"--lr_grid={','.join(FLAGS.lr_grid)}: the factors must be > 0 and different")
+    return jobs.Settings(runner.find_flags_dir(FLAGS.flags_dir), os.path.abspath(FLAGS.data_dir),
+                         os.path.abspath(FLAGS.output_dir), table.task, tuple(seeds), FLAGS.split, FLAGS.scale,
+                         tuple(extra_flags), FLAGS.eval_max_images, budget, grid, FLAGS.parallel)
+
+
+def _log(message: str) -> None:
+    print(message, flush=True)
 
 
 def main(argv) -> int:
@@ -57,52 +95,51 @@ def main(argv) -> int:
     table = tables_lib.TABLES[int(FLAGS.table)]
     started = time.monotonic()
     try:
-        seeds = [int(seed) for seed in FLAGS.seeds]
-        if not seeds or FLAGS.scale <= 0:
-            raise ValueError(f"--seeds needs at least one seed and --scale must be > 0 (got {FLAGS.seeds}, "
-                             f"{FLAGS.scale})")
-        runner.check_extra_flags(extra_flags)
-        data_dir, output_dir = os.path.abspath(FLAGS.data_dir), os.path.abspath(FLAGS.output_dir)
-        runs, skipped, flags_dir = _plan(table, data_dir, output_dir, seeds, extra_flags)
-        for _, run in runs:  # before any work: a table never mixes two settings
-            runner.check_settings(run)
+        settings = _settings(table, [int(seed) for seed in FLAGS.seeds], extra_flags)
+        rows = tables_lib.select_rows(table, FLAGS.rows)
+        skipped = {row.key: reason for row in rows
+                   if (reason := tables_lib.missing_requirement(table, row, settings.data_dir)) is not None}
+        rows = tuple(row for row in rows if row.key not in skipped)
+        for row in rows:  # before any work: a table never mixes two settings
+            for factor in settings.lr_grid or (None,):
+                for seed in settings.seeds:
+                    runner.check_settings(jobs.plan(row, seed, settings, factor))
     except (ValueError, FileNotFoundError, runner.RunError) as error:
         print(f"s-cnn-rnn-reproduce: error: {error}", file=sys.stderr)
         return 1
     for key, reason in skipped.items():
-        print(f"Table {table.number} row {key}: skipped: {reason}", flush=True)
+        _log(f"Table {table.number} row {key}: skipped: {reason}")
+    log = lambda message: _log(f"Table {table.number} {message}")  # noqa: E731
+    try:
+        factors = jobs.select_learning_rates(rows, settings, log)
+        runs = jobs.run_seeds(rows, settings, factors, log)
+    except (runner.RunError, ValueError) as error:
+        print(f"s-cnn-rnn-reproduce: error: Table {table.number}: {error}\nrerun the same command to resume",
+              file=sys.stderr)
+        return 1
     per_seed, timings = {}, {}
     for row, run in runs:
-        label = f"Table {table.number} row {row.name} ({row.key}) seed {run.seed}"
-        if runner.is_finished(run):
-            print(f"{label}: finished earlier ({run.metrics_path}), skipped", flush=True)
-        else:
-            print(f"{label}: training and evaluating in {run.model_dir}", flush=True)
-            try:
-                timing = runner.execute(run, flags_dir)
-            except runner.RunError as error:
-                print(f"s-cnn-rnn-reproduce: error: {label}: {error}\nrerun the same command to resume",
-                      file=sys.stderr)
-                return 1
-            print(f"{label}: done (train {timing['train_seconds']:.0f} s, evaluate "
-                  f"{timing['evaluate_seconds']:.0f} s)", flush=True)
         result = runner.read_result(run)
         try:
             values = aggregate.row_values(table, row, result["metrics"]["metrics"])
         except ValueError as error:  # e.g. an extra --variant flag turned every row into one model
-            print(f"s-cnn-rnn-reproduce: error: {label}: {run.metrics_path}: {error}", file=sys.stderr)
+            print(f"s-cnn-rnn-reproduce: error: {run.metrics_path}: {error}", file=sys.stderr)
             return 1
         per_seed.setdefault(row.key, {})[run.seed] = values
         timings.setdefault(row.key, {})[str(run.seed)] = result["timing"]
-    records = aggregate.summarise(table, per_seed, skipped, seeds)
+    records = aggregate.summarise(table, per_seed, skipped, list(settings.seeds))
     for record in records:
         record["timing"] = timings.get(record["key"], {})
-    settings = {"seeds": seeds, "scale": FLAGS.scale, "split": FLAGS.split, "data_dir": data_dir,
-                "extra_flags": extra_flags, "eval_max_images": FLAGS.eval_max_images,
-                "wall_seconds": round(time.monotonic() - started, 1)}
-    paths = render.write_all(table, records, settings, output_dir)
-    print(render.markdown(table, records, settings))
-    print(f"wrote {paths['markdown']}, {paths['json']}, {paths['png']}", flush=True)
+        selection = next((jobs.read_selection(settings, row) for row in rows if row.key == record["key"]), None)
+        record["lr_selection"] = selection if settings.lr_grid else None
+    summary = {"seeds": list(settings.seeds), "scale": settings.scale, "split": settings.split,
+               "data_dir": settings.data_dir, "extra_flags": extra_flags, "eval_max_images": settings.eval_max_images,
+               "protocol": FLAGS.protocol, "budget": dataclasses.asdict(settings.budget) if settings.budget else None,
+               "lr_grid": list(settings.lr_grid), "parallel": settings.parallel,
+               "wall_seconds": round(time.monotonic() - started, 1)}
+    paths = render.write_all(table, records, summary, settings.output_dir)
+    print(render.markdown(table, records, summary))
+    _log(f"wrote {', '.join(paths.values())}")
     return 0
 
 

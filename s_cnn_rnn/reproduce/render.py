@@ -34,7 +34,7 @@ def markdown(table: tables_lib.Table, records: list, settings: dict) -> str:
     rule = "|---" * (len(table.columns) + 1) + "|"
     seeds = ", ".join(str(seed) for seed in settings["seeds"])
     lines = [f"## Table {table.number}: {table.title}, measured beside the paper", "",
-             f"Seeds {seeds}; --scale={settings['scale']:g}; split {settings['split']}; data {settings['data_dir']}. "
+             f"Seeds {seeds}; {_protocol_text(settings)}; split {settings['split']}; data {settings['data_dir']}. "
              "Each cell: measured mean±std over the seeds (paper; measured - paper).", "", header, rule]
     for record in records:
         if record["status"] == "skipped":
@@ -43,6 +43,15 @@ def markdown(table: tables_lib.Table, records: list, settings: dict) -> str:
         cells = [f"{_spread(record['mean'][c], record['std'][c], digits)} ({_number(record['paper'][c], digits)}; "
                  f"{_number(record['minus_paper'][c], digits, signed=True)})" for c in table.columns]
         lines.append(f"| {record['name']} | " + " | ".join(cells) + " |")
+    selected = [record for record in records if record.get("lr_selection")]
+    if selected:
+        lines += ["", "Learning rates picked on the validation split (seed 0, the flagfile's rates times each "
+                  "factor; the chosen one in bold):", ""]
+        for record in selected:
+            selection = record["lr_selection"]
+            scores = ", ".join((f"**x{factor} {score:.4f}**" if float(factor) == selection["chosen"] else
+                                f"x{factor} {score:.4f}") for factor, score in selection["scores"].items())
+            lines.append(f"- {record['name']}: {selection['metric']} {scores}")
     paired = [record for record in records if record.get("paired_minus_reference")]
     if paired:
         lines += ["", f"Paired differences from {tables_lib.REFERENCE_ROW}, seed by seed (row - "
@@ -53,6 +62,16 @@ def markdown(table: tables_lib.Table, records: list, settings: dict) -> str:
                              digits, signed=True) for c in table.columns]
             lines.append(f"| {record['name']} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
+
+
+def _protocol_text(settings: dict) -> str:
+    """How the rows were trained, in one clause."""
+    if settings.get("protocol") == "fair":
+        budget = settings["budget"]
+        return (f"fair protocol (every CNN {budget['cnn_steps']}+{budget['joint_steps']} image steps, every decoder "
+                f"{budget['decoder_steps']} updates before the joint stage, tag MLP {budget['tags_steps']}), "
+                f"--scale={settings['scale']:g}")
+    return f"each row's flagfile, --scale={settings['scale']:g}"
 
 
 def payload(table: tables_lib.Table, records: list, settings: dict) -> dict:

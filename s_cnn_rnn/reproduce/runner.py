@@ -2,8 +2,10 @@
 
 Each (row, seed) is a model dir OUTPUT_DIR/<row key>/seed<k> trained by
 
-  python -m s_cnn_rnn.train --flagfile=flags/<row>.flags <extra flags> --data_dir=D
+  python -m s_cnn_rnn.train --flagfile=flags/<row>.flags <extra flags> [<budget flags>] --data_dir=D
       --model_dir=OUTPUT_DIR/<row>/seed<k> --stage=all --seed=k --step_scale=F
+
+(under a learning-rate grid: OUTPUT_DIR/<row>/lr<factor>/seed<k> and --learning_rate_scale=<factor>)
 
 and evaluated by `python -m s_cnn_rnn.evaluate` into MODEL_DIR/eval_<split>/metrics.json (a partial
 evaluation, --eval_max_images=N: under its max_images-N/), each in its
@@ -11,8 +13,9 @@ own process (TensorFlow state never leaks from one row into the next; only the c
 has are used). The commands run in the folder that holds flags/, because the flagfiles include each
 other by the relative path `flags/...`.
 
-Resume. A (row, seed) is finished when its metrics.json exists (the evaluation writes it atomically,
-last). Anything else is rerun with the same commands: the trainer resumes an interrupted stage from its
+Resume. A (row, seed) is trained when MODEL_DIR/timing.json has its train seconds (written after the
+training command succeeded) and finished when its metrics.json exists (the evaluation writes it
+atomically, last). Anything else is rerun with the same commands: the trainer resumes an interrupted stage from its
 checkpoint and skips finished stages. MODEL_DIR/run.json keeps the commands and the flagfiles' text
 of the first run; a rerun with other settings is refused, so a table never mixes two settings.
 """
@@ -33,7 +36,7 @@ PACKAGE_PARENT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath
 # Flags the runner sets itself for every row, and those that make a row what it is (its flagfile's);
 # given as extra flags they would contradict the runner or turn every row into one model.
 RESERVED_FLAGS = ("data_dir", "model_dir", "seed", "stage", "step_scale", "train_steps", "retrain", "task",
-                  "variant", "use_tags", "freeze_cnn")
+                  "variant", "use_tags", "freeze_cnn", "learning_rate_scale")
 
 
 class RunError(RuntimeError):
@@ -131,13 +134,22 @@ def read_flagfiles(flags_dir: str, flagfile: str) -> dict:
 
 
 def plan_run(row, seed: int, *, flags_dir: str, data_dir: str, output_dir: str, split: str, scale: float,
-             extra_flags: list, eval_max_images: int | None) -> RowRun:
-    """The commands of one (row, seed); the extra flags follow the flagfile, so they win over it."""
-    model_dir = os.path.join(output_dir, row.key, f"seed{seed}")
+             extra_flags: list, eval_max_images: int | None, protocol_flags: tuple = (),
+             lr_factor: float | None = None) -> RowRun:
+    """The commands of one (row, seed).
+
+    The extra flags follow the flagfile, so they win over it; the protocol's flags (a fair budget's
+    step counts) follow those. With `lr_factor` (one point of a learning-rate grid) the model dir is
+    OUTPUT_DIR/<row>/lr<factor>/seed<k> and the training gets --learning_rate_scale=<factor>.
+    """
+    row_dir = os.path.join(output_dir, row.key) if lr_factor is None else os.path.join(
+        output_dir, row.key, f"lr{lr_factor:g}")
+    model_dir = os.path.join(row_dir, f"seed{seed}")
     eval_dir = os.path.join(model_dir, f"eval_{split}")
     flagfile = os.path.join(os.path.basename(flags_dir), row.flagfile)
-    train = ("-m", "s_cnn_rnn.train", f"--flagfile={flagfile}", *extra_flags, f"--data_dir={data_dir}",
-             f"--model_dir={model_dir}", "--stage=all", f"--seed={seed}", f"--step_scale={scale:g}")
+    train = ("-m", "s_cnn_rnn.train", f"--flagfile={flagfile}", *extra_flags, *protocol_flags,
+             f"--data_dir={data_dir}", f"--model_dir={model_dir}", "--stage=all", f"--seed={seed}",
+             f"--step_scale={scale:g}", *((f"--learning_rate_scale={lr_factor:g}",) if lr_factor is not None else ()))
     evaluate = ("-m", "s_cnn_rnn.evaluate", f"--model_dir={model_dir}", f"--data_dir={data_dir}", f"--split={split}",
                 f"--output_dir={eval_dir}", "--noprogress",
                 *((f"--max_images={eval_max_images}",) if eval_max_images else ()))
@@ -170,13 +182,20 @@ def check_settings(run: RowRun) -> None:
                        "the same flags, or use another --output_dir (or delete that folder) for new settings")
 
 
-def _run_logged(command: tuple, log_path: str, cwd: str) -> float:
+def _run_logged(command: tuple, log_path: str, cwd: str, threads: int | None) -> float:
     """Runs `python <command>` in `cwd` with its output in `log_path`; returns its wall seconds.
+
+    Args:
+      threads: TensorFlow's intra- and inter-op threads for it (runs side by side share the cores);
+        None: TensorFlow's default, or what the environment sets.
 
     Raises:
       RunError: a non-zero exit, with the end of the log.
     """
     environment = dict(os.environ, TF_CPP_MIN_LOG_LEVEL=os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2"))
+    if threads is not None:
+        for name in ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "OMP_NUM_THREADS"):
+            environment.setdefault(name, str(threads))
     # The same package as this process, whichever folder the commands run in.
     environment["PYTHONPATH"] = os.pathsep.join(filter(None, [PACKAGE_PARENT, os.environ.get("PYTHONPATH")]))
     started = time.monotonic()
@@ -192,22 +211,50 @@ def _run_logged(command: tuple, log_path: str, cwd: str) -> float:
     return time.monotonic() - started
 
 
-def execute(run: RowRun, flags_dir: str) -> dict:
-    """Trains (resuming) and evaluates one (row, seed) whose metrics.json does not exist yet.
+def read_timing(run: RowRun) -> dict:
+    """MODEL_DIR/timing.json ({"train_seconds"[, "evaluate_seconds"]}), {} before the training finished."""
+    path = os.path.join(run.model_dir, TIMING_FILE)
+    if not os.path.isfile(path):
+        return {}
+    with open(path, encoding="utf-8") as handle:
+        return json.load(handle)
 
-    Returns:
-      {"train_seconds", "evaluate_seconds"} of this call (also written to MODEL_DIR/timing.json).
+
+def is_trained(run: RowRun) -> bool:
+    """The training command finished (it wrote timing.json's train_seconds) with these settings."""
+    return "train_seconds" in read_timing(run)
+
+
+def train(run: RowRun, flags_dir: str, threads: int | None = None) -> float:
+    """Trains (resuming) one (row, seed) unless finished; returns this call's wall seconds (0 if skipped).
 
     Raises:
       RunError: other settings in run.json, or a failed command.
     """
     check_settings(run)
+    if is_trained(run):
+        return 0.0
     os.makedirs(run.model_dir, exist_ok=True)
     atomic_files.write_json(os.path.join(run.model_dir, RUN_FILE), run.settings())
-    cwd = os.path.dirname(flags_dir)
-    timing = {"train_seconds": round(_run_logged(run.train_command, os.path.join(run.model_dir, "train.log"), cwd), 1)}
-    timing["evaluate_seconds"] = round(
-        _run_logged(run.evaluate_command, os.path.join(run.model_dir, "evaluate.log"), cwd), 1)
+    seconds = _run_logged(run.train_command, os.path.join(run.model_dir, "train.log"), os.path.dirname(flags_dir),
+                          threads)
+    atomic_files.write_json(os.path.join(run.model_dir, TIMING_FILE), {"train_seconds": round(seconds, 1)})
+    return seconds
+
+
+def execute(run: RowRun, flags_dir: str, threads: int | None = None) -> dict:
+    """Trains (resuming, unless finished) and evaluates one (row, seed) whose metrics.json does not exist yet.
+
+    Returns:
+      {"train_seconds", "evaluate_seconds"} (also in MODEL_DIR/timing.json).
+
+    Raises:
+      RunError: other settings in run.json, or a failed command.
+    """
+    train(run, flags_dir, threads)
+    timing = read_timing(run)
+    timing["evaluate_seconds"] = round(_run_logged(
+        run.evaluate_command, os.path.join(run.model_dir, "evaluate.log"), os.path.dirname(flags_dir), threads), 1)
     atomic_files.write_json(os.path.join(run.model_dir, TIMING_FILE), timing)
     return timing
 
@@ -216,9 +263,4 @@ def read_result(run: RowRun) -> dict:
     """{"metrics": metrics.json's payload, "timing": timing.json or {}} of a finished run."""
     with open(run.metrics_path, encoding="utf-8") as handle:
         metrics = json.load(handle)
-    timing_path = os.path.join(run.model_dir, TIMING_FILE)
-    timing = {}
-    if os.path.isfile(timing_path):
-        with open(timing_path, encoding="utf-8") as handle:
-            timing = json.load(handle)
-    return {"metrics": metrics, "timing": timing}
+    return {"metrics": metrics, "timing": read_timing(run)}

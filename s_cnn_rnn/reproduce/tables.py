@@ -10,32 +10,61 @@ import os
 
 from s_cnn_rnn import data_dir as data_dir_lib
 from s_cnn_rnn import tasks
+from s_cnn_rnn.models import variants
 from s_cnn_rnn.reproduce import paper_results
 
 # The row every other row is compared with, seed by seed.
 REFERENCE_ROW = "Ours"
 
 
+# Each implemented row's flagfile under flags/, by (table, the paper's row name). The rows
+# themselves (which variant, tags, fixed CNN) are the variant records' (`models/variants.py`).
+ROW_FLAGFILES = {
+    (1, "CNN+logistic"): "nuswide_cnn_logistic.flags",
+    (1, "RIA"): "nuswide_ria.flags",
+    (1, "Ours"): "nuswide_ours.flags",
+    (1, "Ours+Tag1K Fix"): "nuswide_ours_tag1k_fix.flags",
+    (1, "Ours+Tag1K"): "nuswide_ours_tag1k.flags",
+    (2, "CNN+logistic"): "coco_multilabel_cnn_logistic.flags",
+    (2, "RIA"): "coco_multilabel_ria.flags",
+    (2, "Ours"): "coco_multilabel_ours.flags",
+    (2, "Ours+Tag1K"): "coco_multilabel_ours_tag1k.flags",
+    (4, "NIC-F"): "coco_caption_nic_f.flags",
+    (4, "NIC-deeply"): "coco_caption_nic_deeply.flags",
+    (4, "Ours"): "coco_caption_ours.flags",
+}
+
+
 @dataclasses.dataclass(frozen=True)
 class Row:
-    """One row of a table.
+    """One row of a table: a variant record's `TableRow` and the flagfile that trains it.
 
     Attributes:
       name: the paper's row name (a key of the table's `paper_results.PAPER_RESULTS`).
       flagfile: file name under flags/ that trains it.
-      metrics_row: multi-label: the metrics.json row read ("decoded"; "concept_top3" for the
-        fixed-length CNN+logistic, SPEC I3); None for captions (one row of scores).
-      needs: what the data must have beyond the task's basics: "tags" (Tag1K, M8).
+      variant: its `--variant` (a `models.variants` record).
+      use_tags, freeze_cnn: the row's switches (its `TableRow`).
     """
 
     name: str
     flagfile: str
-    metrics_row: str | None = None
-    needs: tuple = ()
+    variant: str
+    use_tags: bool = False
+    freeze_cnn: bool = False
 
     @property
     def key(self) -> str:
         return os.path.splitext(self.flagfile)[0]
+
+    @property
+    def needs(self) -> tuple:
+        """What the data must have beyond the task's basics: "tags" for a Tag1K row (M8)."""
+        return ("tags",) if self.use_tags else ()
+
+    @property
+    def stages(self) -> tuple:
+        """The stages `--stage=all` trains for this row, in order."""
+        return variants.stages_to_run(self.variant, self.use_tags)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -65,32 +94,35 @@ class Table:
         """{row name: {column: published value}}."""
         return paper_results.PAPER_RESULTS[self.number]
 
+    def metrics_row(self, row: Row) -> str | None:
+        """The metrics.json row the table reads of `row`: None for captions (one row of scores);
+        "decoded", or "concept_top3" for a variant without a decoder (CNN+logistic's fixed-length
+        top 3, SPEC I3)."""
+        if self.task == "caption":
+            return None
+        return "decoded" if variants.get(row.variant).has_decoder else "concept_top3"
+
 
 # Column headers where the metrics.json key is not the paper's name.
 COLUMN_TITLES = {"ROUGE_L": "ROUGE-L", "Bleu_4": "B-4"}
 
+
+def _rows(number: int) -> tuple:
+    """The rows of Table `number` in the paper's order, from the variant records."""
+    records = {row.row: (variant.name, row) for variant in variants.VARIANTS.values() for row in variant.rows
+               if row.table == number}
+    return tuple(Row(name, ROW_FLAGFILES[(number, name)], records[name][0], records[name][1].use_tags,
+                     records[name][1].freeze_cnn)
+                 for name in paper_results.PAPER_RESULTS[number])
+
+
 TABLES = {
     1: Table(1, "Multi-label classification on NUS-WIDE (x100)", "multilabel", paper_results.MULTILABEL_COLUMNS,
-             100.0, 2, (
-                 Row("CNN+logistic", "nuswide_cnn_logistic.flags", "concept_top3"),
-                 Row("RIA", "nuswide_ria.flags", "decoded"),
-                 Row("Ours", "nuswide_ours.flags", "decoded"),
-                 Row("Ours+Tag1K Fix", "nuswide_ours_tag1k_fix.flags", "decoded", ("tags",)),
-                 Row("Ours+Tag1K", "nuswide_ours_tag1k.flags", "decoded", ("tags",)),
-             )),
+             100.0, 2, _rows(1)),
     2: Table(2, "Multi-label classification on MS COCO (x100)", "multilabel", paper_results.MULTILABEL_COLUMNS,
-             100.0, 2, (
-                 Row("CNN+logistic", "coco_multilabel_cnn_logistic.flags", "concept_top3"),
-                 Row("RIA", "coco_multilabel_ria.flags", "decoded"),
-                 Row("Ours", "coco_multilabel_ours.flags", "decoded"),
-                 Row("Ours+Tag1K", "coco_multilabel_ours_tag1k.flags", "decoded", ("tags",)),
-             )),
+             100.0, 2, _rows(2)),
     4: Table(4, "Captioning ablation on the COCO held-out split", "caption", paper_results.CAPTION_COLUMNS,
-             1.0, 3, (
-                 Row("NIC-F", "coco_caption_nic_f.flags"),
-                 Row("NIC-deeply", "coco_caption_nic_deeply.flags"),
-                 Row("Ours", "coco_caption_ours.flags"),
-             )),
+             1.0, 3, _rows(4)),
 }
 
 

@@ -1,0 +1,124 @@
+"""The fair protocol: equal training budgets for every row, learning rates picked on validation.
+
+Under `s-cnn-rnn-reproduce --protocol=fair` a row's step counts come from one `Budget`, not from its
+flagfile, so a comparison is not won by giving one model more updates:
+
+  every CNN gets C + J image steps     its own stage 1 (C) then the joint stage (J); a variant
+                                       without stage 1 (NIC-F, RIA) trains end to end for C + J;
+                                       one without a joint stage (CNN+logistic) trains C + J in stage 1
+  every decoder gets R updates first   Ours' on ground-truth concepts (rnn, no images); the feature
+                                       variants' on the frozen CNN's features (decoder, issue 9)
+  the tag MLP gets T updates           Tag1K rows only (tags, no images)
+
+So NIC-F's and RIA's decoders get R + C + J updates against Ours' R + J: the baselines' favour.
+A row's learning rates are its flagfile's times one factor from `--lr_grid`, the factor whose
+seed-0 run scores best on the validation split (the metric its final stage keeps the best
+checkpoint by: CIDEr, the decoded O-F1, or CNN+logistic's top-3 O-F1), the same grid and budget for
+every row. No TensorFlow here.
+"""
+
+import dataclasses
+import json
+import math
+import os
+
+from s_cnn_rnn import tasks
+from s_cnn_rnn.models import variants
+
+BEST_FILE = "best.json"  # s_cnn_rnn.training.decoded_validation.BEST_FILE (that module imports TensorFlow)
+BEST_DIR = "best"
+SELECTION_FILE = "lr_selection.json"
+
+
+@dataclasses.dataclass(frozen=True)
+class Budget:
+    """The fair protocol's step counts (see the module docstring).
+
+    Attributes:
+      cnn_steps: C, the image steps of stage 1.
+      decoder_steps: R, the decoder's updates before the joint stage.
+      joint_steps: J, the image steps of the joint stage.
+      tags_steps: T, the tag MLP's image-free updates (Tag1K rows).
+    """
+
+    cnn_steps: int
+    decoder_steps: int
+    joint_steps: int
+    tags_steps: int
+
+    def __post_init__(self):
+        for field in dataclasses.fields(self):
+            if getattr(self, field.name) < 1:
+                raise ValueError(f"--{field.name} must be >= 1 under --protocol=fair (got {getattr(self, field.name)})")
+
+
+def check_extra_flags(extra_flags: list) -> None:
+    """Under the fair protocol the budget sets every stage's steps: refuses flags that would change them.
+
+    Raises:
+      ValueError: naming the flag and the fix.
+    """
+    for flag in extra_flags:
+        name = flag.lstrip("-").split("=", 1)[0]
+        if name.endswith("_train_steps") or name in ("cnn_head_steps", "train_steps"):
+            raise ValueError(f"{flag}: under --protocol=fair the budget sets every stage's steps; use "
+                             "--budget_cnn_steps, --budget_decoder_steps, --budget_joint_steps, --budget_tags_steps")
+
+
+def stage_steps(stages: tuple, budget: Budget) -> dict:
+    """{stage: train steps} of a row that trains `stages` (in order) under `budget`."""
+    steps = {}
+    for stage in stages:
+        if stage == "tags":
+            steps[stage] = budget.tags_steps
+        elif stage in ("rnn", "decoder"):
+            steps[stage] = budget.decoder_steps
+    image_stages = [stage for stage in ("cnn", "joint") if stage in stages]
+    if len(image_stages) == 2:
+        steps.update(cnn=budget.cnn_steps, joint=budget.joint_steps)
+    elif image_stages:  # one stage trains the CNN: it gets both shares
+        steps[image_stages[0]] = budget.cnn_steps + budget.joint_steps
+    return steps
+
+
+def step_flags(stages: tuple, budget: Budget) -> tuple:
+    """The training flags that give a row its budget: `--<stage>_train_steps=N`, no head-only phase."""
+    steps = stage_steps(stages, budget)
+    return tuple(f"--{stage}_train_steps={steps[stage]}" for stage in stages) + ("--cnn_head_steps=0",)
+
+
+def image_steps(stages: tuple, budget: Budget) -> int:
+    """The steps of a row under `budget` that read images (the frozen-CNN decoder stage included)."""
+    steps = stage_steps(stages, budget)
+    return sum(count for stage, count in steps.items() if variants.STAGES[stage].reads_images)
+
+
+def selection_metric(task: str, stages: tuple) -> str:
+    """The validation key a row's learning rate is picked by: its final stage's best-checkpoint metric."""
+    metric = tasks.get(task).best_metrics.get(stages[-1])
+    if metric is None:
+        raise ValueError(f"the {task} task keeps no best checkpoint for stage {stages[-1]!r}: no selection metric")
+    return metric
+
+
+def validation_score(model_dir: str, stage: str, metric: str) -> float:
+    """The best validation value of `metric` that `stage` reached (its `<stage>/best/best.json`): the
+    checkpoint `s-cnn-rnn-evaluate` restores by default.
+
+    Raises:
+      ValueError: the stage kept no best checkpoint by `metric`, naming the file.
+    """
+    path = os.path.join(model_dir, stage, BEST_DIR, BEST_FILE)
+    if not os.path.isfile(path):
+        raise ValueError(f"{path} not found: stage {stage} of {model_dir} recorded no validation score (train it "
+                         "with --validate_every > 0)")
+    with open(path, encoding="utf-8") as handle:
+        best = json.load(handle)
+    if best.get("metric") != metric:
+        raise ValueError(f"{path} keeps the best {best.get('metric')!r}, not {metric!r}: the lr grid cannot be scored")
+    return float(best["value"])
+
+
+def pick(scores: dict) -> float:
+    """The grid factor with the highest score; a tie goes to the factor nearest 1 (the flagfile's rates)."""
+    return max(scores, key=lambda factor: (scores[factor], -abs(math.log(factor))))
