@@ -252,52 +252,70 @@ def test_a_row_the_data_cannot_train_is_in_the_table_with_its_reason(tmp_path):
     assert bad.returncode == 1 and "sets --model_dir for every row itself" in bad.stderr
 
 
-def test_table_4_end_to_end_with_skip_and_resume(tiny_synthetic_data, tmp_path):
+def test_table_4_fair_protocol_end_to_end_with_lr_grid_skip_and_resume(tiny_synthetic_data, tmp_path):
+    """Two rows of Table 4 under the fair protocol with a two-point learning-rate grid, two jobs at a time."""
     output_dir = tmp_path / "table4"
-    args = ("--table=4", f"--data_dir={tiny_synthetic_data}", f"--output_dir={output_dir}", f"--scale={TINY_SCALE}",
-            "--seeds=0", *TINY_FLAGS)
+    args = ("--table=4", f"--data_dir={tiny_synthetic_data}", f"--output_dir={output_dir}", "--protocol=fair",
+            "--budget_cnn_steps=1", "--budget_decoder_steps=2", "--budget_joint_steps=1", "--lr_grid=0.5,2",
+            "--rows=NIC-F,Ours", "--seeds=0", "--parallel=2", *TINY_FLAGS[:-1], "--validate_every=1",
+            "--validation_steps=1", "--validation_decode_examples=8")
     done = _reproduce(*args)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     result = json.loads((output_dir / "table4.json").read_text())
     rows = {record["name"]: record for record in result["rows"]}
-    assert list(rows) == ["NIC-F", "NIC-deeply", "Ours"]  # the paper's rows and order
+    assert list(rows) == ["NIC-F", "Ours"]  # the paper's order
+    assert result["settings"]["budget"] == {"cnn_steps": 1, "decoder_steps": 2, "joint_steps": 1, "tags_steps": 200}
     for name, record in rows.items():
         assert record["status"] == "done" and record["seeds"] == [0]
         assert record["paper"] == paper_results.PAPER_RESULTS[4][name]
         for column in ("CIDEr", "ROUGE_L", "Bleu_4"):
             assert 0.0 <= record["mean"][column] <= 10.0
             assert record["minus_paper"][column] == pytest.approx(record["mean"][column] - record["paper"][column])
-    assert rows["Ours"]["paired_minus_reference"] is None
+        # The factor kept is the one that scored best on validation, and the table was trained with it.
+        selection = record["lr_selection"]
+        assert selection["metric"] == "val_CIDEr_pytok" and set(selection["scores"]) == {"0.5", "2"}
+        assert selection["chosen"] == protocol.pick({float(k): v for k, v in selection["scores"].items()})
+        assert (output_dir / record["key"] / f"lr{selection['chosen']:g}" / "seed0" / "eval_test" /
+                "metrics.json").is_file()
     assert rows["NIC-F"]["paired_minus_reference"]["CIDEr"]["per_seed"]["0"] == pytest.approx(
         rows["NIC-F"]["mean"]["CIDEr"] - rows["Ours"]["mean"]["CIDEr"])
-    # The scale reached the trainer: Ours' stages ran 1 + 1 (the head-only step first) / 4 / 2 steps.
-    model_dir = output_dir / "coco_caption_ours" / "seed0"
-    for stage, steps in (("cnn", 2), ("rnn", 4), ("joint", 2)):
-        history = [json.loads(line) for line in (model_dir / stage / "history.jsonl").read_text().splitlines()]
-        assert max(record["step"] for record in history) == steps
+    # The budget reached the trainer: every CNN 1 + 1 image steps, every decoder 2 updates first.
+    def stage_steps(key, factor):
+        model_dir = output_dir / key / f"lr{factor}" / "seed0"
+        return {stage.name: max(json.loads(line)["step"] for line in stage.joinpath("history.jsonl").read_text().split())
+                for stage in sorted(model_dir.iterdir()) if stage.joinpath("history.jsonl").is_file()}
+    assert stage_steps("coco_caption_ours", "0.5") == {"cnn": 1, "rnn": 2, "joint": 1}
+    assert stage_steps("coco_caption_nic_f", "2") == {"decoder": 2, "joint": 2}
+    learning_rates = [json.loads(line)["learning_rate"] for line in
+                      (output_dir / "coco_caption_ours" / "lr2" / "seed0" / "rnn" / "history.jsonl").read_text().split()]
+    assert learning_rates[0] == pytest.approx(2 * 1e-4)  # x2 of the flagfile's rnn rate
     markdown = (output_dir / "table4.md").read_text()
     cider = rows["Ours"]["mean"]["CIDEr"]
     assert f"| Ours | {cider:.3f} (1.054; {cider - 1.054:+.3f})" in markdown and markdown in done.stdout
+    assert "fair protocol (every CNN 1+1 image steps, every decoder 2 updates" in markdown
     assert (output_dir / "table4.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
-    # A rerun trains nothing: every row is finished.
+    # A rerun trains nothing: every run is finished.
     again = _reproduce(*args, timeout=120)
-    assert again.returncode == 0 and again.stdout.count("finished earlier") == 3 and "training" not in again.stdout
+    assert again.returncode == 0 and "training" not in again.stdout
+    assert again.stdout.count("trained earlier") == 4 and again.stdout.count("finished earlier") == 2
     assert json.loads((output_dir / "table4.json").read_text())["rows"] == result["rows"]
 
-    # An interrupted row (killed in its last stage: no joint checkpoint, no metrics.json) is resumed,
-    # and only it: its finished cnn stage is kept, the joint stage trains again.
-    interrupted = output_dir / "coco_caption_nic_deeply" / "seed0"
-    shutil.rmtree(interrupted / "eval_test")
-    shutil.rmtree(interrupted / "joint")
-    cnn_checkpoint = (interrupted / "cnn" / "checkpoints" / "checkpoint").read_text()
+    # A run killed in its last stage (no timing.json, no joint checkpoint, no metrics.json) is resumed,
+    # and only it: its finished decoder stage is kept, the joint stage trains again.
+    factor = f"{rows['NIC-F']['lr_selection']['chosen']:g}"
+    interrupted = output_dir / "coco_caption_nic_f" / f"lr{factor}" / "seed0"
+    for path in ("eval_test", "joint"):
+        shutil.rmtree(interrupted / path)
+    (interrupted / runner.TIMING_FILE).unlink()
+    decoder_checkpoint = (interrupted / "decoder" / "checkpoints" / "checkpoint").read_text()
     resumed = _reproduce(*args)
     assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
-    assert resumed.stdout.count("finished earlier") == 2
-    assert "row NIC-deeply (coco_caption_nic_deeply) seed 0: training" in resumed.stdout
+    assert resumed.stdout.count("finished earlier") == 1 and resumed.stdout.count("trained earlier") == 3
+    assert f"row NIC-F lr x{factor} seed 0: training in" in resumed.stdout
     assert (interrupted / "eval_test" / "metrics.json").is_file() and (interrupted / "joint" / "history.jsonl").is_file()
-    assert (interrupted / "cnn" / "checkpoints" / "checkpoint").read_text() == cnn_checkpoint
+    assert (interrupted / "decoder" / "checkpoints" / "checkpoint").read_text() == decoder_checkpoint
 
     # Other settings in the same output dir are refused before any work.
-    other = _reproduce(*args[:-1], "--batch_size=4", timeout=120)
+    other = _reproduce(*args[:-1], "--validation_decode_examples=4", timeout=120)
     assert other.returncode == 1 and "was trained with other train" in other.stderr

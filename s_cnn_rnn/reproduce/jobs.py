@@ -88,7 +88,7 @@ def select_learning_rates(rows: tuple, settings: Settings, log) -> dict:
 
     Returns:
       {row key: chosen factor}, all None without a grid. Each row's scores go to
-      OUTPUT_DIR/<row>/lr_selection.json.
+      OUTPUT_DIR/<row>/lr_selection.json once all its grid runs are trained; a rerun keeps that choice.
 
     Raises:
       runner.RunError: a failed training; ValueError: a run that recorded no validation score.
@@ -111,6 +111,10 @@ def select_learning_rates(rows: tuple, settings: Settings, log) -> dict:
             settings.parallel)
     chosen = {}
     for row in rows:
+        earlier = read_selection(settings, row)
+        if earlier is not None and set(earlier["scores"]) == {f"{factor:g}" for factor in settings.lr_grid}:
+            chosen[row.key] = earlier["chosen"]  # picked once: resuming a run never changes a choice
+            continue
         metric = protocol.selection_metric(settings.task, row.stages)
         scores = {factor: protocol.validation_score(runs[(row.key, factor)].model_dir, row.stages[-1], metric)
                   for factor in settings.lr_grid}

@@ -157,7 +157,12 @@ def plan_run(row, seed: int, *, flags_dir: str, data_dir: str, output_dir: str, 
     # never replaces a whole split's files; before that change it wrote into OUTPUT_DIR itself.
     metrics_paths = ((os.path.join(eval_dir, f"max_images-{eval_max_images}", METRICS_FILE),) if eval_max_images
                      else ()) + (os.path.join(eval_dir, METRICS_FILE),)
-    return RowRun(row.key, seed, model_dir, metrics_paths, train, evaluate, read_flagfiles(flags_dir, row.flagfile))
+    flagfiles = read_flagfiles(flags_dir, row.flagfile)
+    for flag in extra_flags:  # a flagfile among the extra flags (e.g. flags/miniature_caption.flags) is pinned too
+        if flag.startswith("--flagfile=") and os.path.isfile(flag.split("=", 1)[1]):
+            with open(flag.split("=", 1)[1], encoding="utf-8") as handle:
+                flagfiles[flag.split("=", 1)[1]] = handle.read()
+    return RowRun(row.key, seed, model_dir, metrics_paths, train, evaluate, flagfiles)
 
 
 def is_finished(run: RowRun) -> bool:
