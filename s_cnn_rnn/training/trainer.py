@@ -128,11 +128,8 @@ class StageTrainer:
       val_dataset_fn: `() -> tf.data.Dataset` or None.
       decoded_validation: `(step, validation, checkpoint, stage_dir) -> dict` run after each
         loss validation (decoded metrics, best checkpoint: `decoded_validation.py`), or None.
-        When its `decodes_images` attribute is true, a stage that starts fresh also validates at
-        step 0 (what the earlier stages handed over: the start of the stage's curve).
-
-    Every history record carries `history.StageClock`'s "wall_seconds" (counted from here) and
-    "validation_wall_seconds".
+        With a true `decodes_images`, a fresh stage also validates at step 0 (what it was handed).
+    Every history record gets `history.StageClock`'s "wall_seconds" and "validation_wall_seconds".
     """
 
     def __init__(self, model, strategy, settings: StageSettings, stage_dir: str,
@@ -327,8 +324,6 @@ class StageTrainer:
         else:
             history, summaries = chief.NullHistory(), tf.summary.create_noop_writer()
         clock = history_lib.StageClock(self._started, history.resumed)
-        if not latest:
-            self._validate_at_start(history, summaries, clock)
         iterator = iter(chief.distribute_dataset(self.strategy, self._train_dataset_fn(start)))
         head_step = self.make_train_step(head_only=True) if settings.head_steps > 0 else None
         full_step = self.make_train_step(head_only=False)
@@ -337,6 +332,8 @@ class StageTrainer:
         window_start, window_step = time.perf_counter(), start
         written, trained = start, None  # the newest history line; (step, values) of the newest step
         try:
+            if not latest:
+                self._validate_at_start(history, summaries, clock)
             for step in range(start + 1, total + 1):
                 if step <= settings.head_steps:
                     with stages.backbone_in_inference_mode(self.model):
