@@ -152,6 +152,9 @@ def test_training_records_the_clock_and_the_joint_stage_starts_at_step_0(tiny_sy
     assert [r["step"] for r in first["cnn"]] == [0, 1] and [r["step"] for r in first["rnn"]] == [1]
     assert [r["step"] for r in first["joint"]] == [0, 1] and "val_CIDEr_pytok" in first["joint"][0]
     assert "loss" not in first["joint"][0]  # nothing trained yet at step 0
+    # The first step's rate leaves the step-0 validation out (its seconds are validation's).
+    step0, step1 = first["joint"][:2]
+    assert 1 / step1["steps_per_second"] < step1["wall_seconds"] - step0["wall_seconds"] + 0.5
     for records in first.values():
         seconds = [r["wall_seconds"] for r in records]
         assert 0 < seconds[0] and seconds == sorted(seconds), seconds

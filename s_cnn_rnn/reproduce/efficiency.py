@@ -211,6 +211,7 @@ def write_figure(curves: dict, path: str, metric_title: str, fraction: float = 0
                         (axes[1], "image steps (the tags and rnn stages read no image)")):
         axis.set_xlabel(title)
         axis.set_ylabel(metric_title)
+        axis.set_xlim(left=0)  # the cost before a curve's first point shows as its offset
         axis.grid(alpha=0.3)
     axes[0].legend(fontsize=8)
     figure.suptitle(f"{metric_title} against training cost; x: first reaching {fraction:.0%} of the final score",

@@ -334,6 +334,7 @@ class StageTrainer:
         try:
             if not latest:
                 self._validate_at_start(history, summaries, clock)
+                window_start = time.perf_counter()  # the first rate window leaves it out
             for step in range(start + 1, total + 1):
                 if step <= settings.head_steps:
                     with stages.backbone_in_inference_mode(self.model):
