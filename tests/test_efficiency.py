@@ -169,3 +169,19 @@ def test_training_records_the_clock_and_the_joint_stage_starts_at_step_0(tiny_sy
     offset = resumed["cnn"][-1]["wall_seconds"] + resumed["rnn"][-1]["wall_seconds"]
     assert curve.wall_seconds[0] == pytest.approx(offset + resumed["joint"][0]["wall_seconds"])
     assert curve.image_steps == (1, 2, 3) and len(curve.values) == 3
+
+
+def test_step_0_is_recorded_but_never_the_best_checkpoint(tmp_path):
+    import types  # pylint: disable=import-outside-toplevel
+
+    import tensorflow as tf  # pylint: disable=import-outside-toplevel
+
+    from s_cnn_rnn.training import decoded_validation  # pylint: disable=import-outside-toplevel
+
+    hook = decoded_validation.DecodedValidation(types.SimpleNamespace(task="caption"), "rnn", None, 0)
+    assert not hook.decodes_images  # the rnn stage decodes nothing: no step-0 validation for it
+    checkpoint = tf.train.Checkpoint(value=tf.Variable(0.0))
+    hook(0, {"val_loss": 1.0}, checkpoint, str(tmp_path))  # the hand-over scores better than step 1...
+    assert decoded_validation.read_best(str(tmp_path)) is None
+    hook(1, {"val_loss": 2.0}, checkpoint, str(tmp_path))
+    assert decoded_validation.read_best(str(tmp_path))["step"] == 1  # ...but the best is a trained step
