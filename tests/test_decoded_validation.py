@@ -35,7 +35,8 @@ def _train(data_dir, model_dir, task, steps=3, **kwargs):
 
 
 def _best_step(records, metric, lower):
-    scored = [(r[metric], r["step"]) for r in records if r.get(metric) is not None]
+    # Step 0 (what the earlier stages handed over) is recorded but never chosen.
+    scored = [(r[metric], r["step"]) for r in records if r.get(metric) is not None and r["step"] > 0]
     best_value = min(v for v, _ in scored) if lower else max(v for v, _ in scored)
     return [step for value, step in scored if value == best_value][-1], best_value  # ties: the later step
 

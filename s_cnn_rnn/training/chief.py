@@ -112,6 +112,8 @@ class CheckpointSaver:
 class NullHistory:
     """The history writer of a non-chief worker: records nothing."""
 
+    resumed: dict = {}  # no earlier record (`HistoryWriter.resumed`)
+
     def write(self, record: dict) -> None:
         del record
 

@@ -17,7 +17,9 @@ O-* are pooled over images, the evaluation's default convention. The joint stage
 with a concept layer also reports the concept metrics. A caption model's cnn stage is chosen by
 its loss: its top-3 concepts are the commonest words ("a", "the", "in") for nearly every image
 early on, so their O-F1 stays flat (measured: 0.2218 at steps 150 and 300 of the demo).
-Ties go to the later step.
+Ties go to the later step. A stage that starts fresh and decodes images is also scored at step 0
+(the weights the earlier stages handed over); that record is never chosen as the best: the
+stage's best checkpoint is one the stage trained.
 
 The best checkpoint of a stage (by `--best_checkpoint_metric`, "auto" = the table's last
 column) is kept in `MODEL_DIR/<stage>/best/` (one checkpoint) with `best.json` (step, metric,
@@ -139,6 +141,11 @@ class DecodedValidation:
         self.cpu_seconds = 0.0  # spent here so far in this process
         self._cpu_start = _cpu_seconds()
 
+    @property
+    def decodes_images(self) -> bool:
+        """Whether it scores decoded images (the trainer then also validates at step 0)."""
+        return self._dataset_fn is not None
+
     # ----------------------------------------------------------------- decoding
     def _annotator(self):
         """The evaluation's Annotator in one tf.function (cnn stage: the concept layer alone)."""
@@ -208,7 +215,8 @@ class DecodedValidation:
                 logging.warning("stage %s reports no %s: its best checkpoint is chosen by %s",
                                 self.stage, self.best_metric, metric)
             self._best = BestCheckpoint(checkpoint, stage_dir, metric)
-        self._best.update(step, {**validation, **extra})
+        if step > 0:  # step 0 holds what the earlier stages handed over, not this stage's training
+            self._best.update(step, {**validation, **extra})
         if extra:
             logging.info("stage %s step %d decoded validation (%d images, %.1f s): %s", self.stage, step,
                          self.num_examples, time.perf_counter() - started_wall,

@@ -1,10 +1,13 @@
 """Writes `MODEL_DIR/<stage>/history.jsonl`: one JSON object per logged step, appended and flushed.
 
 Reading it (and what a line cut by a crash means) is `model_dir.read_history`'s, re-exported here.
+`StageClock` stamps each record with the wall-clock seconds the stage has cost so far.
 """
 
+import contextlib
 import json
 import math
+import time
 
 from s_cnn_rnn import atomic_files
 from s_cnn_rnn.model_dir import HistoryError  # noqa: F401  (re-exported)
@@ -23,6 +26,8 @@ class HistoryWriter:
     def __init__(self, path: str, resume_step: int = 0):
         self._path = path
         kept = [r for r in read_history(path) if r.get("step", 0) <= resume_step] if resume_step else []
+        # The newest kept record that has a clock: a resumed stage's seconds continue from it.
+        self.resumed = next((r for r in reversed(kept) if WALL_SECONDS in r), {})
         # Rewritten atomically: a crash here leaves the old file, never a half-written one.
         atomic_files.write_text(path, "".join(json.dumps(record, sort_keys=True) + "\n" for record in kept))
         self._handle = open(path, "a", encoding="utf-8")  # pylint: disable=consider-using-with
@@ -34,3 +39,45 @@ class HistoryWriter:
 
     def close(self) -> None:
         self._handle.close()
+
+
+WALL_SECONDS = "wall_seconds"
+VALIDATION_WALL_SECONDS = "validation_wall_seconds"
+
+
+class StageClock:
+    """Wall-clock seconds a stage has cost, over every process that trained it.
+
+    "wall_seconds" is the training cost a user pays: from the stage's start (the trainer's
+    construction: restoring or handing over the weights, building the dataset, tracing the
+    tf.functions) to now, minus the time spent validating, which goes to
+    "validation_wall_seconds" instead (validation is optional and its cost differs between
+    variants: the image-free rnn stage decodes nothing). A resumed stage continues from the
+    newest record of the earlier process (the seconds between that record and its checkpoint
+    are lost; the steps that process trained past its checkpoint are trained again and counted).
+
+    Args:
+      started: `time.perf_counter()` at the stage's start in this process.
+      resumed: the newest earlier record with a clock (`HistoryWriter.resumed`), or {}.
+    """
+
+    def __init__(self, started: float, resumed: dict):
+        self._started = started
+        self._earlier = resumed.get(WALL_SECONDS) or 0.0
+        self._earlier_validation = resumed.get(VALIDATION_WALL_SECONDS) or 0.0
+        self._validation = 0.0  # validating, in this process
+
+    @contextlib.contextmanager
+    def validating(self):
+        """Counts the block's seconds as validation, not training."""
+        begun = time.perf_counter()
+        try:
+            yield
+        finally:
+            self._validation += time.perf_counter() - begun
+
+    def stamp(self) -> dict:
+        """{"wall_seconds", "validation_wall_seconds"} so far, to add to a history record."""
+        elapsed = time.perf_counter() - self._started
+        return {WALL_SECONDS: round(self._earlier + elapsed - self._validation, 3),
+                VALIDATION_WALL_SECONDS: round(self._earlier_validation + self._validation, 3)}

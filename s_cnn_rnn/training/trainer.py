@@ -128,11 +128,14 @@ class StageTrainer:
       val_dataset_fn: `() -> tf.data.Dataset` or None.
       decoded_validation: `(step, validation, checkpoint, stage_dir) -> dict` run after each
         loss validation (decoded metrics, best checkpoint: `decoded_validation.py`), or None.
+        With a true `decodes_images`, a fresh stage also validates at step 0 (what it was handed).
+    Every history record gets `history.StageClock`'s "wall_seconds" and "validation_wall_seconds".
     """
 
     def __init__(self, model, strategy, settings: StageSettings, stage_dir: str,
                  train_dataset_fn: Callable[[int], tf.data.Dataset],
                  val_dataset_fn: Callable[[], tf.data.Dataset] | None = None, decoded_validation=None):
+        self._started = time.perf_counter()  # the stage's start: its wall_seconds count from here
         self.model = model
         self.strategy = strategy
         self.settings = settings
@@ -246,7 +249,7 @@ class StageTrainer:
                 f"{kept} Lower the learning rate, enable --gradient_clip_norm, or check the data."
             )
 
-    def _log_interrupted_step(self, history, summaries, record: dict, trained, written: int) -> None:
+    def _log_interrupted_step(self, history, summaries, record: dict, trained, written: int, clock) -> None:
         """Ctrl-C between a step and its history line: `_save_on_interrupt` checkpoints that step, so it
         gets its line too (if it is a logged step) and the history stays contiguous with the checkpoint."""
         step, settings = int(self.step.numpy()), self.settings
@@ -259,6 +262,21 @@ class StageTrainer:
             record = {key: float(value) for key, value in values.items()}
             record.update(step=step, learning_rate=settings.learning_rate, interrupted=True,
                           phase="head" if step <= settings.head_steps else "all")
+        record = dict(record, **clock.stamp())
+        history.write(record)
+        _write_summaries(summaries, record)
+
+    def _validate_at_start(self, history, summaries, clock) -> None:
+        """Step 0 of a fresh stage whose hook decodes images: scores the weights the earlier stages
+        handed over (for Ours' joint stage, the pretrained CNN+LSTM), so its curve starts there."""
+        hook = self._decoded_validation
+        if not (self.settings.validate_every and self._val_dataset_fn is not None
+                and getattr(hook, "decodes_images", False)):
+            return
+        with clock.validating():
+            validation = self.validate()
+            validation.update(hook(0, validation, self.checkpoint, self.stage_dir))
+        record = dict(validation, step=0, **clock.stamp())
         history.write(record)
         _write_summaries(summaries, record)
 
@@ -305,6 +323,7 @@ class StageTrainer:
             summaries = tf.summary.create_file_writer(os.path.join(self.stage_dir, "tensorboard"))
         else:
             history, summaries = chief.NullHistory(), tf.summary.create_noop_writer()
+        clock = history_lib.StageClock(self._started, history.resumed)
         iterator = iter(chief.distribute_dataset(self.strategy, self._train_dataset_fn(start)))
         head_step = self.make_train_step(head_only=True) if settings.head_steps > 0 else None
         full_step = self.make_train_step(head_only=False)
@@ -313,6 +332,9 @@ class StageTrainer:
         window_start, window_step = time.perf_counter(), start
         written, trained = start, None  # the newest history line; (step, values) of the newest step
         try:
+            if not latest:
+                self._validate_at_start(history, summaries, clock)
+                window_start = time.perf_counter()  # the first rate window leaves it out
             for step in range(start + 1, total + 1):
                 if step <= settings.head_steps:
                     with stages.backbone_in_inference_mode(self.model):
@@ -339,14 +361,17 @@ class StageTrainer:
                     logging.info("stage %s step %d/%d %s | %.2f steps/s, ETA %s", settings.stage, step,
                                  total, terms, steps_per_second, _format_seconds(eta))
                 if settings.validate_every and (step % settings.validate_every == 0 or at_end):
-                    validation = self.validate()
-                    if validation and self._decoded_validation is not None:
-                        validation.update(self._decoded_validation(step, validation, self.checkpoint, self.stage_dir))
+                    with clock.validating():
+                        validation = self.validate()
+                        if validation and self._decoded_validation is not None:
+                            validation.update(
+                                self._decoded_validation(step, validation, self.checkpoint, self.stage_dir))
                     if validation:
                         record = dict(record, step=step, **validation)
                         logging.info("stage %s step %d validation: %s", settings.stage, step,
                                      " ".join(f"{k} {v:.4f}" for k, v in validation.items()))
                 if record.get("step") == step:
+                    record.update(clock.stamp())
                     history.write(record)
                     _write_summaries(summaries, record)
                     written = step
@@ -355,7 +380,7 @@ class StageTrainer:
                     self.manager.save(checkpoint_number=step)
                     last_good = step
         except KeyboardInterrupt:
-            self._log_interrupted_step(history, summaries, record, trained, written)
+            self._log_interrupted_step(history, summaries, record, trained, written, clock)
             self._save_on_interrupt(last_good)
             raise
         finally:

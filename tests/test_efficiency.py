@@ -1,0 +1,187 @@
+"""Issue 10 point 3: score against training cost (wall seconds, image steps) and the seconds to 90%.
+
+Hand-written histories check the arithmetic exactly; one tiny training checks what the trainer
+now records (the clock, its resume, the step-0 validation that is never the best).
+"""
+
+import json
+import os
+import time
+
+import pytest
+
+from s_cnn_rnn import model_dir as model_dir_lib
+from s_cnn_rnn.reproduce import efficiency
+
+# Ours (captions): cnn 100 image steps in 20 s, rnn 200 image-free steps in 5 s, joint 20 steps in 9 s.
+OURS = {
+    "cnn": [{"step": 0, "wall_seconds": 1.0, "val_concept_O-F1": 0.1},
+            {"step": 50, "wall_seconds": 10.0},
+            {"step": 100, "wall_seconds": 20.0, "validation_wall_seconds": 3.0, "val_concept_O-F1": 0.3}],
+    "rnn": [{"step": 100, "wall_seconds": 2.5}, {"step": 200, "wall_seconds": 5.0, "val_loss": 1.0}],
+    "joint": [{"step": 0, "wall_seconds": 2.0, "val_CIDEr_pytok": 0.2},
+              {"step": 10, "wall_seconds": 6.0, "val_CIDEr_pytok": 0.5},
+              {"step": 20, "wall_seconds": 9.0, "val_CIDEr_pytok": 0.6}],
+}
+
+
+def _model_dir(path, histories: dict, variant="s_cnn_rnn", task="caption") -> str:
+    os.makedirs(path, exist_ok=True)
+    model_dir_lib.save_config(str(path), {"variant": variant, "use_tags": False, "task": task})
+    for stage, records in histories.items():
+        os.makedirs(os.path.join(path, stage), exist_ok=True)
+        with open(model_dir_lib.history_path(str(path), stage), "w", encoding="utf-8") as handle:
+            handle.writelines(json.dumps(record) + "\n" for record in records)
+    return str(path)
+
+
+def test_stages_are_laid_end_to_end_and_image_free_stages_add_seconds_only(tmp_path):
+    curve = efficiency.read_curve(_model_dir(tmp_path / "ours", OURS), "val_CIDEr_pytok")
+    # joint's points start after cnn (20 s, 100 image steps) and rnn (5 s, no image step).
+    assert curve.wall_seconds == (27.0, 31.0, 34.0)
+    assert curve.image_steps == (100, 110, 120)
+    assert curve.values == (0.2, 0.5, 0.6)
+    assert list(curve.stages) == ["cnn", "rnn", "joint"]
+    assert curve.stages["rnn"] == {"wall_seconds": 5.0, "validation_wall_seconds": 0.0, "steps": 200,
+                                   "image_steps": 0}
+    assert curve.stages["cnn"]["validation_wall_seconds"] == 3.0
+    assert (curve.total_wall_seconds, curve.total_image_steps) == (34.0, 120)
+    concept = efficiency.read_curve(str(tmp_path / "ours"), "val_concept_O-F1")
+    assert concept.wall_seconds == (1.0, 20.0) and concept.image_steps == (0, 100)
+
+
+def test_seconds_to_a_fraction_of_the_final_score(tmp_path):
+    curve = efficiency.read_curve(_model_dir(tmp_path / "ours", OURS), "val_CIDEr_pytok")
+    assert efficiency.seconds_to_fraction(curve) == 34.0        # 0.5 < 0.9 x 0.6 = 0.54
+    assert efficiency.seconds_to_fraction(curve, 0.8) == 31.0   # 0.5 >= 0.48
+    assert efficiency.image_steps_to_fraction(curve, 0.8) == 110
+    assert efficiency.seconds_to_fraction(curve, 0.3) == 27.0   # reached at joint's step 0
+
+
+def test_a_missing_metric_gives_an_empty_curve_and_none(tmp_path):
+    curve = efficiency.read_curve(_model_dir(tmp_path / "ours", OURS), "val_O-F1")
+    assert curve.values == () and curve.total_wall_seconds == 34.0
+    assert efficiency.seconds_to_fraction(curve) is None
+    row = efficiency.summary({"Ours": [curve]})["Ours"]
+    assert row["seconds_to_90"] is None and row["final"] is None and row["total_wall_seconds"] == 34.0
+
+
+def test_summary_means_over_seeds_and_one_png(tmp_path):
+    slower = {stage: [dict(r, wall_seconds=2 * r["wall_seconds"]) for r in records] for stage, records in OURS.items()}
+    nic = {"decoder": [{"step": 40, "wall_seconds": 30.0, "val_CIDEr_pytok": 0.1}],
+           "joint": [{"step": 0, "wall_seconds": 1.0, "val_CIDEr_pytok": 0.1},
+                     {"step": 20, "wall_seconds": 11.0, "val_CIDEr_pytok": 0.4}]}
+    curves = {"Ours": [efficiency.read_curve(_model_dir(tmp_path / name, histories), "val_CIDEr_pytok")
+                       for name, histories in (("seed0", OURS), ("seed1", slower))],
+              "NIC-F": [efficiency.read_curve(_model_dir(tmp_path / "nic", nic, "nic_f"), "val_CIDEr_pytok")]}
+    assert curves["NIC-F"][0].wall_seconds == (30.0, 31.0, 41.0) and curves["NIC-F"][0].image_steps == (40, 40, 60)
+    table = efficiency.summary(curves)
+    assert table["Ours"]["seconds_to_90"] == pytest.approx((34.0 + 68.0) / 2)
+    assert table["Ours"]["seconds_to_90_std"] == pytest.approx(24.0416, rel=1e-4)
+    assert table["Ours"]["final"] == pytest.approx(0.6) and table["Ours"]["seeds"] == 2
+    assert table["Ours"]["image_steps"] == 120 and table["Ours"]["image_steps_to_90"] == 120
+    assert table["NIC-F"]["seconds_to_90"] == 41.0 and table["NIC-F"]["total_wall_seconds"] == 41.0
+    assert [seed["seconds_to_90"] for seed in table["Ours"]["per_seed"]] == [34.0, 68.0]
+    curves["CNN+logistic"] = [efficiency.read_curve(str(tmp_path / "nic"), "val_O-F1")]  # no points: listed
+    path = efficiency.write_figure(curves, str(tmp_path / "figure" / "efficiency.png"), "validation CIDEr")
+    with open(path, "rb") as handle:
+        assert handle.read(8) == b"\x89PNG\r\n\x1a\n"
+    assert os.listdir(tmp_path / "figure") == ["efficiency.png"]  # no temporary left
+
+
+def test_histories_that_cannot_be_laid_end_to_end_are_refused(tmp_path):
+    without_rnn = {stage: records for stage, records in OURS.items() if stage != "rnn"}
+    with pytest.raises(efficiency.EfficiencyError, match=r"rnn have no history\.jsonl but joint has one"):
+        efficiency.read_curve(_model_dir(tmp_path / "gap", without_rnn), "val_CIDEr_pytok")
+    old = dict(OURS, joint=[{"step": 20, "val_CIDEr_pytok": 0.6}])
+    with pytest.raises(efficiency.EfficiencyError, match=r"joint/history\.jsonl has records without 'wall_seconds'"):
+        efficiency.read_curve(_model_dir(tmp_path / "old", old), "val_CIDEr_pytok")
+    # An unfinished run (joint not started yet) is a shorter curve, not an error.
+    unfinished = efficiency.read_curve(_model_dir(tmp_path / "unfinished", {"cnn": OURS["cnn"]}), "val_CIDEr_pytok")
+    assert unfinished.values == () and list(unfinished.stages) == ["cnn"]
+
+
+def test_metric_for_each_task_and_variant(tmp_path):
+    assert efficiency.metric_for(_model_dir(tmp_path / "a", {}), "caption") == "val_CIDEr_pytok"
+    assert efficiency.metric_for(_model_dir(tmp_path / "b", {}, task="multilabel"), "multilabel") == "val_O-F1"
+    logistic = _model_dir(tmp_path / "c", {}, variant="cnn_logistic", task="multilabel")
+    assert efficiency.metric_for(logistic, "multilabel") == "val_concept_O-F1"
+
+
+def test_stage_clock_continues_from_the_resumed_record(tmp_path):
+    from s_cnn_rnn.training import history as history_lib  # pylint: disable=import-outside-toplevel
+
+    path = str(tmp_path / "history.jsonl")
+    with open(path, "w", encoding="utf-8") as handle:
+        for step, seconds in ((1, 4.0), (2, 7.0), (3, 9.0)):
+            handle.write(json.dumps({"step": step, "wall_seconds": seconds, "validation_wall_seconds": 1.0}) + "\n")
+    writer = history_lib.HistoryWriter(path, resume_step=2)
+    writer.close()
+    assert writer.resumed["step"] == 2
+    clock = history_lib.StageClock(time.perf_counter() - 5.0, writer.resumed)
+    with clock.validating():
+        time.sleep(0.05)
+    stamp = clock.stamp()
+    assert 7.0 + 5.0 - 0.06 < stamp["wall_seconds"] < 7.0 + 5.0 + 1.0  # validation left out
+    assert 1.05 <= stamp["validation_wall_seconds"] < 2.0
+    assert history_lib.HistoryWriter(path).resumed == {}  # a fresh stage starts its clock at 0
+
+
+def test_training_records_the_clock_and_the_joint_stage_starts_at_step_0(tiny_synthetic_data, tmp_path):
+    from s_cnn_rnn.models.config import ModelConfig  # pylint: disable=import-outside-toplevel
+    from s_cnn_rnn.training import decoded_validation  # pylint: disable=import-outside-toplevel
+    from s_cnn_rnn.training import stage_runner  # pylint: disable=import-outside-toplevel
+    from s_cnn_rnn.training import trainer  # pylint: disable=import-outside-toplevel
+
+    model = ModelConfig(variant="s_cnn_rnn", backbone="small_cnn", backbone_weights="none", image_size=32,
+                        embedding_dim=16, lstm_units=16, small_cnn_width=8)
+
+    def train(joint_steps):
+        settings = {stage: trainer.StageSettings(stage=stage, train_steps=joint_steps if stage == "joint" else 1,
+                                                 batch_size=4, optimizer="adam", log_every=1, checkpoint_every=1,
+                                                 validate_every=1, validation_steps=1)
+                    for stage in ("cnn", "rnn", "joint")}
+        stage_runner.train(stage_runner.TrainOptions(
+            stage="all", data_dir=tiny_synthetic_data, model_dir=str(tmp_path), task="caption", model=model,
+            stage_settings=settings, validation_decode_examples=4))
+        return {stage: model_dir_lib.read_history(model_dir_lib.history_path(str(tmp_path), stage))
+                for stage in ("cnn", "rnn", "joint")}
+
+    first = train(joint_steps=1)
+    # The image stages start with a decoded validation of what they were handed; rnn decodes nothing.
+    assert [r["step"] for r in first["cnn"]] == [0, 1] and [r["step"] for r in first["rnn"]] == [1]
+    assert [r["step"] for r in first["joint"]] == [0, 1] and "val_CIDEr_pytok" in first["joint"][0]
+    assert "loss" not in first["joint"][0]  # nothing trained yet at step 0
+    # The first step's rate leaves the step-0 validation out (its seconds are validation's).
+    step0, step1 = first["joint"][:2]
+    assert 1 / step1["steps_per_second"] < step1["wall_seconds"] - step0["wall_seconds"] + 0.5
+    for records in first.values():
+        seconds = [r["wall_seconds"] for r in records]
+        assert 0 < seconds[0] and seconds == sorted(seconds), seconds
+        assert all(r["validation_wall_seconds"] > 0 for r in records)
+    assert decoded_validation.read_best(str(tmp_path / "joint"))["step"] > 0  # step 0 is never the best
+    # A resumed stage continues its clock (checkpoint of step 1: the rerun trains step 2).
+    resumed = train(joint_steps=2)
+    assert [r["step"] for r in resumed["joint"]] == [0, 1, 2]
+    assert resumed["joint"][:2] == first["joint"]
+    assert resumed["joint"][2]["wall_seconds"] > first["joint"][1]["wall_seconds"]
+    curve = efficiency.read_curve(str(tmp_path), "val_CIDEr_pytok")
+    offset = resumed["cnn"][-1]["wall_seconds"] + resumed["rnn"][-1]["wall_seconds"]
+    assert curve.wall_seconds[0] == pytest.approx(offset + resumed["joint"][0]["wall_seconds"])
+    assert curve.image_steps == (1, 2, 3) and len(curve.values) == 3
+
+
+def test_step_0_is_recorded_but_never_the_best_checkpoint(tmp_path):
+    import types  # pylint: disable=import-outside-toplevel
+
+    import tensorflow as tf  # pylint: disable=import-outside-toplevel
+
+    from s_cnn_rnn.training import decoded_validation  # pylint: disable=import-outside-toplevel
+
+    hook = decoded_validation.DecodedValidation(types.SimpleNamespace(task="caption"), "rnn", None, 0)
+    assert not hook.decodes_images  # the rnn stage decodes nothing: no step-0 validation for it
+    checkpoint = tf.train.Checkpoint(value=tf.Variable(0.0))
+    hook(0, {"val_loss": 1.0}, checkpoint, str(tmp_path))  # the hand-over scores better than step 1...
+    assert decoded_validation.read_best(str(tmp_path)) is None
+    hook(1, {"val_loss": 2.0}, checkpoint, str(tmp_path))
+    assert decoded_validation.read_best(str(tmp_path))["step"] == 1  # ...but the best is a trained step
