@@ -282,13 +282,18 @@ def test_table_4_fair_protocol_end_to_end_with_lr_grid_skip_and_resume(tiny_synt
     # The budget reached the trainer: every CNN 1 + 1 image steps, every decoder 2 updates first.
     def stage_steps(key, factor):
         model_dir = output_dir / key / f"lr{factor}" / "seed0"
-        return {stage.name: max(json.loads(line)["step"] for line in stage.joinpath("history.jsonl").read_text().split())
+        return {stage.name: max(json.loads(line)["step"] for line in stage.joinpath("history.jsonl").read_text().splitlines())
                 for stage in sorted(model_dir.iterdir()) if stage.joinpath("history.jsonl").is_file()}
     assert stage_steps("coco_caption_ours", "0.5") == {"cnn": 1, "rnn": 2, "joint": 1}
     assert stage_steps("coco_caption_nic_f", "2") == {"decoder": 2, "joint": 2}
     learning_rates = [json.loads(line)["learning_rate"] for line in
-                      (output_dir / "coco_caption_ours" / "lr2" / "seed0" / "rnn" / "history.jsonl").read_text().split()]
+                      (output_dir / "coco_caption_ours" / "lr2" / "seed0" / "rnn" / "history.jsonl").read_text().splitlines()]
     assert learning_rates[0] == pytest.approx(2 * 1e-4)  # x2 of the flagfile's rnn rate
+    # The efficiency curves: Ours' rnn stage costs seconds but no image steps; NIC-F's decoder stage reads images.
+    assert (rows["Ours"]["efficiency"]["image_steps"], rows["NIC-F"]["efficiency"]["image_steps"]) == (2, 4)
+    for record in rows.values():
+        assert 0 < record["efficiency"]["seconds_to_90"] <= record["efficiency"]["total_wall_seconds"]
+    assert (output_dir / "table4_efficiency.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     markdown = (output_dir / "table4.md").read_text()
     cider = rows["Ours"]["mean"]["CIDEr"]
     assert f"| Ours | {cider:.3f} (1.054; {cider - 1.054:+.3f})" in markdown and markdown in done.stdout

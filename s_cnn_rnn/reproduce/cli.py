@@ -20,6 +20,7 @@ from absl import app
 from absl import flags
 
 from s_cnn_rnn.reproduce import aggregate
+from s_cnn_rnn.reproduce import efficiency
 from s_cnn_rnn.reproduce import jobs
 from s_cnn_rnn.reproduce import protocol
 from s_cnn_rnn.reproduce import render
@@ -42,11 +43,11 @@ flags.DEFINE_enum("protocol", "flagfiles", ["flagfiles", "fair"],
                   "flagfiles: every row trains its flagfile's step counts (times --scale). fair: every row gets "
                   "the same budget (--budget_*: every CNN C+J image steps, every decoder R updates first; "
                   "BUILD_NOTES 'The fair protocol').")
-flags.DEFINE_integer("budget_cnn_steps", 200, "fair: C, the image steps of stage 1.", lower_bound=1)
-flags.DEFINE_integer("budget_decoder_steps", 1000, "fair: R, the decoder's updates before the joint stage (on "
+flags.DEFINE_integer("budget_cnn_steps", 150, "fair: C, the image steps of stage 1.", lower_bound=1)
+flags.DEFINE_integer("budget_decoder_steps", 400, "fair: R, the decoder's updates before the joint stage (on "
                      "ground-truth concepts for Ours, on the frozen CNN's features for NIC-F/NIC-deeply/RIA).",
                      lower_bound=1)
-flags.DEFINE_integer("budget_joint_steps", 200, "fair: J, the image steps of the joint stage.", lower_bound=1)
+flags.DEFINE_integer("budget_joint_steps", 150, "fair: J, the image steps of the joint stage.", lower_bound=1)
 flags.DEFINE_integer("budget_tags_steps", 200, "fair: T, the tag MLP's image-free updates (Tag1K rows).",
                      lower_bound=1)
 flags.DEFINE_list("lr_grid", [], "Learning-rate factors (e.g. 0.3,1,3): every row trains seed 0 at each factor "
@@ -84,6 +85,21 @@ def _settings(table, seeds: list, extra_flags: list) -> jobs.Settings:
     return jobs.Settings(runner.find_flags_dir(FLAGS.flags_dir), os.path.abspath(FLAGS.data_dir),
                          os.path.abspath(FLAGS.output_dir), table.task, tuple(seeds), FLAGS.split, FLAGS.scale,
                          tuple(extra_flags), FLAGS.eval_max_images, budget, grid, FLAGS.parallel)
+
+
+def _efficiency(table, runs: list, output_dir: str) -> tuple:
+    """The validation score against training cost of every run: (summary per row, the PNG's path).
+
+    Raises:
+      efficiency.EfficiencyError: a run's histories carry no stage clock.
+    """
+    curves = {}
+    for row, run in runs:
+        metric = efficiency.metric_for(run.model_dir, table.task)
+        curves.setdefault(row.name, []).append(efficiency.read_curve(run.model_dir, metric))
+    title = "validation CIDEr" if table.task == "caption" else "validation O-F1 (CNN+logistic: its top-3)"
+    path = efficiency.write_figure(curves, os.path.join(output_dir, f"table{table.number}_efficiency.png"), title)
+    return efficiency.summary(curves), path
 
 
 def _log(message: str) -> None:
@@ -137,7 +153,16 @@ def main(argv) -> int:
                "protocol": FLAGS.protocol, "budget": dataclasses.asdict(settings.budget) if settings.budget else None,
                "lr_grid": list(settings.lr_grid), "parallel": settings.parallel,
                "wall_seconds": round(time.monotonic() - started, 1)}
+    try:
+        costs, efficiency_png = _efficiency(table, runs, settings.output_dir)
+    except efficiency.EfficiencyError as error:  # model dirs trained before the stage clock existed
+        _log(f"Table {table.number}: no efficiency curves: {error}")
+        costs, efficiency_png = {}, None
+    for record in records:
+        record["efficiency"] = costs.get(record["name"])
     paths = render.write_all(table, records, summary, settings.output_dir)
+    if efficiency_png:
+        paths["efficiency_png"] = efficiency_png
     print(render.markdown(table, records, summary))
     _log(f"wrote {', '.join(paths.values())}")
     return 0

@@ -52,6 +52,19 @@ def markdown(table: tables_lib.Table, records: list, settings: dict) -> str:
             scores = ", ".join((f"**x{factor} {score:.4f}**" if float(factor) == selection["chosen"] else
                                 f"x{factor} {score:.4f}") for factor, score in selection["scores"].items())
             lines.append(f"- {record['name']}: {selection['metric']} {scores}")
+    costs = [record for record in records if record.get("efficiency")]
+    if costs:
+        lines += ["", "Training cost (validation score against cumulative training wall seconds, validation "
+                  "excluded, and image steps; image-free stages cost seconds only; mean over the seeds; "
+                  f"table{table.number}_efficiency.png):", "",
+                  "| row | final val score | seconds to 90% | image steps to 90% | training seconds | image steps |",
+                  "|---|---|---|---|---|---|"]
+        for record in costs:
+            cost = record["efficiency"]
+            cells = (_number(cost["final"], 3), _spread(cost["seconds_to_90"], cost["seconds_to_90_std"], 0),
+                     _number(cost["image_steps_to_90"], 0), _number(cost["total_wall_seconds"], 0),
+                     _number(cost["image_steps"], 0))
+            lines.append(f"| {record['name']} | " + " | ".join(cells) + " |")
     paired = [record for record in records if record.get("paired_minus_reference")]
     if paired:
         lines += ["", f"Paired differences from {tables_lib.REFERENCE_ROW}, seed by seed (row - "

@@ -187,12 +187,16 @@ def check_settings(run: RowRun) -> None:
                        "the same flags, or use another --output_dir (or delete that folder) for new settings")
 
 
-def _run_logged(command: tuple, log_path: str, cwd: str, threads: int | None) -> float:
-    """Runs `python <command>` in `cwd` with its output in `log_path`; returns its wall seconds.
+def _run_logged(command: tuple, log_path: str, cwd: str, threads: int | None) -> tuple:
+    """Runs `python <command>` in `cwd` with its output in `log_path`.
 
     Args:
       threads: TensorFlow's intra- and inter-op threads for it (runs side by side share the cores);
         None: TensorFlow's default, or what the environment sets.
+
+    Returns:
+      (wall seconds, CPU seconds of the process and its children): on a shared machine the CPU
+      seconds say what the run cost, the wall seconds what it took.
 
     Raises:
       RunError: a non-zero exit, with the end of the log.
@@ -207,13 +211,24 @@ def _run_logged(command: tuple, log_path: str, cwd: str, threads: int | None) ->
     with open(log_path, "w", encoding="utf-8") as log:
         log.write(" ".join([sys.executable, *command]) + "\n")
         log.flush()
-        code = subprocess.run([sys.executable, *command], cwd=cwd, stdout=log, stderr=subprocess.STDOUT,
-                              env=environment, check=False).returncode
+        process = subprocess.Popen([sys.executable, *command], cwd=cwd, stdout=log, stderr=subprocess.STDOUT,
+                                   env=environment)
+        try:
+            # wait4: this child's own resource usage (other jobs' children run beside it).
+            _, status, usage = os.wait4(process.pid, 0)
+        except BaseException:  # Ctrl-C reaches the child too: let it save its step (trainer), then stop it
+            try:
+                process.wait(timeout=60)
+            except BaseException:
+                process.kill()
+                process.wait()
+            raise
+        process.returncode = code = os.waitstatus_to_exitcode(status)
     if code != 0:
         with open(log_path, encoding="utf-8", errors="replace") as log:
             tail = "".join(log.readlines()[-15:])
         raise RunError(f"`{command[1]}` failed (exit {code}); its log {log_path} ends:\n{tail}")
-    return time.monotonic() - started
+    return time.monotonic() - started, usage.ru_utime + usage.ru_stime
 
 
 def read_timing(run: RowRun) -> dict:
@@ -241,9 +256,10 @@ def train(run: RowRun, flags_dir: str, threads: int | None = None) -> float:
         return 0.0
     os.makedirs(run.model_dir, exist_ok=True)
     atomic_files.write_json(os.path.join(run.model_dir, RUN_FILE), run.settings())
-    seconds = _run_logged(run.train_command, os.path.join(run.model_dir, "train.log"), os.path.dirname(flags_dir),
-                          threads)
-    atomic_files.write_json(os.path.join(run.model_dir, TIMING_FILE), {"train_seconds": round(seconds, 1)})
+    seconds, cpu_seconds = _run_logged(run.train_command, os.path.join(run.model_dir, "train.log"),
+                                       os.path.dirname(flags_dir), threads)
+    atomic_files.write_json(os.path.join(run.model_dir, TIMING_FILE),
+                            {"train_seconds": round(seconds, 1), "train_cpu_seconds": round(cpu_seconds, 1)})
     return seconds
 
 
@@ -251,15 +267,17 @@ def execute(run: RowRun, flags_dir: str, threads: int | None = None) -> dict:
     """Trains (resuming, unless finished) and evaluates one (row, seed) whose metrics.json does not exist yet.
 
     Returns:
-      {"train_seconds", "evaluate_seconds"} (also in MODEL_DIR/timing.json).
+      {"train_seconds", "train_cpu_seconds", "evaluate_seconds", "evaluate_cpu_seconds"} (also in
+      MODEL_DIR/timing.json; the train entries of an earlier call when it was trained then).
 
     Raises:
       RunError: other settings in run.json, or a failed command.
     """
     train(run, flags_dir, threads)
     timing = read_timing(run)
-    timing["evaluate_seconds"] = round(_run_logged(
-        run.evaluate_command, os.path.join(run.model_dir, "evaluate.log"), os.path.dirname(flags_dir), threads), 1)
+    seconds, cpu_seconds = _run_logged(run.evaluate_command, os.path.join(run.model_dir, "evaluate.log"),
+                                       os.path.dirname(flags_dir), threads)
+    timing.update(evaluate_seconds=round(seconds, 1), evaluate_cpu_seconds=round(cpu_seconds, 1))
     atomic_files.write_json(os.path.join(run.model_dir, TIMING_FILE), timing)
     return timing
 
