@@ -152,6 +152,15 @@ def test_the_fair_budget_gives_every_cnn_the_same_image_steps_and_every_decoder_
         assert protocol.image_steps(tables.TABLES[4].rows[0].stages, BUDGET) == 150  # NIC-F
 
 
+@pytest.mark.parametrize("flagfile", ["miniature_caption.flags", "miniature_multilabel.flags"])
+def test_the_miniature_flagfiles_leave_every_row_its_own_model_and_the_budget_its_steps(flagfile):
+    values = _resolved_flags(flagfile)
+    assert values["backbone"] == "small_cnn" and values["backbone_weights"] == "none"
+    reserved = [name for name in values if name in runner.RESERVED_FLAGS or name.endswith("_train_steps")]
+    assert reserved == [], f"{flagfile} sets {reserved}: every row of the table would train the same thing"
+    protocol.check_extra_flags([f"--{name}={value}" for name, value in values.items()])
+
+
 def test_the_learning_rate_is_picked_by_the_final_stage_metric(tmp_path):
     assert protocol.selection_metric("caption", ("cnn", "rnn", "joint")) == "val_CIDEr_pytok"
     assert protocol.selection_metric("multilabel", ("cnn", "rnn", "joint")) == "val_O-F1"
@@ -286,8 +295,9 @@ def test_table_4_fair_protocol_end_to_end_with_lr_grid_skip_and_resume(tiny_synt
                 for stage in sorted(model_dir.iterdir()) if stage.joinpath("history.jsonl").is_file()}
     assert stage_steps("coco_caption_ours", "0.5") == {"cnn": 1, "rnn": 2, "joint": 1}
     assert stage_steps("coco_caption_nic_f", "2") == {"decoder": 2, "joint": 2}
-    learning_rates = [json.loads(line)["learning_rate"] for line in
-                      (output_dir / "coco_caption_ours" / "lr2" / "seed0" / "rnn" / "history.jsonl").read_text().splitlines()]
+    rnn_history = (output_dir / "coco_caption_ours" / "lr2" / "seed0" / "rnn" / "history.jsonl").read_text()
+    learning_rates = [record["learning_rate"] for record in map(json.loads, rnn_history.splitlines())
+                      if "learning_rate" in record]  # validation-only records carry none
     assert learning_rates[0] == pytest.approx(2 * 1e-4)  # x2 of the flagfile's rnn rate
     # The efficiency curves: Ours' rnn stage costs seconds but no image steps; NIC-F's decoder stage reads images.
     assert (rows["Ours"]["efficiency"]["image_steps"], rows["NIC-F"]["efficiency"]["image_steps"]) == (2, 4)
