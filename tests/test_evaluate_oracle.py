@@ -39,6 +39,7 @@ def test_ground_truth_concepts_decode_as_a_cnn_that_predicted_them(caption_batch
     oracle = {key: np.asarray(value) for key, value in annotator(images, tags, concepts=truth).items()}
     assert not np.allclose(predicted["concept_probs"], np.asarray(truth))  # the batch where they differ
     # The beams move with the bridge input (the CNN's own outputs stay the CNN's).
+    assert not np.array_equal(oracle["token_ids"], predicted["token_ids"])
     assert not np.allclose(oracle["log_probs"], predicted["log_probs"])
     np.testing.assert_array_equal(oracle["concept_probs"], predicted["concept_probs"])
     # Exactly what the same model decodes when its CNN is forced to output the ground truth.
