@@ -21,7 +21,8 @@ from s_cnn_rnn.evaluation.tables import caption_table, model_name, multilabel_ro
 from s_cnn_rnn.evaluation.tables import multilabel_table  # noqa: F401
 
 # Above the table of an evaluation decoded from ground-truth concepts, so it is never read as the model's.
-_ORACLE_LINE = "decoded from GROUND-TRUTH concepts (oracle diagnostic, --concepts=ground_truth), not the CNN's\n"
+_ORACLE_LINE = ("decoded from GROUND-TRUTH concepts (oracle diagnostic, --concepts=ground_truth), "
+                "not the CNN's predicted ones\n")
 
 
 @dataclasses.dataclass
@@ -34,7 +35,8 @@ class EvaluationResult:
       predictions: one dict per image, the lines of predictions.jsonl.
       table: the printed table (the paper's columns).
       summary: the metrics.json payload (task, split, num_images, model_dir, checkpoints,
-        concept_source ("predicted" | "ground_truth"), convention, metrics, and per task the rest: both conventions, row names, notes).
+        concept_source ("predicted" | "ground_truth"), convention, metrics, and per task the rest:
+        both conventions, row names, notes).
     """
 
     metrics: dict
