@@ -9,6 +9,10 @@ TensorFlow.
 import dataclasses
 
 from s_cnn_rnn import errors
+from s_cnn_rnn.models import variants
+
+# `DecodeOptions.concepts`: where the bridge's concept vector comes from.
+CONCEPT_SOURCES = ("predicted", "ground_truth")
 
 
 @dataclasses.dataclass
@@ -28,6 +32,10 @@ class DecodeOptions:
     # Weights to restore: best = each stage's best checkpoint by its validation metric (MODEL_DIR/<stage>/best/),
     # its latest where it kept none (the default); latest = the newest in <stage>/checkpoints/; STEP = ckpt-STEP.
     checkpoint: str = "best"
+    # What the decoder's bridge reads: predicted = the CNN's concept probabilities (the model as trained);
+    # ground_truth = each image's ground-truth concept multi-hot, the input of stage 2 (an oracle diagnostic:
+    # ground_truth - predicted = what the concept predictor loses). Only for variants whose bridge reads concepts.
+    concepts: str = dataclasses.field(default="predicted", metadata={"choices": CONCEPT_SOURCES})
 
     def __post_init__(self):
         errors.check_at_least("DecodeOptions", "beam_width", self.beam_width, 1)
@@ -38,3 +46,24 @@ class DecodeOptions:
                 field="checkpoint", reason="must be best, latest or a step number")
         if self.max_length is not None:
             errors.check_at_least("DecodeOptions", "max_length", self.max_length, 1)
+        errors.check_choice("DecodeOptions", "concepts", self.concepts, CONCEPT_SOURCES)
+
+
+def check_concept_source(concepts: str, variant: str) -> None:
+    """Refuses ground-truth concepts for a model whose bridge does not read concepts.
+
+    Args:
+      concepts: a `CONCEPT_SOURCES` value.
+      variant: the model's `ModelConfig.variant` (its record says what the bridge reads).
+
+    Raises:
+      errors.OptionError: one line naming --concepts, the variant and the fix.
+    """
+    errors.check_choice("DecodeOptions", "concepts", concepts, CONCEPT_SOURCES)
+    embedding = variants.get(variant).embedding
+    if concepts == "ground_truth" and embedding != "concepts":
+        readers = [name for name, record in variants.VARIANTS.items() if record.embedding == "concepts"]
+        reads = f"feeds its decoder {embedding}, not concepts" if embedding else "has no decoder"
+        reason = (f"variant {variant!r} {reads}, so there are no decoded concepts to replace: use "
+                  f"--concepts=predicted (only {', '.join(readers)} decode from concepts)")
+        raise errors.OptionError(f"--concepts={concepts}: {reason}", field="concepts", reason=reason)

@@ -6,8 +6,9 @@ Example:
 
 Prints the table (multi-label: C-R C-P C-F1 O-R O-P O-F1 x100, as Tables 1-2; captions:
 B-1..B-4 METEOR ROUGE-L CIDEr, as Tables 3-4) on stdout and writes, under --output_dir
-(default MODEL_DIR/eval_<split>; with --max_images=N its subfolder max_images-N, so a partial run
-never replaces the full split's files): metrics.json, predictions.jsonl and, for captions,
+(default MODEL_DIR/eval_<split>; with --max_images=N its subfolder max_images-N, with
+--concepts=ground_truth its subfolder ground_truth_concepts, so a partial or oracle run never
+replaces the full split's files): metrics.json, predictions.jsonl and, for captions,
 captions_results.json in COCO results format. The output dir is checked writable before any work. --report also writes an HTML page of
 --report_images images with ground truth beside the predictions, and a PNG grid of them.
 """
@@ -25,6 +26,7 @@ from absl import logging  # noqa: E402
 from s_cnn_rnn import decode_options  # noqa: E402  (no TensorFlow)
 from s_cnn_rnn import option_flags  # noqa: E402  (no TensorFlow)
 from s_cnn_rnn import model_dir as model_dir_lib  # noqa: E402  (no TensorFlow)
+from s_cnn_rnn.models import config as model_config  # noqa: E402  (plain data, no TensorFlow)
 
 FLAGS = flags.FLAGS
 COMMAND = "s-cnn-rnn-evaluate"
@@ -34,7 +36,8 @@ command_line.define_path("data_dir", None, "Converted data with the model's voca
 flags.DEFINE_string("split", "test", "The split to evaluate.")
 command_line.define_path("output_dir", None,
                          "Where metrics.json and the predictions go (default MODEL_DIR/eval_<split>).")
-_DECODE = option_flags.define(decode_options.DecodeOptions, fields=("batch_size", "beam_width", "checkpoint"))
+_DECODE = option_flags.define(decode_options.DecodeOptions, fields=("batch_size", "beam_width", "checkpoint",
+                                                                           "concepts"))
 flags.DEFINE_integer("max_images", None, "Evaluate only the first this many images of the split.")
 command_line.define_path("report", None, "Also write an HTML page of images with ground truth and predictions "
                          "here (and a PNG grid beside it, same name with .png).")
@@ -51,10 +54,13 @@ def main(argv) -> int:
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
     try:  # a folder without a model fails before TensorFlow is imported (seconds)
-        model_dir_lib.load_config(FLAGS.model_dir)
+        saved_config = model_dir_lib.load_config(FLAGS.model_dir)
     except (FileNotFoundError, ValueError) as error:
         command_line.print_error(COMMAND, error)
         return 1
+    decode = _DECODE.build()
+    # Likewise a model that cannot decode from ground-truth concepts (an OptionError: one line, exit 2).
+    decode_options.check_concept_source(decode.concepts, saved_config.get("variant", model_config.ModelConfig.variant))
     # Imported here so that --help and the check above do not wait for TensorFlow.
     from s_cnn_rnn.evaluation import outputs  # pylint: disable=import-outside-toplevel
     from s_cnn_rnn.evaluation import report  # pylint: disable=import-outside-toplevel
@@ -62,7 +68,6 @@ def main(argv) -> int:
     from s_cnn_rnn.metrics import caption_scores  # pylint: disable=import-outside-toplevel
 
     output_dir = FLAGS.output_dir or os.path.join(FLAGS.model_dir, f"eval_{FLAGS.split}")
-    decode = _DECODE.build()
     try:
         outputs.check_writable(output_dir)  # before any work: decoding a split can take hours
         if FLAGS.report:
@@ -71,7 +76,7 @@ def main(argv) -> int:
             FLAGS.model_dir, FLAGS.data_dir, split=FLAGS.split, batch_size=decode.batch_size,
             beam_width=decode.beam_width, max_images=FLAGS.max_images, show_progress=FLAGS.progress,
             convention=FLAGS.convention, exclude_absent_classes=FLAGS.exclude_absent_classes,
-            checkpoint=decode.checkpoint,
+            checkpoint=decode.checkpoint, concepts=decode.concepts,
         )
     except (FileNotFoundError, ValueError, caption_scores.CaptionDataError) as error:
         command_line.print_error(COMMAND, error)

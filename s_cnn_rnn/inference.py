@@ -8,6 +8,7 @@ tf.function, and inside the exported SavedModel. Restoring the model from its di
 
 import tensorflow as tf
 
+from s_cnn_rnn import decode_options
 from s_cnn_rnn import record_schema
 from s_cnn_rnn import tasks
 from s_cnn_rnn.trained_model import TrainedModel
@@ -39,20 +40,28 @@ class Annotator(tf.Module):
         self.length_normalization = length_normalization
         self.top_k = min(top_k, trained.config.num_concepts)
 
-    def __call__(self, images, tags=None) -> dict:
+    def __call__(self, images, tags=None, concepts=None) -> dict:
         """Annotates a batch.
 
         Args:
           images: float32 `[B, S, S, 3]`, preprocessed for the backbone.
           tags: float32 `[B, num_tags]` multi-hot, required when the model uses tags.
+          concepts: float `[B, k]`, e.g. the ground-truth multi-hot: the bridge reads it in place
+            of the CNN's concept probabilities (the oracle diagnostic; "concept_probs" and the
+            top-k outputs stay the CNN's). Only for models whose bridge reads concepts.
 
         Returns:
           "concept_probs" `[B, k]` and "top_k_indices"/"top_k_probs" `[B, top_k]` where the
           model has a concept layer; multi-label: "token_ids" `[B, T]` (label index + 3, END
           included), "lengths" `[B]` and "token_probs" `[B, T]`; captions: "token_ids"
           `[B, beam, T]` (END excluded), "lengths" `[B, beam]`, "log_probs" `[B, beam]`.
+
+        Raises:
+          errors.OptionError: `concepts` given to a model whose bridge does not read concepts.
         """
         config = self.model.config
+        if concepts is not None:  # refused at trace time, before any work
+            decode_options.check_concept_source("ground_truth", config.variant)
         cnn = self.model.unary(images, tags if config.use_tags else None, training=False)
         outputs = {}
         if "concept_probs" in cnn and cnn["concept_probs"] is not None:
@@ -61,7 +70,9 @@ class Annotator(tf.Module):
             outputs["top_k_indices"], outputs["top_k_probs"] = top.indices, top.values
         if not config.has_decoder:
             return outputs
-        embedding = cnn["concept_probs"] if config.bridge_input == "concepts" else cnn["features"]
+        embedding = self.model.select_embedding(cnn)
+        if concepts is not None:
+            embedding = tf.ensure_shape(tf.cast(concepts, embedding.dtype), embedding.shape)
         initial_state = tuple(self.model.decoder_initial_state(embedding, training=False))
         # The task decodes: greedy without repeats (labels) or beam search (captions).
         outputs.update(self.trained.task_spec.decode(

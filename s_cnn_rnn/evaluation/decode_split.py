@@ -10,6 +10,7 @@ import numpy as np
 import tensorflow as tf
 from tqdm import tqdm
 
+from s_cnn_rnn import decode_options
 from s_cnn_rnn import inference
 from s_cnn_rnn import input_pipeline
 
@@ -31,8 +32,14 @@ def _pad_batch(tensor: tf.Tensor, batch_size: int) -> tf.Tensor:
 
 
 def decode_split(trained: inference.TrainedModel, data_dir: str, split: str, batch_size: int = 32,
-                 beam_width: int = 3, max_images: int | None = None, show_progress: bool = True) -> dict:
+                 beam_width: int = 3, max_images: int | None = None, show_progress: bool = True,
+                 concepts: str = "predicted") -> dict:
     """Runs the Annotator over (the first `max_images` images of) a split.
+
+    Args:
+      concepts: "predicted" (the model as trained) or "ground_truth": the bridge reads each
+        image's ground-truth concept multi-hot (the batch's "concepts") instead of the CNN's
+        probabilities (`DecodeOptions.concepts`).
 
     Returns:
       NumPy arrays, one row per image in pipeline order: "image_id" `[N]`, "truth" `[N, k]`
@@ -41,7 +48,9 @@ def decode_split(trained: inference.TrainedModel, data_dir: str, split: str, bat
 
     Raises:
       ValueError: the split gave no images.
+      errors.OptionError: ground-truth concepts for a model whose bridge does not read concepts.
     """
+    decode_options.check_concept_source(concepts, trained.config.variant)  # before reading any data
     num_examples = input_pipeline.dataset_info(data_dir)["num_examples"].get(split, 0)
     total = num_examples if max_images is None else min(num_examples, max_images)
     batch_size = max(1, min(batch_size, total or 1))
@@ -53,7 +62,9 @@ def decode_split(trained: inference.TrainedModel, data_dir: str, split: str, bat
     with tqdm(total=total, unit="img", desc=f"decoding {split}", disable=not show_progress, file=sys.stderr) as bar:
         for batch in dataset:
             count = min(int(batch["image_id"].shape[0]), total - done)
-            outputs = annotate(_pad_batch(batch["image"], batch_size), _pad_batch(batch["tags"], batch_size))
+            oracle = _pad_batch(batch["concepts"], batch_size) if concepts == "ground_truth" else None
+            outputs = annotate(_pad_batch(batch["image"], batch_size), _pad_batch(batch["tags"], batch_size),
+                               concepts=oracle)
             rows = {"image_id": batch["image_id"], "truth": batch["concepts"], **outputs}
             for key, value in rows.items():
                 chunks.setdefault(key, []).append(np.asarray(value)[:count])

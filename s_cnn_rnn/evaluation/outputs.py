@@ -2,8 +2,9 @@
 
 * `check_writable` runs before decoding: a read-only model dir used to be found out only after
   the whole split was decoded, losing the work.
-* A partial evaluation (`max_images`) writes into `OUTPUT_DIR/max_images-N/`, never over the
-  full split's metrics.json (`results_dir`).
+* A partial evaluation (`max_images`) writes into `OUTPUT_DIR/max_images-N/`, and one decoded
+  from ground-truth concepts into `OUTPUT_DIR/ground_truth_concepts/`, never over the full
+  split's metrics.json (`results_dir`).
 * `split_coverage` says how many of the split's images were evaluated and how many the
   converter skipped (from the data dir's manifest.json), for metrics.json and the table.
 """
@@ -51,8 +52,11 @@ def check_writable(directory: str, flag: str = "--output_dir") -> None:
         ) from None
 
 
-def results_dir(output_dir: str, max_images: int | None) -> str:
-    """`output_dir` for a whole split; `output_dir/max_images-N` for the first N images only."""
+def results_dir(output_dir: str, max_images: int | None, concepts: str = "predicted") -> str:
+    """`output_dir` for a whole split; `.../max_images-N` for the first N images only; an oracle
+    evaluation (`concepts="ground_truth"`) under `output_dir/ground_truth_concepts/` first."""
+    if concepts != "predicted":
+        output_dir = os.path.join(output_dir, f"{concepts}_concepts")
     return output_dir if max_images is None else os.path.join(output_dir, f"max_images-{max_images}")
 
 
@@ -87,7 +91,8 @@ def coverage_line(coverage: dict, split: str) -> str:
 def write_outputs(result, output_dir: str) -> dict[str, str]:
     """Writes metrics.json, predictions.jsonl and (captions) captions_results.json, each atomically.
 
-    A partial evaluation (`result.summary["max_images"]` set) goes to `results_dir(...)`.
+    A partial evaluation (`result.summary["max_images"]` set) or an oracle one
+    (`result.summary["concept_source"]` "ground_truth") goes to `results_dir(...)`.
 
     Args:
       result: a `runner.EvaluationResult`.
@@ -96,7 +101,8 @@ def write_outputs(result, output_dir: str) -> dict[str, str]:
     Returns:
       {"metrics" | "predictions" | "captions_results": path}.
     """
-    output_dir = results_dir(output_dir, result.summary.get("max_images"))
+    output_dir = results_dir(output_dir, result.summary.get("max_images"),
+                             result.summary.get("concept_source", "predicted"))
     paths = {"metrics": os.path.join(output_dir, METRICS_FILE),
              "predictions": os.path.join(output_dir, PREDICTIONS_FILE)}
     atomic_files.write_text(paths["predictions"], "".join(json.dumps(entry) + "\n" for entry in result.predictions))

@@ -20,6 +20,10 @@ from s_cnn_rnn.evaluation.tables import CAPTION_COLUMNS, CONCEPT_THRESHOLD, CONV
 from s_cnn_rnn.evaluation.tables import caption_table, model_name, multilabel_row_names  # noqa: F401
 from s_cnn_rnn.evaluation.tables import multilabel_table  # noqa: F401
 
+# Above the table of an evaluation decoded from ground-truth concepts, so it is never read as the model's.
+_ORACLE_LINE = ("decoded from GROUND-TRUTH concepts (oracle diagnostic, --concepts=ground_truth), "
+                "not the CNN's predicted ones\n")
+
 
 @dataclasses.dataclass
 class EvaluationResult:
@@ -31,7 +35,8 @@ class EvaluationResult:
       predictions: one dict per image, the lines of predictions.jsonl.
       table: the printed table (the paper's columns).
       summary: the metrics.json payload (task, split, num_images, model_dir, checkpoints,
-        convention, metrics, and per task the rest: both conventions, row names, notes).
+        concept_source ("predicted" | "ground_truth"), convention, metrics, and per task the rest:
+        both conventions, row names, notes).
     """
 
     metrics: dict
@@ -51,7 +56,7 @@ class EvaluationResult:
 def evaluate(model_dir: str, data_dir: str, split: str = "test", batch_size: int = 32, beam_width: int = 3,
              max_images: int | None = None, show_progress: bool = True,
              convention: str = "pooled", exclude_absent_classes: bool = False,
-             checkpoint: str = "best") -> EvaluationResult:
+             checkpoint: str = "best", concepts: str = "predicted") -> EvaluationResult:
     """Decodes a split with the model of `model_dir` and computes the paper's metrics.
 
     Args:
@@ -67,11 +72,14 @@ def evaluate(model_dir: str, data_dir: str, split: str = "test", batch_size: int
         images out of C-P/C-R (and images without labels out of the per-image O-*); by default
         they count with recall 0. Either way metrics.json lists them under "absent_classes".
       checkpoint: "best" | "latest" | a step (see `inference.load_trained_model`).
+      concepts: "predicted" or "ground_truth": decode from each image's ground-truth concepts
+        instead of the CNN's probabilities (the oracle diagnostic; `decode_split`).
 
     Raises:
       FileNotFoundError: no model in `model_dir`, or `data_dir` is not converted data.
       model_dir.VocabularyMismatchError: the data's vocabularies are not the model's.
       ValueError: unknown split or convention, an empty split.
+      errors.OptionError: ground-truth concepts for a model whose bridge does not read concepts.
     """
     if convention not in CONVENTIONS:
         raise ValueError(f"convention must be one of {CONVENTIONS}, got {convention!r}")
@@ -80,19 +88,20 @@ def evaluate(model_dir: str, data_dir: str, split: str = "test", batch_size: int
     started = time.monotonic()
     trained = inference.load_trained_model(model_dir, checkpoint)
     model_dir_lib.check_vocabularies(model_dir, data_dir)
-    decoded = decode_split(trained, data_dir, split, batch_size, beam_width, max_images, show_progress)
+    decoded = decode_split(trained, data_dir, split, batch_size, beam_width, max_images, show_progress,
+                           concepts=concepts)
     decode_seconds = time.monotonic() - started
     metrics, predictions, table, details = trained.task_spec.score(
         trained, decoded, data_dir=data_dir, split=split, beam_width=beam_width, convention=convention,
         exclude_absent_classes=exclude_absent_classes)
     coverage = outputs.split_coverage(data_dir, split, len(predictions))
     coverage_text = outputs.coverage_line(coverage, split)
-    table = coverage_text + "\n" + table
+    table = coverage_text + "\n" + (_ORACLE_LINE if concepts == "ground_truth" else "") + table
     summary = {
         "task": trained.task, "split": split, "num_images": len(predictions), "max_images": max_images,
         "coverage": coverage, "coverage_text": coverage_text, "model_dir": model_dir,
         "data_dir": data_dir, "variant": trained.config.variant, "model_name": model_name(trained.config),
-        "checkpoints": trained.checkpoints,
+        "checkpoints": trained.checkpoints, "concept_source": concepts,
         "convention": trained.task_spec.summary_convention(convention), "metrics": metrics, **details,
         "seconds": {"decode": round(decode_seconds, 3), "total": round(time.monotonic() - started, 3)},
     }
