@@ -184,6 +184,51 @@ def test_the_learning_rate_is_picked_by_the_final_stage_metric(tmp_path):
             protocol.check_extra_flags([bad])
 
 
+def test_the_grid_keeps_each_row_its_best_factor_on_validation(tmp_path, monkeypatch):
+    """jobs.select_learning_rates with the trainings replaced: each writes the validation score that its
+    (row, factor) is given, as a finished training's best.json and timing.json."""
+    from s_cnn_rnn.reproduce import jobs  # pylint: disable=import-outside-toplevel
+
+    table = tables.TABLES[1]
+    rows = tuple(row for row in table.rows if row.name in ("CNN+logistic", "Ours"))
+    scores = {("nuswide_cnn_logistic", 0.3): 0.40, ("nuswide_cnn_logistic", 1.0): 0.55,
+              ("nuswide_cnn_logistic", 3.0): 0.50, ("nuswide_ours", 0.3): 0.61, ("nuswide_ours", 1.0): 0.60,
+              ("nuswide_ours", 3.0): 0.20}
+    trained = []
+
+    def fake_train(run, flags_dir, threads=None):
+        factor = float(os.path.basename(os.path.dirname(run.model_dir))[2:])
+        row = next(row for row in rows if row.key == run.row_key)
+        stage = row.stages[-1]
+        os.makedirs(os.path.join(run.model_dir, stage, "best"))
+        with open(os.path.join(run.model_dir, stage, "best", "best.json"), "w", encoding="utf-8") as handle:
+            json.dump({"metric": protocol.selection_metric("multilabel", row.stages),
+                       "value": scores[(run.row_key, factor)]}, handle)
+        with open(os.path.join(run.model_dir, runner.TIMING_FILE), "w", encoding="utf-8") as handle:
+            json.dump({"train_seconds": 1.0}, handle)
+        trained.append((run.row_key, factor, run.seed, dict(arg.split("=", 1) for arg in run.train_command
+                                                              if arg.startswith("--learning_rate_scale"))))
+        return 1.0
+
+    monkeypatch.setattr(runner, "train", fake_train)
+    settings = jobs.Settings(FLAGS_DIR, "/d", str(tmp_path), "multilabel", (4, 5), lr_grid=(0.3, 1.0, 3.0),
+                             budget=BUDGET, parallel=2)
+    lines = []
+    assert jobs.select_learning_rates(rows, settings, lines.append) == {"nuswide_cnn_logistic": 1.0, "nuswide_ours": 0.3}
+    # Seed 4 (the first) at every factor, each with its rate factor; CNN+logistic scored by its top-3 O-F1.
+    assert sorted((key, factor, seed) for key, factor, seed, _ in trained) == sorted(
+        (key, factor, 4) for key, factor in scores)
+    assert all(flags == {"--learning_rate_scale": f"{factor:g}"} for _, factor, _, flags in trained)
+    selection = json.loads((tmp_path / "nuswide_cnn_logistic" / "lr_selection.json").read_text())
+    assert selection == {"metric": "val_concept_O-F1", "split": "validation", "seed": 4, "chosen": 1.0,
+                         "scores": {"0.3": 0.40, "1": 0.55, "3": 0.50}}
+    assert "row Ours: lr x0.3 chosen by val_O-F1 (x0.3 0.6100, x1 0.6000, x3 0.2000)" in lines
+    # A rerun trains nothing and keeps the choice, even if a score changed since.
+    scores[("nuswide_ours", 1.0)] = 0.99
+    trained.clear()
+    assert jobs.select_learning_rates(rows, settings, lines.append)["nuswide_ours"] == 0.3 and trained == []
+
+
 def test_extra_flags_that_the_runner_sets_are_refused():
     runner.check_extra_flags(["--backbone=small_cnn", "--noaugment", "--image_size=32"])
     for bad in (["--model_dir=x"], ["--seed=3"], ["--step_scale=2"], ["--variant=nic_f"], ["--nouse_tags"],
@@ -262,10 +307,12 @@ def test_a_row_the_data_cannot_train_is_in_the_table_with_its_reason(tmp_path):
 
 
 def test_table_4_fair_protocol_end_to_end_with_lr_grid_skip_and_resume(tiny_synthetic_data, tmp_path):
-    """Two rows of Table 4 under the fair protocol with a two-point learning-rate grid, two jobs at a time."""
+    """Two rows of Table 4 under the fair protocol, two jobs at a time, through a one-point learning-rate
+    grid (its folders, the rate factor and lr_selection.json; the choice among several factors is
+    `test_the_grid_keeps_each_row_its_best_factor_on_validation`'s)."""
     output_dir = tmp_path / "table4"
     args = ("--table=4", f"--data_dir={tiny_synthetic_data}", f"--output_dir={output_dir}", "--protocol=fair",
-            "--budget_cnn_steps=1", "--budget_decoder_steps=2", "--budget_joint_steps=1", "--lr_grid=0.5,2",
+            "--budget_cnn_steps=1", "--budget_decoder_steps=2", "--budget_joint_steps=1", "--lr_grid=2",
             "--rows=NIC-F,Ours", "--seeds=0", "--parallel=2", *TINY_FLAGS[:-1], "--validate_every=1",
             "--validation_steps=1", "--validation_decode_examples=8")
     done = _reproduce(*args)
@@ -282,7 +329,7 @@ def test_table_4_fair_protocol_end_to_end_with_lr_grid_skip_and_resume(tiny_synt
             assert record["minus_paper"][column] == pytest.approx(record["mean"][column] - record["paper"][column])
         # The factor kept is the one that scored best on validation, and the table was trained with it.
         selection = record["lr_selection"]
-        assert selection["metric"] == "val_CIDEr_pytok" and set(selection["scores"]) == {"0.5", "2"}
+        assert selection["metric"] == "val_CIDEr_pytok" and set(selection["scores"]) == {"2"}
         assert selection["chosen"] == protocol.pick({float(k): v for k, v in selection["scores"].items()})
         assert (output_dir / record["key"] / f"lr{selection['chosen']:g}" / "seed0" / "eval_test" /
                 "metrics.json").is_file()
@@ -293,7 +340,7 @@ def test_table_4_fair_protocol_end_to_end_with_lr_grid_skip_and_resume(tiny_synt
         model_dir = output_dir / key / f"lr{factor}" / "seed0"
         return {stage.name: max(json.loads(line)["step"] for line in stage.joinpath("history.jsonl").read_text().splitlines())
                 for stage in sorted(model_dir.iterdir()) if stage.joinpath("history.jsonl").is_file()}
-    assert stage_steps("coco_caption_ours", "0.5") == {"cnn": 1, "rnn": 2, "joint": 1}
+    assert stage_steps("coco_caption_ours", "2") == {"cnn": 1, "rnn": 2, "joint": 1}
     assert stage_steps("coco_caption_nic_f", "2") == {"decoder": 2, "joint": 2}
     rnn_history = (output_dir / "coco_caption_ours" / "lr2" / "seed0" / "rnn" / "history.jsonl").read_text()
     learning_rates = [record["learning_rate"] for record in map(json.loads, rnn_history.splitlines())
@@ -313,7 +360,7 @@ def test_table_4_fair_protocol_end_to_end_with_lr_grid_skip_and_resume(tiny_synt
     # A rerun trains nothing: every run is finished.
     again = _reproduce(*args, timeout=120)
     assert again.returncode == 0 and ": training" not in again.stdout
-    assert again.stdout.count("trained earlier") == 4 and again.stdout.count("finished earlier") == 2
+    assert again.stdout.count("trained earlier") == 2 and again.stdout.count("finished earlier") == 2
     assert json.loads((output_dir / "table4.json").read_text())["rows"] == result["rows"]
 
     # A run killed in its last stage (no timing.json, no joint checkpoint, no metrics.json) is resumed,
@@ -326,7 +373,7 @@ def test_table_4_fair_protocol_end_to_end_with_lr_grid_skip_and_resume(tiny_synt
     decoder_checkpoint = (interrupted / "decoder" / "checkpoints" / "checkpoint").read_text()
     resumed = _reproduce(*args)
     assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
-    assert resumed.stdout.count("finished earlier") == 1 and resumed.stdout.count("trained earlier") == 3
+    assert resumed.stdout.count("finished earlier") == 1 and resumed.stdout.count("trained earlier") == 1
     assert f"row NIC-F lr x{factor} seed 0: training in" in resumed.stdout
     assert (interrupted / "eval_test" / "metrics.json").is_file() and (interrupted / "joint" / "history.jsonl").is_file()
     assert (interrupted / "decoder" / "checkpoints" / "checkpoint").read_text() == decoder_checkpoint
