@@ -283,11 +283,16 @@ def test_train_step_and_learning_rate_scales_reach_every_stage():
         "cnn": pytest.approx(5e-5), "rnn": pytest.approx(5e-5), "joint": pytest.approx(5e-6)}  # x0.5
 
 
-def _reproduce(*args, timeout=900):
+def _reproduce(*args, timeout=900, no_java_dir=None):
+    """`python -m s_cnn_rnn.reproduce ARGS`; with `no_java_dir` on a PATH without Java (the evaluations'
+    METEOR is then n/a and they skip their JVM starts; the Java path is caption_scores' own test's)."""
     command = [sys.executable, "-m", "s_cnn_rnn.reproduce", *args]
-    done = subprocess.run(command, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=timeout, check=False,
-                          env=dict(os.environ, PYTHONPATH=PROJECT_ROOT))
-    return done
+    env = dict(os.environ, PYTHONPATH=PROJECT_ROOT)
+    if no_java_dir is not None:
+        env["PATH"] = str(no_java_dir)  # every command starts with sys.executable, not from PATH
+        env.pop("JAVA_HOME", None)
+    return subprocess.run(command, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=timeout, check=False,
+                          env=env)
 
 
 def test_a_row_the_data_cannot_train_is_in_the_table_with_its_reason(tmp_path):
@@ -315,7 +320,9 @@ def test_table_4_fair_protocol_end_to_end_with_lr_grid_skip_and_resume(tiny_synt
             "--budget_cnn_steps=1", "--budget_decoder_steps=2", "--budget_joint_steps=1", "--lr_grid=2",
             "--rows=NIC-F,Ours", "--seeds=0", "--parallel=2", *TINY_FLAGS[:-1], "--validate_every=1",
             "--validation_steps=1", "--validation_decode_examples=8")
-    done = _reproduce(*args)
+    no_java = tmp_path / "no_java_bin"
+    no_java.mkdir()
+    done = _reproduce(*args, no_java_dir=no_java)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     result = json.loads((output_dir / "table4.json").read_text())
     rows = {record["name"]: record for record in result["rows"]}
@@ -327,6 +334,7 @@ def test_table_4_fair_protocol_end_to_end_with_lr_grid_skip_and_resume(tiny_synt
         for column in ("CIDEr", "ROUGE_L", "Bleu_4"):
             assert 0.0 <= record["mean"][column] <= 10.0
             assert record["minus_paper"][column] == pytest.approx(record["mean"][column] - record["paper"][column])
+        assert record["mean"]["METEOR"] is None  # no Java here: n/a in the table, never 0
         # The factor kept is the one that scored best on validation, and the table was trained with it.
         selection = record["lr_selection"]
         assert selection["metric"] == "val_CIDEr_pytok" and set(selection["scores"]) == {"2"}
@@ -358,7 +366,7 @@ def test_table_4_fair_protocol_end_to_end_with_lr_grid_skip_and_resume(tiny_synt
     assert (output_dir / "table4.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
     # A rerun trains nothing: every run is finished.
-    again = _reproduce(*args, timeout=120)
+    again = _reproduce(*args, timeout=120, no_java_dir=no_java)
     assert again.returncode == 0 and ": training" not in again.stdout
     assert again.stdout.count("trained earlier") == 2 and again.stdout.count("finished earlier") == 2
     assert json.loads((output_dir / "table4.json").read_text())["rows"] == result["rows"]
@@ -371,7 +379,7 @@ def test_table_4_fair_protocol_end_to_end_with_lr_grid_skip_and_resume(tiny_synt
         shutil.rmtree(interrupted / path)
     (interrupted / runner.TIMING_FILE).unlink()
     decoder_checkpoint = (interrupted / "decoder" / "checkpoints" / "checkpoint").read_text()
-    resumed = _reproduce(*args)
+    resumed = _reproduce(*args, no_java_dir=no_java)
     assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
     assert resumed.stdout.count("finished earlier") == 1 and resumed.stdout.count("trained earlier") == 1
     assert f"row NIC-F lr x{factor} seed 0: training in" in resumed.stdout
@@ -379,5 +387,5 @@ def test_table_4_fair_protocol_end_to_end_with_lr_grid_skip_and_resume(tiny_synt
     assert (interrupted / "decoder" / "checkpoints" / "checkpoint").read_text() == decoder_checkpoint
 
     # Other settings in the same output dir are refused before any work.
-    other = _reproduce(*args[:-1], "--validation_decode_examples=4", timeout=120)
+    other = _reproduce(*args[:-1], "--validation_decode_examples=4", timeout=120, no_java_dir=no_java)
     assert other.returncode == 1 and "was trained with other train" in other.stderr
