@@ -10,20 +10,6 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 PROJECT_ROOT = pathlib.Path(__file__).resolve().parents[1]
 SHARED_DATA_DIR = PROJECT_ROOT.parent / "shared" / "data"
-# The slowest files (`--durations`), longest first. `pytest -n 2 --dist loadfile --no-loadscope-reorder`
-# hands whole files to the two workers in collection order, so these go first and a long file never
-# runs alone at the end. Only the order changes; files not listed follow in their usual order.
-SLOW_FILES_FIRST = (
-    "test_reproduce.py", "test_demo.py", "test_paper_rows.py", "test_training_processes.py", "test_training.py",
-    "test_decoded_validation.py", "test_export.py", "test_training_guards.py", "test_checkpoint_compat.py",
-    "test_evaluate.py",
-)
-
-
-def pytest_collection_modifyitems(items):
-    """Runs SLOW_FILES_FIRST first (a stable sort: each file's own test order is kept)."""
-    rank = {name: index for index, name in enumerate(SLOW_FILES_FIRST)}
-    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
 
 
 @pytest.fixture
