@@ -4,16 +4,17 @@ frequent TRAIN tags, and the built-in dataset's tag file converted and trained e
 import json
 import os
 import pathlib
-import subprocess
-import sys
 
 import pytest
+from absl import flags
 
 from data_prep import convert_lib
 from data_prep import vocab_builder
 from data_prep.sources import coco
 from data_prep.sources import coco_tags
 from data_prep.sources.base import AnnotationError
+from s_cnn_rnn import command_line
+from s_cnn_rnn import option_flags
 from s_cnn_rnn import record_schema
 
 PROJECT_ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -100,39 +101,50 @@ def test_user_tags_are_for_coco_multilabel_only(tmp_path):
             user_tags_json="tags.json", num_workers=0, show_progress=False))
 
 
-def _run(args: list[str]) -> subprocess.CompletedProcess:
-    completed = subprocess.run([sys.executable, "-m", *args], cwd=PROJECT_ROOT, capture_output=True,
-                               text=True, timeout=600, check=False)
-    assert completed.returncode == 0, completed.stderr[-3000:]
-    return completed
+def _parse(command: str, define, args: list[str]):
+    """`args` parsed exactly as the console script `command` parses them (flagfiles, one-line errors),
+    in this process: the test is about the data and the Tag1K row, not the process boundary (each
+    command has its own subprocess test), and a TensorFlow start-up costs ~6 CPU s."""
+    values = flags.FlagValues()
+    defined = define(values)
+    command_line.parse_flags([command, *args], command, values)
+    return defined
 
 
-def test_synthetic_coco_layout_with_user_tags_converts_and_trains_tag1k(tmp_path):
+def test_synthetic_coco_layout_with_user_tags_converts_and_trains_tag1k(tmp_path, monkeypatch):
     """Built-in dataset in COCO layout + its user-tag file -> convert -> Tag1K flagfile, 2 steps a stage."""
     from data_prep import synthetic  # pylint: disable=import-outside-toplevel
+    from s_cnn_rnn import train_flags  # pylint: disable=import-outside-toplevel
+    from s_cnn_rnn.training import stage_runner  # pylint: disable=import-outside-toplevel
 
+    monkeypatch.chdir(PROJECT_ROOT)  # the flagfile path below is relative, as in the README
     raw = tmp_path / "raw"
     synthetic.generate(str(raw), num_train=40, num_val=8, num_test=8, image_size=32, seed=1,
                        num_workers=None)
     written = json.loads((raw / "annotations" / "user_tags.json").read_text())
     assert len(written) == 56 and all(isinstance(tags, list) for tags in written.values())
     data_dir = tmp_path / "data"
-    _run(["data_prep.convert", "--dataset=coco_multilabel", f"--output_dir={data_dir}",
-          f"--instances_json={raw / 'annotations' / 'instances.json'}", f"--image_dir={raw / 'images'}",
-          f"--user_tags_json={raw / 'annotations' / 'user_tags.json'}", "--num_user_tags=50",
-          f"--splits=val:{raw / 'splits' / 'val_ids.txt'},test:{raw / 'splits' / 'test_ids.txt'}",
-          "--num_workers=0", "--noprogress"])
+    convert = _parse("s-cnn-rnn-convert", lambda values: option_flags.define(
+        convert_lib.ConvertOptions, defaults={"dataset": "synthetic"}, flag_values=values), [
+            "--dataset=coco_multilabel", f"--output_dir={data_dir}",
+            f"--instances_json={raw / 'annotations' / 'instances.json'}", f"--image_dir={raw / 'images'}",
+            f"--user_tags_json={raw / 'annotations' / 'user_tags.json'}", "--num_user_tags=50",
+            f"--splits=val:{raw / 'splits' / 'val_ids.txt'},test:{raw / 'splits' / 'test_ids.txt'}",
+            "--num_workers=0", "--noprogress"])
+    convert_lib.convert(convert.build())
     manifest = json.loads((data_dir / "manifest.json").read_text())
     assert manifest["vocabularies"]["tags"]["size"] == 50  # the 40 train images carry > 50 tags
     assert len((data_dir / "vocab" / "tags.txt").read_text().splitlines()) == 50
     assert manifest["user_tags"]["images_with_tags"] >= 50
 
     model_dir = tmp_path / "model"
-    _run(["s_cnn_rnn.train", "--flagfile=flags/coco_multilabel_ours_tag1k.flags",
-          f"--data_dir={data_dir}", f"--model_dir={model_dir}", "--stage=all", "--backbone=small_cnn",
-          "--backbone_weights=none", "--image_size=32", "--small_cnn_width=8", "--embedding_dim=16",
-          "--lstm_units=16", "--batch_size=4", "--train_steps=2", "--cnn_head_steps=0",
-          "--val_split=", "--log_every=1", "--checkpoint_every=2", "--validate_every=0"])
+    train = _parse("s-cnn-rnn-train", train_flags.define, [
+        "--flagfile=flags/coco_multilabel_ours_tag1k.flags",
+        f"--data_dir={data_dir}", f"--model_dir={model_dir}", "--stage=all", "--backbone=small_cnn",
+        "--backbone_weights=none", "--image_size=32", "--small_cnn_width=8", "--embedding_dim=16",
+        "--lstm_units=16", "--batch_size=4", "--train_steps=2", "--cnn_head_steps=0",
+        "--val_split=", "--log_every=1", "--checkpoint_every=2", "--validate_every=0"])
+    stage_runner.train(train.options())
     config = json.loads(next(model_dir.rglob("model_config.json")).read_text())
     assert config["use_tags"] is True and config["num_tags"] == 50
     for stage in ("cnn", "rnn", "joint"):
