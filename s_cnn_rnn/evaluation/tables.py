@@ -1,6 +1,6 @@
 """The paper's tables, formatted: Table 1/2 (multi-label, x100) and Table 3/4 (captioning).
 
-Pure Python (no TensorFlow): `s-cnn-rnn-demo` and the ablation rebuild tables from metrics.json.
+Pure Python (no TensorFlow): `s-cnn-rnn-demo` rebuilds tables from metrics.json.
 """
 
 from s_cnn_rnn.metrics import multilabel

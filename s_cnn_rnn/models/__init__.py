@@ -6,7 +6,7 @@ graphs it holds.
 
 The names below are imported on first use (PEP 562), so that `s_cnn_rnn.models.variants`,
 `.backbone_specs` and `.config` (plain data) can be imported without Keras and TensorFlow,
-e.g. by the ablation's orchestrator.
+e.g. by s-cnn-rnn-reproduce.
 """
 
 import importlib

@@ -2,7 +2,7 @@
 
 Everything that says what a variant IS lives here; the builder, the stages, the evaluation
 tables, `s-cnn-rnn-train --variant` and the benchmarks read these records (plain data, no
-TensorFlow, no Keras, so light processes such as the ablation's orchestrator can import it).
+TensorFlow, no Keras, so light processes such as s-cnn-rnn-reproduce can import it).
 
 | variant        | paper | embedding `I_e` into the bridge   | bridge              | `L_u` | tags | decoder | stages                 |
 |----------------|-------|-----------------------------------|---------------------|-------|------|---------|------------------------|

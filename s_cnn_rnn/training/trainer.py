@@ -373,8 +373,8 @@ class StageTrainer:
                 if record.get("step") == step:
                     record.update(clock.stamp())
                     history.write(record)
+                    written = step  # before anything else: a Ctrl-C from here on must not write it twice
                     _write_summaries(summaries, record)
-                    written = step
                 if step % settings.checkpoint_every == 0 or at_end:
                     self._check_finite(last_good)
                     self.manager.save(checkpoint_number=step)
