@@ -308,7 +308,7 @@ def test_a_row_the_data_cannot_train_is_in_the_table_with_its_reason(tmp_path):
     assert "| Ours+Tag1K | skipped: needs user tags" in (output_dir / "table2.md").read_text()
     assert not (output_dir / "coco_multilabel_ours_tag1k").exists()
     bad = _reproduce("--table=2", f"--data_dir={data_dir}", f"--output_dir={output_dir}", "--model_dir=x", timeout=120)
-    assert bad.returncode == 1 and "sets --model_dir for every row itself" in bad.stderr
+    assert bad.returncode == 2 and "sets --model_dir for every row itself" in bad.stderr
 
 
 def test_table_4_fair_protocol_end_to_end_with_lr_grid_skip_and_resume(tiny_synthetic_data, tmp_path):
@@ -388,4 +388,4 @@ def test_table_4_fair_protocol_end_to_end_with_lr_grid_skip_and_resume(tiny_synt
 
     # Other settings in the same output dir are refused before any work.
     other = _reproduce(*args[:-1], "--validation_decode_examples=4", timeout=120, no_java_dir=no_java)
-    assert other.returncode == 1 and "was trained with other train" in other.stderr
+    assert other.returncode == 2 and "was trained with other train" in other.stderr

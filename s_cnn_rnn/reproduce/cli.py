@@ -122,7 +122,7 @@ def main(argv) -> int:
                     runner.check_settings(jobs.plan(row, seed, settings, factor))
     except (ValueError, FileNotFoundError, runner.RunError) as error:
         print(f"s-cnn-rnn-reproduce: error: {error}", file=sys.stderr)
-        return 1
+        return 2  # the project's exit status for an error the user can fix
     for key, reason in skipped.items():
         _log(f"Table {table.number} row {key}: skipped: {reason}")
     log = lambda message: _log(f"Table {table.number} {message}")  # noqa: E731
@@ -140,7 +140,7 @@ def main(argv) -> int:
             values = aggregate.row_values(table, row, result["metrics"]["metrics"])
         except ValueError as error:  # e.g. an extra --variant flag turned every row into one model
             print(f"s-cnn-rnn-reproduce: error: {run.metrics_path}: {error}", file=sys.stderr)
-            return 1
+            return 2
         per_seed.setdefault(row.key, {})[run.seed] = values
         timings.setdefault(row.key, {})[str(run.seed)] = result["timing"]
     records = aggregate.summarise(table, per_seed, skipped, list(settings.seeds))
@@ -174,7 +174,7 @@ def _parse(argv: list) -> list:
         return FLAGS(argv, known_only=True)
     except flags.Error as error:  # what absl's own parser does: one line, no traceback
         print(f"s-cnn-rnn-reproduce: error: {error}\nPass --help to see the flags.", file=sys.stderr)
-        sys.exit(1)
+        sys.exit(2)
 
 
 def run() -> None:
