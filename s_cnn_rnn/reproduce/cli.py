@@ -1,14 +1,16 @@
 r"""`s-cnn-rnn-reproduce`: trains and evaluates every row of one of the paper's tables and prints it
 beside the published numbers.
 
-Example (the built-in dataset on a CPU; flags the command does not know go to every row's training,
-after the row's flagfile):
+Example (the paper's claims in miniature on the built-in dataset and a CPU: every row on the same
+budget, its learning rates picked on validation, 3 seeds; flags the command does not know go to every
+row's training, after the row's flagfile):
   s-cnn-rnn-convert --dataset=synthetic --output_dir=/tmp/synthetic
-  s-cnn-rnn-reproduce --table=4 --data_dir=/tmp/synthetic --output_dir=/tmp/table4 --scale=0.001 \
-      --seeds=0,1,2 --backbone=small_cnn --backbone_weights=none --image_size=96
+  s-cnn-rnn-reproduce --table=4 --protocol=fair --lr_grid=0.3,1,3 --seeds=0,1,2 --parallel=2 \
+      --data_dir=/tmp/synthetic --output_dir=/tmp/table4 --flagfile=flags/miniature_caption.flags
 
-Writes OUTPUT_DIR/<row>/seed<k>/ (model, train.log, evaluate.log, eval_<split>/metrics.json) and
-OUTPUT_DIR/table<N>.{md,json,png}. A rerun skips finished rows and resumes an interrupted one.
+Writes OUTPUT_DIR/<row>/[lr<factor>/]seed<k>/ (model, train.log, evaluate.log, timing.json,
+eval_<split>/metrics.json), OUTPUT_DIR/<row>/lr_selection.json and OUTPUT_DIR/table<N>.{md,json,png}
+and table<N>_efficiency.png. A rerun skips finished runs and resumes an interrupted one.
 """
 
 import dataclasses
