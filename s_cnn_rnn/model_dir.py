@@ -32,6 +32,7 @@ SUMMARY_FILE = "model_summary.txt"
 FINGERPRINTS_FILE = "vocab/fingerprints.json"
 CHECKPOINTS_DIR = "checkpoints"
 BEST_DIR = "best"
+BEST_FILE = "best.json"  # in BEST_DIR: {"step", "metric", "value", "checkpoint"} of the kept checkpoint
 HISTORY_FILE = "history.jsonl"
 # The stage whose checkpoint, when there is one, holds the whole trained model.
 FINAL_STAGE = "joint"
@@ -233,6 +234,15 @@ def read_history(path: str) -> list[dict]:
                 "that line (the checkpoints do not depend on it)."
             ) from None
     return records
+
+
+def read_best(stage_dir: str) -> dict | None:
+    """`STAGE_DIR/best/best.json` ({"step", "metric", "value", "checkpoint"}) or None."""
+    path = os.path.join(stage_dir, BEST_DIR, BEST_FILE)
+    if not os.path.exists(path):
+        return None
+    with open(path, encoding="utf-8") as handle:
+        return json.load(handle)
 
 
 def stage_histories(model_dir: str, stages: tuple[str, ...]) -> dict[str, list[dict]]:

@@ -18,15 +18,13 @@ every row. No TensorFlow here.
 """
 
 import dataclasses
-import json
 import math
 import os
 
+from s_cnn_rnn import model_dir as model_dir_lib
 from s_cnn_rnn import tasks
 from s_cnn_rnn.models import variants
 
-BEST_FILE = "best.json"  # s_cnn_rnn.training.decoded_validation.BEST_FILE (that module imports TensorFlow)
-BEST_DIR = "best"
 SELECTION_FILE = "lr_selection.json"
 
 
@@ -108,12 +106,12 @@ def validation_score(model_dir: str, stage: str, metric: str) -> float:
     Raises:
       ValueError: the stage kept no best checkpoint by `metric`, naming the file.
     """
-    path = os.path.join(model_dir, stage, BEST_DIR, BEST_FILE)
-    if not os.path.isfile(path):
+    stage_dir = os.path.join(model_dir, stage)
+    path = os.path.join(stage_dir, model_dir_lib.BEST_DIR, model_dir_lib.BEST_FILE)
+    best = model_dir_lib.read_best(stage_dir)
+    if best is None:
         raise ValueError(f"{path} not found: stage {stage} of {model_dir} recorded no validation score (train it "
                          "with --validate_every > 0)")
-    with open(path, encoding="utf-8") as handle:
-        best = json.load(handle)
     if best.get("metric") != metric:
         raise ValueError(f"{path} keeps the best {best.get('metric')!r}, not {metric!r}: the lr grid cannot be scored")
     return float(best["value"])

@@ -27,7 +27,6 @@ value) beside the latest ones in `checkpoints/`; `--checkpoint=best` of the infe
 restores it.
 """
 
-import json
 import os
 import resource
 import time
@@ -38,13 +37,12 @@ from absl import logging
 
 from s_cnn_rnn import atomic_files
 from s_cnn_rnn import inference
+from s_cnn_rnn.model_dir import BEST_DIR, BEST_FILE, read_best  # noqa: F401  (read_best re-exported)
 from s_cnn_rnn import tasks
 from s_cnn_rnn.metrics import multilabel
 from s_cnn_rnn.models import variants
 from s_cnn_rnn.tasks import caption as caption_task
 
-BEST_DIR = "best"
-BEST_FILE = "best.json"
 AUTO = "auto"
 # SPEC I3: the concept layer read as a fixed-length classifier predicts its 3 best.
 CONCEPT_TOP_K = 3
@@ -100,15 +98,6 @@ class BestCheckpoint:
         atomic_files.write_json(os.path.join(self.directory, BEST_FILE), self.best, indent=1)
         logging.info("new best checkpoint at step %d: %s %.4f (%s)", step, self.metric, value, path)
         return True
-
-
-def read_best(stage_dir: str) -> dict | None:
-    """`STAGE_DIR/best/best.json` ({"step", "metric", "value", "checkpoint"}) or None."""
-    path = os.path.join(stage_dir, BEST_DIR, BEST_FILE)
-    if not os.path.exists(path):
-        return None
-    with open(path, encoding="utf-8") as handle:
-        return json.load(handle)
 
 
 class DecodedValidation:
