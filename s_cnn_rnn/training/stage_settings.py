@@ -1,0 +1,96 @@
+"""How one training stage is configured (`StageSettings`, the fields `s-cnn-rnn-train`'s flags are
+derived from) and the optimizer it builds (`make_optimizer`, TF1's epsilon). The loop that uses
+them is `trainer.py`.
+"""
+
+import dataclasses
+
+import keras
+
+from s_cnn_rnn import errors
+from s_cnn_rnn.training import runtime
+from s_cnn_rnn.training import stages
+
+
+@dataclasses.dataclass
+class StageSettings:
+    """How one stage trains. The comments are the help of `s-cnn-rnn-train`'s flags, which are
+    derived from these fields (`--<stage>_train_steps`, `--<stage>_learning_rate`,
+    `--<stage>_optimizer`, `--cnn_head_steps`; the others are one flag for every stage).
+
+    Raises:
+      OptionError: on construction, a value that makes no sense (a step count < 1, ...).
+    """
+
+    # One of stages.STAGES ("tags", "cnn", "rnn", "decoder", "joint").
+    stage: str
+    # The stage's number of steps after its head-only phase (a rerun resumes up to it).
+    train_steps: int
+    # Global batch size, split over replicas (T4: 32).
+    batch_size: int
+    # Constant learning rate (the paper gives no schedule).
+    learning_rate: float = 1e-4
+    # rmsprop (the paper's, T5) | adam | sgd.
+    optimizer: str = "rmsprop"
+    # First train only the concept layer this many steps, before the train_steps (T4; cnn stage).
+    head_steps: int = 0
+    # Clip gradients to this global norm (0 = off).
+    gradient_clip_norm: float = 0.0
+    # Steps between log lines and history records.
+    log_every: int = 50
+    # Steps between checkpoints.
+    checkpoint_every: int = 500
+    # Steps between validations (0 = never).
+    validate_every: int = 500
+    # Batches per validation (0 = the whole split).
+    validation_steps: int = 20
+    # The Keras dtype policy name (float16 gets loss scaling).
+    mixed_precision: str = "float32"
+    # XLA-compile the training step.
+    jit_compile: bool = False
+
+    @property
+    def total_steps(self) -> int:
+        """The head-only phase's steps, then the `train_steps` all-layer steps (Sec. 5.1)."""
+        return self.head_steps + self.train_steps
+
+    def __post_init__(self):
+        owner = f"StageSettings(stage={self.stage!r})"
+        errors.check_choice(owner, "stage", self.stage, stages.STAGES)
+        errors.check_choice(owner, "optimizer", self.optimizer, OPTIMIZERS)
+        for name in ("train_steps", "batch_size", "log_every", "checkpoint_every"):
+            errors.check_at_least(owner, name, getattr(self, name), 1)
+        for name in ("head_steps", "validate_every", "validation_steps"):
+            errors.check_at_least(owner, name, getattr(self, name), 0)
+        errors.check_at_least(owner, "gradient_clip_norm", self.gradient_clip_norm, 0.0)
+        if isinstance(self.learning_rate, bool) or not isinstance(self.learning_rate, (int, float)) or not (
+                self.learning_rate > 0):
+            raise errors.OptionError(f"{owner}.learning_rate={self.learning_rate!r}: must be > 0",
+                                     field="learning_rate", reason="must be > 0")
+
+
+OPTIMIZERS = ("rmsprop", "adam", "sgd")
+
+
+# TF1's defaults where Keras' differ (the paper trained with TF1 RMSProp: decay 0.9, no momentum,
+# epsilon 1e-10; Keras' RMSprop has rho 0.9 and epsilon 1e-7). One difference stays: TF1 starts
+# the mean-square accumulator at 1, Keras at 0, and no constructor argument changes it
+# (BUILD_NOTES D-10).
+TF1_EPSILON = {"rmsprop": 1e-10, "adam": 1e-8}
+
+
+def make_optimizer(name: str, learning_rate: float, clip_norm: float, precision: str):
+    """Builds a Keras optimizer by name (TF1's epsilon), with loss scaling for float16."""
+    kwargs = {"learning_rate": learning_rate}
+    if name in TF1_EPSILON:
+        kwargs["epsilon"] = TF1_EPSILON[name]
+    if clip_norm > 0:
+        kwargs["global_clipnorm"] = clip_norm
+    builders = {
+        "rmsprop": keras.optimizers.RMSprop,
+        "adam": keras.optimizers.Adam,
+        "sgd": keras.optimizers.SGD,
+    }
+    if name not in builders:
+        raise ValueError(f"optimizer must be one of {sorted(builders)}, got {name!r}")
+    return runtime.maybe_loss_scale(builders[name](**kwargs), precision)
