@@ -34,6 +34,9 @@ CHECKPOINTS_DIR = "checkpoints"
 BEST_DIR = "best"
 BEST_FILE = "best.json"  # in BEST_DIR: {"step", "metric", "value", "checkpoint"} of the kept checkpoint
 HISTORY_FILE = "history.jsonl"
+# History keys of the stage clock (`training/history.py` StageClock): training and validation wall seconds.
+WALL_SECONDS = "wall_seconds"
+VALIDATION_WALL_SECONDS = "validation_wall_seconds"
 # The stage whose checkpoint, when there is one, holds the whole trained model.
 FINAL_STAGE = "joint"
 # Which of a stage's checkpoints inference restores (the --checkpoint flag of evaluate, predict, export).

@@ -25,8 +25,8 @@ from s_cnn_rnn import model_dir as model_dir_lib
 from s_cnn_rnn.models import variants
 from s_cnn_rnn.reproduce import aggregate
 
-WALL_SECONDS = "wall_seconds"  # training/history.py's key (not imported: that package imports TensorFlow)
-VALIDATION_WALL_SECONDS = "validation_wall_seconds"
+WALL_SECONDS = model_dir_lib.WALL_SECONDS  # the stage clock's history keys
+VALIDATION_WALL_SECONDS = model_dir_lib.VALIDATION_WALL_SECONDS
 CAPTION_METRIC = "val_CIDEr_pytok"
 LABEL_METRIC = "val_O-F1"
 CONCEPT_METRIC = "val_concept_O-F1"

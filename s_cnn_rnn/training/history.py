@@ -11,7 +11,7 @@ import time
 
 from s_cnn_rnn import atomic_files
 from s_cnn_rnn.model_dir import HistoryError  # noqa: F401  (re-exported)
-from s_cnn_rnn.model_dir import read_history
+from s_cnn_rnn.model_dir import VALIDATION_WALL_SECONDS, WALL_SECONDS, read_history
 
 
 class HistoryWriter:
@@ -41,8 +41,6 @@ class HistoryWriter:
         self._handle.close()
 
 
-WALL_SECONDS = "wall_seconds"
-VALIDATION_WALL_SECONDS = "validation_wall_seconds"
 
 
 class StageClock:
