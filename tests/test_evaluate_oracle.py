@@ -59,8 +59,10 @@ def test_decode_split_passes_the_batch_concepts(caption_batch, tiny_synthetic_da
     decoded = decode_split.decode_split(trained, tiny_synthetic_data, "test", batch_size=5, max_images=8,
                                         show_progress=False, concepts="ground_truth")
     direct = inference.Annotator(trained)(images, tags, concepts=truth)  # one batch of 8, no padding
-    for key in DECODED_KEYS:
-        np.testing.assert_array_equal(decoded[key], np.asarray(direct[key]), err_msg=key)
+    np.testing.assert_array_equal(decoded["token_ids"], np.asarray(direct["token_ids"]))
+    np.testing.assert_array_equal(decoded["lengths"], np.asarray(direct["lengths"]))
+    # Batches of 5 and 8 run different matmul shapes, so the float sums may round differently (seen: 8e-6).
+    np.testing.assert_allclose(decoded["log_probs"], np.asarray(direct["log_probs"]), rtol=1e-5, atol=1e-4)
     np.testing.assert_array_equal(decoded["truth"], np.asarray(truth))
 
 
