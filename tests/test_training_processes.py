@@ -26,6 +26,12 @@ TINY_FLAGS = (
 RESTORE_NOISE = re.compile(r"could not be found in the restored object|Unresolved object in checkpoint")
 
 
+def _sigint_as_in_a_terminal() -> None:
+    """Gives the child Ctrl-C's default action: a suite started in the background (`nohup pytest &`)
+    ignores SIGINT, its children inherit that, and Python then installs no KeyboardInterrupt handler."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 class _Run:
     """One `python -m s_cnn_rnn.train` process with its stderr in a file."""
 
@@ -38,6 +44,7 @@ class _Run:
                 [sys.executable, "-m", "s_cnn_rnn.train", f"--data_dir={data_dir}", f"--model_dir={model_dir}",
                  *TINY_FLAGS, *flags],
                 cwd=PROJECT_ROOT, env=environment, stdout=subprocess.DEVNULL, stderr=log,
+                preexec_fn=_sigint_as_in_a_terminal,
             )
 
     def log(self) -> str:
