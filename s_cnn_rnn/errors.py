@@ -11,6 +11,11 @@ users see no change. This module imports nothing of the project and no TensorFlo
 """
 
 
+# The words every non-finite-loss error of training carries (`trainer.NonFiniteLossError`); the lr grid of
+# `s-cnn-rnn-reproduce` finds a diverged run by them in its log.
+NON_FINITE_LOSS = "the loss became non-finite"
+
+
 class UserError(Exception):
     """An error the user can fix; its message is one line naming the flag or file and the fix."""
 

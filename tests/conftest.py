@@ -7,6 +7,12 @@ import pytest
 
 # Keep TensorFlow quiet and single-machine friendly in tests.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# Under pytest-xdist (`-n auto`) every worker is a process whose TF would size its op pool to all the cores:
+# give each its share instead (inherited by the commands the tests start), so workers do not oversubscribe.
+_WORKERS = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+if _WORKERS > 1:
+    for _name in ("TF_NUM_INTRAOP_THREADS", "OMP_NUM_THREADS"):
+        os.environ.setdefault(_name, str(max(1, (os.cpu_count() or 1) // _WORKERS)))
 
 PROJECT_ROOT = pathlib.Path(__file__).resolve().parents[1]
 SHARED_DATA_DIR = PROJECT_ROOT.parent / "shared" / "data"

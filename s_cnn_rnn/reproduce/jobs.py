@@ -12,6 +12,7 @@ import os
 
 from s_cnn_rnn import atomic_files
 from s_cnn_rnn.reproduce import protocol
+from s_cnn_rnn.reproduce import render
 from s_cnn_rnn.reproduce import runner
 
 
@@ -53,7 +54,7 @@ class Settings:
 
 def plan(row, seed: int, settings: Settings, factor: float | None) -> runner.RowRun:
     """The commands of (row, seed) at learning-rate factor `factor` (None: no grid)."""
-    budget_flags = protocol.step_flags(row.stages, settings.budget) if settings.budget else ()
+    budget_flags = protocol.step_flags(row.stages, settings.budget) + protocol.RUN_FLAGS if settings.budget else ()
     return runner.plan_run(row, seed, flags_dir=settings.flags_dir, data_dir=settings.data_dir,
                            output_dir=settings.output_dir, split=settings.split, scale=settings.scale,
                            extra_flags=list(settings.extra_flags), eval_max_images=settings.eval_max_images,
@@ -89,9 +90,11 @@ def select_learning_rates(rows: tuple, settings: Settings, log) -> dict:
     Returns:
       {row key: chosen factor}, all None without a grid. Each row's scores go to
       OUTPUT_DIR/<row>/lr_selection.json once all its grid runs are trained; a rerun keeps that choice.
+      A run whose loss diverged (non-finite) scores null there and is never chosen.
 
     Raises:
-      runner.RunError: a failed training; ValueError: a run that recorded no validation score.
+      runner.RunError: a training that failed otherwise; ValueError: a run that recorded no validation
+      score, or a row whose every factor diverged.
     """
     if not settings.lr_grid:
         return {row.key: None for row in rows}
@@ -101,11 +104,17 @@ def select_learning_rates(rows: tuple, settings: Settings, log) -> dict:
     def job(row, factor):
         run = runs[(row.key, factor)]
         label = f"row {row.name} lr x{factor:g} seed {seed}"
-        if runner.is_trained(run):
-            log(f"{label}: trained earlier ({run.model_dir}), skipped")
+        runner.check_settings(run)
+        if runner.is_trained(run) or runner.diverged(run):
+            log(f"{label}: {'trained' if runner.is_trained(run) else 'diverged'} earlier ({run.model_dir}), skipped")
             return
         log(f"{label}: training in {run.model_dir}")
-        log(f"{label}: trained in {runner.train(run, settings.flags_dir, settings.threads):.0f} s")
+        try:
+            log(f"{label}: trained in {runner.train(run, settings.flags_dir, settings.threads):.0f} s")
+        except runner.RunError:
+            if not runner.diverged(run):
+                raise
+            log(f"{label}: the loss diverged (see {run.model_dir}/{runner.TRAIN_LOG}); this factor is out of the choice")
 
     run_all([lambda row=row, factor=factor: job(row, factor) for row in rows for factor in settings.lr_grid],
             settings.parallel)
@@ -116,14 +125,15 @@ def select_learning_rates(rows: tuple, settings: Settings, log) -> dict:
             chosen[row.key] = earlier["chosen"]  # picked once: resuming a run never changes a choice
             continue
         metric = protocol.selection_metric(settings.task, row.stages)
-        scores = {factor: protocol.validation_score(runs[(row.key, factor)].model_dir, row.stages[-1], metric)
+        scores = {factor: None if runner.diverged(runs[(row.key, factor)]) else  # never picked
+                  protocol.validation_score(runs[(row.key, factor)].model_dir, row.stages[-1], metric)
                   for factor in settings.lr_grid}
         chosen[row.key] = protocol.pick(scores)
         atomic_files.write_json(_selection_path(settings, row), {
             "metric": metric, "split": "validation", "seed": seed, "chosen": chosen[row.key],
             "scores": {f"{factor:g}": score for factor, score in scores.items()}}, indent=1)
         log(f"row {row.name}: lr x{chosen[row.key]:g} chosen by {metric} "
-            f"({', '.join(f'x{factor:g} {score:.4f}' for factor, score in scores.items())})")
+            f"({', '.join(f'x{factor:g} {render.grid_score(score)}' for factor, score in scores.items())})")
     return chosen
 
 

@@ -51,7 +51,8 @@ class Budget:
 
 
 def check_extra_flags(extra_flags: list) -> None:
-    """Under the fair protocol the budget sets every stage's steps: refuses flags that would change them.
+    """Under the fair protocol the budget sets every stage's steps and every run is deterministic: refuses
+    flags that would change them.
 
     Raises:
       ValueError: naming the flag and the fix.
@@ -61,6 +62,15 @@ def check_extra_flags(extra_flags: list) -> None:
         if name.endswith("_train_steps") or name in ("cnn_head_steps", "train_steps"):
             raise ValueError(f"{flag}: under --protocol=fair the budget sets every stage's steps; use "
                              "--budget_cnn_steps, --budget_decoder_steps, --budget_joint_steps, --budget_tags_steps")
+        if name in ("deterministic", "nodeterministic"):
+            raise ValueError(f"{flag}: under --protocol=fair every run is --deterministic (so a rerun gives the same "
+                             "table); drop the flag")
+
+
+# Every fair run is seeded and op- and input-deterministic, so a rerun gives the same table: without it
+# two identical runs of Ours' rnn stage drifted apart from step 350 on this CPU; with it they matched to the
+# last digit at the same CPU time (BUILD_NOTES "The fair protocol").
+RUN_FLAGS = ("--deterministic",)
 
 
 def stage_steps(stages: tuple, budget: Budget) -> dict:
@@ -118,5 +128,16 @@ def validation_score(model_dir: str, stage: str, metric: str) -> float:
 
 
 def pick(scores: dict) -> float:
-    """The grid factor with the highest score; a tie goes to the factor nearest 1 (the flagfile's rates)."""
-    return max(scores, key=lambda factor: (scores[factor], -abs(math.log(factor))))
+    """The grid factor with the highest score; a tie goes to the factor nearest 1 (the flagfile's rates).
+
+    Args:
+      scores: {factor: validation score, or None for a run whose loss diverged (never picked)}.
+
+    Raises:
+      ValueError: every factor diverged.
+    """
+    finite = {factor: score for factor, score in scores.items() if score is not None}
+    if not finite:
+        raise ValueError(f"every factor of the lr grid ({', '.join(f'x{f:g}' for f in scores)}) diverged: give "
+                         "--lr_grid smaller factors")
+    return max(finite, key=lambda factor: (finite[factor], -abs(math.log(factor))))

@@ -22,6 +22,11 @@ def _spread(mean, std, digits: int, signed: bool = False) -> str:
     return text if std is None or mean is None else f"{text}±{std:.{digits}f}"
 
 
+def grid_score(score) -> str:
+    """An lr grid factor's validation score as printed; None is a run whose loss diverged."""
+    return "diverged" if score is None else f"{score:.4f}"
+
+
 def _titles(table: tables_lib.Table) -> list:
     return [tables_lib.COLUMN_TITLES.get(column, column) for column in table.columns]
 
@@ -49,8 +54,8 @@ def markdown(table: tables_lib.Table, records: list, settings: dict) -> str:
                   "factor; the chosen one in bold):", ""]
         for record in selected:
             selection = record["lr_selection"]
-            scores = ", ".join((f"**x{factor} {score:.4f}**" if float(factor) == selection["chosen"] else
-                                f"x{factor} {score:.4f}") for factor, score in selection["scores"].items())
+            scores = ", ".join((f"**x{factor} {grid_score(score)}**" if float(factor) == selection["chosen"] else
+                                f"x{factor} {grid_score(score)}") for factor, score in selection["scores"].items())
             lines.append(f"- {record['name']}: {selection['metric']} {scores}")
     costs = [record for record in records if record.get("efficiency")]
     if costs:

@@ -28,9 +28,11 @@ import sys
 import time
 
 from s_cnn_rnn import atomic_files
+from s_cnn_rnn import errors
 
 RUN_FILE = "run.json"
 TIMING_FILE = "timing.json"
+TRAIN_LOG = "train.log"
 METRICS_FILE = "metrics.json"  # s_cnn_rnn.evaluation.runner.METRICS_FILE (that module imports TensorFlow)
 PACKAGE_PARENT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 # Flags the runner sets itself for every row, and those that make a row what it is (its flagfile's);
@@ -240,6 +242,15 @@ def read_timing(run: RowRun) -> dict:
         return json.load(handle)
 
 
+def diverged(run: RowRun) -> bool:
+    """The training command stopped because a loss became non-finite (the end of its train.log says so)."""
+    path = os.path.join(run.model_dir, TRAIN_LOG)
+    if not os.path.isfile(path):
+        return False
+    with open(path, encoding="utf-8", errors="replace") as log:
+        return any(errors.NON_FINITE_LOSS in line for line in log.readlines()[-5:])
+
+
 def is_trained(run: RowRun) -> bool:
     """The training command finished (it wrote timing.json's train_seconds) with these settings."""
     return "train_seconds" in read_timing(run)
@@ -256,7 +267,7 @@ def train(run: RowRun, flags_dir: str, threads: int | None = None) -> float:
         return 0.0
     os.makedirs(run.model_dir, exist_ok=True)
     atomic_files.write_json(os.path.join(run.model_dir, RUN_FILE), run.settings())
-    seconds, cpu_seconds = _run_logged(run.train_command, os.path.join(run.model_dir, "train.log"),
+    seconds, cpu_seconds = _run_logged(run.train_command, os.path.join(run.model_dir, TRAIN_LOG),
                                        os.path.dirname(flags_dir), threads)
     atomic_files.write_json(os.path.join(run.model_dir, TIMING_FILE),
                             {"train_seconds": round(seconds, 1), "train_cpu_seconds": round(cpu_seconds, 1)})

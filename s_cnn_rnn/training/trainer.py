@@ -160,7 +160,7 @@ class StageTrainer:
                     if self.manager.latest_checkpoint else
                     f"No checkpoint of stage {self.settings.stage} was written yet; a rerun starts it again.")
             raise NonFiniteLossError(
-                f"stage {self.settings.stage}: the loss became non-finite at step {bad}; training stopped. "
+                f"stage {self.settings.stage}: {errors.NON_FINITE_LOSS} at step {bad}; training stopped. "
                 f"{kept} Lower the learning rate, enable --gradient_clip_norm, or check the data."
             )
 
