@@ -5,7 +5,7 @@ Example (the paper's claims in miniature on the built-in dataset and a CPU: ever
 budget, its learning rates picked on validation, 3 seeds; flags the command does not know go to every
 row's training, after the row's flagfile):
   s-cnn-rnn-convert --dataset=synthetic --output_dir=/tmp/synthetic
-  s-cnn-rnn-reproduce --table=4 --protocol=fair --lr_grid=0.3,1,3 --seeds=0,1,2 --parallel=2 \
+  s-cnn-rnn-reproduce --table=4 --protocol=fair --lr_grid=0.3,1,3,10 --seeds=0,1,2 --parallel=2 \
       --data_dir=/tmp/synthetic --output_dir=/tmp/table4 --flagfile=flags/miniature_caption.flags
 
 Writes OUTPUT_DIR/<row>/[lr<factor>/]seed<k>/ (model, train.log, evaluate.log, timing.json,

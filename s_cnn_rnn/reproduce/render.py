@@ -87,8 +87,8 @@ def _protocol_text(settings: dict) -> str:
     if settings.get("protocol") == "fair":
         budget = settings["budget"]
         return (f"fair protocol (every CNN {budget['cnn_steps']}+{budget['joint_steps']} image steps, every decoder "
-                f"{budget['decoder_steps']} updates before the joint stage, tag MLP {budget['tags_steps']}), "
-                f"--scale={settings['scale']:g}")
+                f"{budget['decoder_steps']} updates before the joint stage, tag MLP {budget['tags_steps']}; every "
+                f"run --deterministic), --scale={settings['scale']:g}")
     return f"each row's flagfile, --scale={settings['scale']:g}"
 
 
