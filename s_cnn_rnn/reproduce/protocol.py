@@ -67,9 +67,10 @@ def check_extra_flags(extra_flags: list) -> None:
                              "table); drop the flag")
 
 
-# Every fair run is seeded and op- and input-deterministic, so a rerun gives the same table: without it
-# two identical runs of Ours' rnn stage drifted apart from step 350 on this CPU; with it they matched to the
-# last digit at the same CPU time (BUILD_NOTES "The fair protocol").
+# Every fair run is seeded and op- and input-deterministic, so a rerun with the same --parallel (TF's thread
+# count: convolutions split their sums by it) gives the same table: without it two identical runs of Ours'
+# rnn stage drifted apart from step 350 on this CPU; with it a whole Ours run matched in every history value
+# and test prediction at the same CPU time (BUILD_NOTES "The fair protocol").
 RUN_FLAGS = ("--deterministic",)
 
 
