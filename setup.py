@@ -39,7 +39,7 @@ setuptools.setup(
         "matplotlib>=3.8",
         "tqdm>=4.66",
     ],
-    # pytest-xdist: the suite runs on every core (`-n auto`), one worker process per core.
+    # pytest-xdist: the suite runs on every core (`-n auto`, at most 8), one worker process per core.
     extras_require={"test": ["pytest>=8.0", "pytest-xdist>=3.5"]},
     entry_points={"console_scripts": CONSOLE_SCRIPTS},
     # The experiment flagfiles, so that an installed `s-cnn-rnn-demo` finds its settings.
