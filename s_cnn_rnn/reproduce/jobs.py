@@ -104,9 +104,9 @@ def select_learning_rates(rows: tuple, settings: Settings, log) -> dict:
     def job(row, factor):
         run = runs[(row.key, factor)]
         label = f"row {row.name} lr x{factor:g} seed {seed}"
-        runner.check_settings(run)
-        if runner.is_trained(run) or runner.diverged(run):
-            log(f"{label}: {'trained' if runner.is_trained(run) else 'diverged'} earlier ({run.model_dir}), skipped")
+        earlier = "trained" if runner.is_trained(run) else "diverged" if runner.diverged(run) else None
+        if earlier:  # (the command checked every run's settings before any work)
+            log(f"{label}: {earlier} earlier ({run.model_dir}), skipped")
             return
         log(f"{label}: training in {run.model_dir}")
         try:

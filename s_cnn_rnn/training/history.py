@@ -41,8 +41,6 @@ class HistoryWriter:
         self._handle.close()
 
 
-
-
 class StageClock:
     """Wall-clock seconds a stage has cost, over every process that trained it.
 
