@@ -1,0 +1,71 @@
+"""Mistakes that once gave a silently wrong result: each now gets one clear line (exit status 2)."""
+
+import json
+import os
+
+import pytest
+
+import serving_fixtures
+from command_runner import run_command
+
+
+# ----------------------------------------------------------------------------- predict with a tag model
+
+
+@pytest.fixture(scope="module")
+def tag_model(tiny_synthetic_data, tmp_path_factory) -> dict:
+    """An (untrained) use_tags model dir, two JPEGs and their known tags."""
+    folder = tmp_path_factory.mktemp("tag_model")
+    model_dir = serving_fixtures.make_model_dir(tiny_synthetic_data, str(folder / "model"), "multilabel",
+                                                use_tags=True)
+    images = []
+    for index, record in enumerate(serving_fixtures.record_images(tiny_synthetic_data, count=2)):
+        images.append(str(folder / f"photo{index}.jpg"))
+        with open(images[-1], "wb") as handle:
+            handle.write(record["jpeg"])
+    with open(os.path.join(model_dir, "vocab", "tags.txt"), encoding="utf-8") as handle:
+        tags = [line.split("\t")[0].strip() for line in handle if line.strip()]
+    return {"model_dir": model_dir, "images": images, "tags": tags, "folder": folder}
+
+
+def _predict(capsys, *args):
+    return run_command("s_cnn_rnn.predict", "s-cnn-rnn-predict", list(args), capsys)
+
+
+def _tags_file(folder, name: str, content: dict) -> str:
+    path = folder / name
+    path.write_text(json.dumps(content))
+    return str(path)
+
+
+def test_a_tag_model_refuses_images_without_tags(tag_model, capsys):
+    model_dir, images, tags = tag_model["model_dir"], tag_model["images"], tag_model["tags"]
+    no_file = _predict(capsys, f"--model_dir={model_dir}", *images)
+    assert no_file.code == 2 and no_file.out == ""
+    assert no_file.error_lines() == no_file.err.strip().splitlines()  # one line, no traceback
+    assert "--tags_json" in no_file.err and "--allow_untagged" in no_file.err
+
+    # One image named, the other one with only tags the model does not know.
+    partial = _tags_file(tag_model["folder"], "partial.json",
+                         {os.path.basename(images[0]): [tags[0]], images[1]: ["no-such-tag"]})
+    refused = _predict(capsys, f"--model_dir={model_dir}", f"--tags_json={partial}", *images)
+    assert refused.code == 2 and refused.out == ""
+    assert len(refused.err.strip().splitlines()) == 1
+    assert "1 of 2 images" in refused.err and images[1] in refused.err and images[0] not in refused.err
+
+    allowed = _predict(capsys, f"--model_dir={model_dir}", f"--tags_json={partial}", "--allow_untagged", *images)
+    assert allowed.code == 0 and all(path in allowed.out for path in images)
+    assert "1 of 2 images have no tag" in allowed.log
+
+    full = _tags_file(tag_model["folder"], "full.json", {images[0]: [tags[0]], images[1]: [tags[1], "unknown"]})
+    tagged = _predict(capsys, f"--model_dir={model_dir}", f"--tags_json={full}", *images)
+    assert tagged.code == 0 and tagged.error_lines() == []
+
+
+def test_tags_given_to_a_model_without_tags_are_reported(tiny_synthetic_data, tag_model, capsys):
+    model_dir = serving_fixtures.make_model_dir(tiny_synthetic_data, str(tag_model["folder"] / "plain"), "multilabel")
+    tags_json = _tags_file(tag_model["folder"], "ignored.json", {tag_model["images"][0]: [tag_model["tags"][0]]})
+    done = _predict(capsys, f"--model_dir={model_dir}", f"--tags_json={tags_json}",
+                    tag_model["images"][0])
+    assert done.code == 0
+    assert "the model uses no tags" in done.log and "ignored" in done.log
