@@ -117,11 +117,29 @@ class ConvertOptions:
                               ("synthetic_image_size", 16), ("max_words", 5), ("min_word_count", 1),
                               ("num_concepts", 1), ("examples_per_shard", 1), ("num_workers", 0)):
             errors.check_at_least("ConvertOptions", name, getattr(self, name), minimum)
+        for name in ("image_dirs", "captions_json", "instances_json"):
+            _check_each_once(name, getattr(self, name))
 
     @property
     def synthetic_sizes(self) -> tuple[int, int, int]:
         """(train, val, test) image counts of the synthetic dataset."""
         return self.synthetic_num_train, self.synthetic_num_val, self.synthetic_num_test
+
+
+def _check_each_once(name: str, paths: list[str] | None) -> None:
+    """Refuses a list flag naming one file or folder twice: its annotations would count twice.
+
+    Raises:
+      OptionError: the path repeated (also under another spelling of it).
+    """
+    seen = {}
+    for path in paths or ():
+        real = os.path.realpath(os.path.expanduser(path))
+        if real in seen:
+            also = "" if seen[real] == path else f" (as {seen[real]})"
+            reason = f"names {path} twice{also}: every caption and word would count twice; give each once"
+            raise errors.OptionError(f"ConvertOptions.{name}: {reason}", field=name, reason=reason)
+        seen[real] = path
 
 
 def input_paths(options: ConvertOptions) -> list[tuple[str, str]]:
@@ -241,6 +259,7 @@ def convert(options: ConvertOptions) -> dict:
             os.makedirs(os.path.join(staging_dir, record_schema.VOCAB_DIR))
             source = _read_source(options, staging_dir)
             split_files = _split_file_coverage(options, source, warnings)
+            _warn_repeats(source, warnings)
             if not any(item.split == "train" for item in source.items):
                 raise ConversionError(
                     "no image is in the train split, so no vocabulary can be built: check --splits "
@@ -276,6 +295,18 @@ def convert(options: ConvertOptions) -> dict:
     return manifest
 
 
+def _warn_repeats(source: base.SourceData, warnings: list[str]) -> None:
+    """Adds (and logs) a warning when some captions repeat an identical caption of their image."""
+    if source.repeated:
+        first = source.repeated[0]
+        extra = sum(entry["times"] - 1 for entry in source.repeated)
+        warnings.append(
+            f"{extra} caption(s) repeat an identical caption of the same image (e.g. image {first['id']}: "
+            f"{first['caption']!r}, {first['times']} times; all in manifest.json 'repeated_annotations'); each copy "
+            "counts in the word counts: check that no annotation file was given twice under two names")
+        logging.warning("%s", warnings[-1])
+
+
 def _split_file_coverage(options: ConvertOptions, source: base.SourceData, warnings: list[str]) -> list[dict]:
     """Found/listed ids per --splits file; a partly matching file adds a warning (logged too).
 
@@ -309,6 +340,7 @@ def _manifest(options, source, vocabularies, results, staging_dir) -> dict:
         "has_images": options.dataset in ("synthetic", "tfds_coco_captions") or bool(options.image_dirs),
         "splits": dict(splits),
         "skipped": skipped,
+        "repeated_annotations": source.repeated,
         "vocabularies": _vocabulary_entries(vocabularies),
         "options": {
             "max_words": options.max_words,

@@ -69,3 +69,47 @@ def test_tags_given_to_a_model_without_tags_are_reported(tiny_synthetic_data, ta
                     tag_model["images"][0])
     assert done.code == 0
     assert "the model uses no tags" in done.log and "ignored" in done.log
+
+
+# ----------------------------------------------------------------------------- convert: annotations counted twice
+
+
+def _captions_file(folder, name: str, repeat_one: bool = False) -> str:
+    images = [{"id": image_id, "file_name": f"COCO_{image_id:012d}.jpg"} for image_id in range(1, 7)]
+    annotations = [{"image_id": image_id, "caption": f"a {word} on a table"}
+                   for image_id in range(1, 7) for word in ("dog", "cat", f"thing{image_id}")]
+    if repeat_one:
+        annotations.append({"image_id": 2, "caption": "a dog on a table"})
+    path = folder / name
+    path.write_text(json.dumps({"images": images, "annotations": annotations}))
+    return str(path)
+
+
+def test_convert_refuses_an_annotation_file_given_twice(tmp_path, capsys):
+    captions = _captions_file(tmp_path, "captions.json")
+    os.symlink(captions, tmp_path / "same.json")
+    for twice in (f"{captions},{captions}", f"{captions},{tmp_path / 'same.json'}"):
+        done = run_command("data_prep.convert", "s-cnn-rnn-convert",
+                           ["--dataset=coco_captions", f"--captions_json={twice}", f"--output_dir={tmp_path / 'out'}",
+                            "--num_workers=0", "--noprogress"], capsys)
+        assert done.code == 2, done.err
+        lines = done.err.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("s-cnn-rnn-convert: error: --captions_json"), lines
+        assert "twice" in lines[0]
+    assert not (tmp_path / "out").exists()
+
+
+def test_convert_reports_repeated_identical_captions(tmp_path):
+    from data_prep import convert_lib  # pylint: disable=import-outside-toplevel
+
+    def convert(name, repeat_one):
+        return convert_lib.convert(convert_lib.ConvertOptions(
+            dataset="coco_captions", output_dir=str(tmp_path / name), num_workers=0, show_progress=False,
+            captions_json=[_captions_file(tmp_path, f"{name}.json", repeat_one)], num_concepts=3))
+
+    assert convert("clean", False)["repeated_annotations"] == []
+    manifest = convert("repeats", True)
+    assert manifest["repeated_annotations"] == [{"id": 2, "caption": "a dog on a table", "times": 2}]
+    assert any("1 caption(s) repeat an identical caption" in warning for warning in manifest["warnings"])
+    with open(tmp_path / "repeats" / "manifest.json", encoding="utf-8") as handle:
+        assert json.load(handle)["repeated_annotations"] == manifest["repeated_annotations"]
