@@ -49,13 +49,17 @@ def run_command(module_name: str, command: str, args: list[str], capsys) -> Outc
     records = []
     handler = logging.Handler()
     handler.emit = lambda record: records.append(record.getMessage())
-    logging.getLogger("absl").addHandler(handler)
+    absl_logger = logging.getLogger("absl")
+    level = absl_logger.level
+    absl_logger.addHandler(handler)
+    absl_logger.setLevel(logging.INFO)  # what the console script shows (absl's default under app.run)
     try:
         with pytest.raises(SystemExit) as exit_info:
             command_line.run(main, command, argv=[command, *args])
         code = exit_info.value.code
     finally:
-        logging.getLogger("absl").removeHandler(handler)
+        absl_logger.removeHandler(handler)
+        absl_logger.setLevel(level)
         values.unparse_flags()
         if imported_here:
             for name in set(values) - before:

@@ -113,3 +113,30 @@ def test_convert_reports_repeated_identical_captions(tmp_path):
     assert any("1 caption(s) repeat an identical caption" in warning for warning in manifest["warnings"])
     with open(tmp_path / "repeats" / "manifest.json", encoding="utf-8") as handle:
         assert json.load(handle)["repeated_annotations"] == manifest["repeated_annotations"]
+
+
+# ----------------------------------------------------------------------------- score-captions: partial results
+
+
+def test_score_captions_refuses_results_for_part_of_the_references(tmp_path, capsys, monkeypatch):
+    from s_cnn_rnn.metrics import caption_scores  # pylint: disable=import-outside-toplevel
+
+    monkeypatch.setattr(caption_scores, "find_java", lambda: None)  # no JVM start-up: Python tokenizer
+    references = tmp_path / "refs.json"
+    references.write_text(json.dumps({"annotations": [
+        {"image_id": image_id, "caption": caption} for image_id in (1, 2, 3, 4)
+        for caption in (f"a dog number {image_id} on grass", "a dog on the grass")]}))
+    results = tmp_path / "results.json"
+    results.write_text(json.dumps([{"image_id": 1, "caption": "a dog on grass"},
+                                   {"image_id": 3, "caption": "a cat"}]))
+    args = [f"--references={references}", f"--results={results}"]
+    refused = run_command("s_cnn_rnn.score_captions", "s-cnn-rnn-score-captions", args, capsys)
+    assert refused.code == 2 and refused.out == ""
+    lines = refused.err.strip().splitlines()
+    assert len(lines) == 1 and "covers 2 of the 4 images" in lines[0] and "--allow_partial" in lines[0], lines
+    assert "2, 4" in lines[0]  # the images without a caption are named
+
+    partial = run_command("s_cnn_rnn.score_captions", "s-cnn-rnn-score-captions", [*args, "--allow_partial"], capsys)
+    assert partial.code == 0, partial.err
+    assert json.loads(partial.out)["coverage"] == {"scored_images": 2, "reference_images": 4}
+    assert "the results cover 2 of the 4 reference images" in partial.log
