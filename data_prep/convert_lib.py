@@ -272,6 +272,7 @@ def convert(options: ConvertOptions) -> dict:
                 num_concepts=options.num_concepts,
                 max_tags=options.num_user_tags if options.user_tags_json else None,
             )
+            _check_word_vocabulary(options, source, vocabularies)
             vocabularies.save(staging_dir)
             items_by_split = _items_by_split(source.items)
             tasks = shard_writer.plan_shards(
@@ -293,6 +294,21 @@ def convert(options: ConvertOptions) -> dict:
             shutil.rmtree(staging_dir, ignore_errors=True)
             raise
     return manifest
+
+
+def _check_word_vocabulary(options: ConvertOptions, source: base.SourceData, vocabularies) -> None:
+    """Refuses captions whose word vocabulary kept no word: every caption would become `<unk>`.
+
+    Raises:
+      ConversionError: naming --min_word_count and the count of the most frequent train word.
+    """
+    if len(vocabularies.words) > len(record_schema.WORD_SPECIALS):
+        return
+    word_counts, _ = vocab_builder.count_caption_words([item for item in source.items if item.split == "train"])
+    if word_counts:
+        raise ConversionError(
+            f"--min_word_count={options.min_word_count} keeps none of the {len(word_counts)} train words (the most "
+            f"frequent occurs {max(word_counts.values())} times): every caption would be <unk>; lower it")
 
 
 def _warn_repeats(source: base.SourceData, warnings: list[str]) -> None:

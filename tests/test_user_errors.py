@@ -140,3 +140,15 @@ def test_score_captions_refuses_results_for_part_of_the_references(tmp_path, cap
     assert partial.code == 0, partial.err
     assert json.loads(partial.out)["coverage"] == {"scored_images": 2, "reference_images": 4}
     assert "the results cover 2 of the 4 reference images" in partial.log
+
+
+def test_convert_refuses_a_word_vocabulary_of_specials_only(tmp_path, capsys):
+    captions = _captions_file(tmp_path, "captions.json")  # "a" occurs 36 times, the most
+    done = run_command("data_prep.convert", "s-cnn-rnn-convert",
+                       ["--dataset=coco_captions", f"--captions_json={captions}", f"--output_dir={tmp_path / 'out'}",
+                        "--min_word_count=37", "--num_workers=0", "--noprogress"], capsys)
+    assert done.code == 2
+    lines = done.err.strip().splitlines()
+    assert len(lines) == 1 and "--min_word_count=37 keeps none of the" in lines[0], lines
+    assert "occurs 36 times" in lines[0]
+    assert not (tmp_path / "out").exists() and os.listdir(tmp_path) == ["captions.json"]  # no staging dir left
