@@ -268,9 +268,26 @@ def is_user_error(error: BaseException) -> bool:
     if isinstance(error, OSError) and error.errno in _USER_ERRNOS:
         return True
     tf = sys.modules.get("tensorflow")  # only if the command imported it
-    user_tf_errors = (tf.errors.NotFoundError, tf.errors.PermissionDeniedError) if tf is not None and hasattr(
-        tf, "errors") else ()
-    return isinstance(error, user_tf_errors)
+    if tf is None or not hasattr(tf, "errors"):
+        return False
+    if isinstance(error, tf.errors.ResourceExhaustedError):  # also out of memory: a bug's report then
+        return _is_disk_full(error)
+    return isinstance(error, (tf.errors.NotFoundError, tf.errors.PermissionDeniedError))
+
+
+def _is_disk_full(error: BaseException) -> bool:
+    """TensorFlow's file writers (SaveV2, the SavedModel writer) report a full disk in their message."""
+    return any(words in str(error) for words in ("No space left on device", "Disk quota exceeded"))
+
+
+def user_message(error: BaseException) -> str:
+    """What the one error line says: the message, and the fix when the message alone does not give it."""
+    message = str(error)
+    if (isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT)) or _is_disk_full(error):
+        # TF's op messages end in graph decorations ("[Op:SaveV2]", "{{function_node ...}}") a user cannot use.
+        message = re.sub(r"\s*(\[\[[^\]]*\]\]|\[Op:[^\]]*\]( name: \S*)?|\{\{function_node [^}]*\}\})", "", message)
+        message += ": the disk is full; free space there (or write elsewhere) and rerun the same command"
+    return message
 
 
 def error_line(command: str, error: BaseException | str) -> str:
@@ -323,7 +340,7 @@ def guard(main: Callable[[list[str]], int | None], command: str) -> Callable[[li
         except Exception as error:  # pylint: disable=broad-except
             if not is_user_error(error):
                 raise
-            print_error(command, error)
+            print_error(command, user_message(error))
             return 2
 
     return guarded_main

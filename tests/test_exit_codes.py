@@ -47,3 +47,29 @@ def test_every_user_error_is_one_line_and_exit_status_2(command, module, args, p
     assert "Traceback" not in done.err
     lines = done.err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"{command}: error: "), lines
+
+
+def test_a_full_disk_in_a_tensorflow_save_is_one_line(capsys):
+    import tensorflow as tf  # pylint: disable=import-outside-toplevel
+    from s_cnn_rnn import command_line  # pylint: disable=import-outside-toplevel
+
+    def saves_to_a_full_disk(argv):
+        del argv
+        # What SaveV2 raises (checkpoint or SavedModel variables) when the disk fills up.
+        raise tf.errors.ResourceExhaustedError(
+            None, None, "{{function_node __wrapped__SaveV2_dtypes_4_device_/job:localhost}} /out/variables/"
+            "variables_temp/part-00000-of-00001.data-00000-of-00001.tempstate1; No space left on device [Op:SaveV2]")
+
+    with pytest.raises(SystemExit) as exit_info:
+        command_line.run(saves_to_a_full_disk, "s-cnn-rnn-export", argv=["s-cnn-rnn-export"])
+    assert exit_info.value.code == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("s-cnn-rnn-export: error: /out/variables/"), lines
+    assert "No space left on device: the disk is full" in lines[0] and "[Op:" not in lines[0]
+
+    def runs_out_of_memory(argv):  # the same error type for memory is not the user's disk: it keeps its traceback
+        del argv
+        raise tf.errors.ResourceExhaustedError(None, None, "OOM when allocating tensor with shape[4096,4096]")
+
+    with pytest.raises(tf.errors.ResourceExhaustedError):
+        command_line.run(runs_out_of_memory, "s-cnn-rnn-train", argv=["s-cnn-rnn-train"])
