@@ -303,14 +303,55 @@ def checkpoint_path(model_dir: str, stage: str, which: str = "latest") -> str | 
 
     checkpoints, best = checkpoints_dir(model_dir, stage), os.path.join(model_dir, stage, BEST_DIR)
     if which == "latest":
-        return tf.train.latest_checkpoint(checkpoints)
+        return _complete(_recorded(checkpoints), "latest", "--checkpoint=STEP (a step kept in that folder)")
     if which == "best":
-        return tf.train.latest_checkpoint(best) or tf.train.latest_checkpoint(checkpoints)
+        recorded = _recorded(best)
+        if recorded is not None:  # the stage kept a best: it must be whole, never silently replaced
+            return _complete(recorded, "best", "--checkpoint=latest")
+        return _complete(_recorded(checkpoints), "latest", "--checkpoint=STEP (a step kept in that folder)")
     for folder in (checkpoints, best):
         path = os.path.join(folder, f"ckpt-{which}")
         if tf.io.gfile.exists(path + ".index"):
-            return path
+            return _complete(path, f"step {which}", "--checkpoint=best or --checkpoint=latest")
     return None
+
+
+class CheckpointFilesError(errors.UserError, ValueError):
+    """A checkpoint the model dir records has lost some of its files."""
+
+
+def _recorded(folder: str) -> str | None:
+    """The checkpoint prefix a folder's `checkpoint` state file names (whether its files exist or not)."""
+    import tensorflow as tf  # pylint: disable=import-outside-toplevel  (see the module docstring)
+
+    state = tf.train.get_checkpoint_state(folder) if tf.io.gfile.isdir(folder) else None
+    return state.model_checkpoint_path if state is not None and state.model_checkpoint_path else None
+
+
+def missing_checkpoint_files(prefix: str) -> list[str]:
+    """The files of checkpoint `prefix` that are gone: its `.index` and every `.data-K-of-N` shard."""
+    import tensorflow as tf  # pylint: disable=import-outside-toplevel  (see the module docstring)
+
+    missing = [] if tf.io.gfile.exists(prefix + ".index") else [prefix + ".index"]
+    shards = tf.io.gfile.glob(prefix + ".data-*-of-*")
+    count = int(shards[0].rsplit("-of-", 1)[1]) if shards else 1
+    expected = [f"{prefix}.data-{index:05d}-of-{count:05d}" for index in range(count)]
+    return missing + [path for path in expected if path not in shards]
+
+
+def _complete(prefix: str | None, which: str, fix: str) -> str | None:
+    """`prefix` when all its files are there (None stays None).
+
+    Raises:
+      CheckpointFilesError: some are gone, naming them and `fix`.
+    """
+    missing = missing_checkpoint_files(prefix) if prefix is not None else []
+    if missing:
+        gone = ", ".join(os.path.basename(path) for path in missing)
+        raise CheckpointFilesError(
+            f"the {which} checkpoint {prefix} has lost {gone} (deleted or not copied): pass {fix} to use "
+            "another checkpoint, or copy the model dir again")
+    return prefix
 
 
 def restore_checkpoint(items: dict, path: str) -> None:
