@@ -79,3 +79,60 @@ def _alive(pid: int) -> bool:
             return stat.read().split(") ")[1][0] != "Z"  # a zombie has exited
     except FileNotFoundError:
         return False
+
+
+# ----------------------------------------------------------------------------- the command's own errors
+
+
+def _reproduce(capsys, *args):
+    from command_runner import run_command  # pylint: disable=import-outside-toplevel
+
+    return run_command("s_cnn_rnn.reproduce.cli", "s-cnn-rnn-reproduce", list(args), capsys, entry_point=True)
+
+
+def _one_line(done, code: int) -> str:
+    assert done.code == code, (done.out, done.err)
+    lines = [line for line in done.err.strip().splitlines() if line]
+    assert len(lines) == 1 and "Traceback" not in done.err, lines
+    return lines[0]
+
+
+@pytest.mark.parametrize("what", ["data dir", "model dir", "user files", "under a file"])
+def test_output_dir_that_is_not_reproduces_is_refused(what, tiny_synthetic_data, tmp_path, capsys):
+    folder = tmp_path / "out"
+    folder.mkdir()
+    output = str(folder)
+    if what == "data dir":
+        output = tiny_synthetic_data
+    elif what == "model dir":
+        (folder / "model_config.json").write_text("{}")
+    elif what == "user files":
+        (folder / "holiday.jpg").write_bytes(b"\xff\xd8")
+    else:
+        (folder / "a_file").write_text("x")
+        output = str(folder / "a_file" / "table")
+    before = sorted(os.listdir(output if what != "under a file" else folder))
+    done = _reproduce(capsys, "--table=4", f"--data_dir={tiny_synthetic_data}", f"--output_dir={output}",
+                      "--rows=coco_caption_ours")
+    line = _one_line(done, 2)
+    assert line.startswith("s-cnn-rnn-reproduce: error: "), line
+    assert sorted(os.listdir(output if what != "under a file" else folder)) == before  # nothing written
+
+
+def test_an_earlier_output_is_resumed_into(tmp_path):
+    from s_cnn_rnn.reproduce import output_dir  # pylint: disable=import-outside-toplevel
+
+    (tmp_path / "coco_caption_ours" / "seed0").mkdir(parents=True)
+    (tmp_path / "table4.md").write_text("| a |")
+    (tmp_path / ".table4.json.abc.tmp").write_text("")
+    output_dir.check(str(tmp_path), "/elsewhere/data", FLAGS_DIR)  # no error
+
+
+def test_ctrl_c_is_one_line_and_status_130(tiny_synthetic_data, tmp_path, capsys, monkeypatch):
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt  # where os.wait4 receives Ctrl-C
+
+    monkeypatch.setattr(runner, "_run_logged", interrupted)
+    done = _reproduce(capsys, "--table=4", f"--data_dir={tiny_synthetic_data}", f"--output_dir={tmp_path / 'table'}",
+                      "--rows=coco_caption_ours")
+    assert _one_line(done, 130) == "s-cnn-rnn-reproduce: interrupted"

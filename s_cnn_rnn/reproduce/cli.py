@@ -25,6 +25,7 @@ from s_cnn_rnn import command_line
 from s_cnn_rnn.reproduce import aggregate
 from s_cnn_rnn.reproduce import efficiency
 from s_cnn_rnn.reproduce import jobs
+from s_cnn_rnn.reproduce import output_dir as output_dir_lib
 from s_cnn_rnn.reproduce import protocol
 from s_cnn_rnn.reproduce import render
 from s_cnn_rnn.reproduce import runner
@@ -115,6 +116,7 @@ def main(argv) -> int:
     started = time.monotonic()
     try:
         settings = _settings(table, [int(seed) for seed in FLAGS.seeds], extra_flags)
+        output_dir_lib.check(settings.output_dir, settings.data_dir, settings.flags_dir)
         rows = tables_lib.select_rows(table, FLAGS.rows)
         skipped = {row.key: reason for row in rows
                    if (reason := tables_lib.missing_requirement(table, row, settings.data_dir)) is not None}
