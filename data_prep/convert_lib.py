@@ -261,10 +261,7 @@ def convert(options: ConvertOptions) -> dict:
             split_files = _split_file_coverage(options, source, warnings)
             _warn_repeats(source, warnings)
             if not any(item.split == "train" for item in source.items):
-                raise ConversionError(
-                    "no image is in the train split, so no vocabulary can be built: check --splits "
-                    "(images in no listed file go to train)."
-                )
+                raise ConversionError(_no_train_message(options, source))
             vocabularies = vocab_builder.build_vocabularies(
                 source,
                 max_words=options.max_words,
@@ -294,6 +291,21 @@ def convert(options: ConvertOptions) -> dict:
             shutil.rmtree(staging_dir, ignore_errors=True)
             raise
     return manifest
+
+
+def _no_train_message(options: ConvertOptions, source: base.SourceData) -> str:
+    """Why no image went to train, in terms of the flags the user gave."""
+    splits = collections.Counter(item.split for item in source.items)
+    found = ", ".join(f"{count} in {split}" for split, count in sorted(splits.items())) or "no image at all"
+    if options.splits:
+        advice = "check --splits (images in no listed file go to train)"
+    elif options.dataset == "coco_multilabel":
+        advice = ("without --splits, train2014 images go to train and val2014 images to test: add the train2014 "
+                  "annotations and images, or give --splits=NAME:IDS_FILE for the held-out images (the rest "
+                  "go to train)")
+    else:
+        advice = "give --splits=NAME:IDS_FILE for the held-out images (the rest go to train)"
+    return f"no image is in the train split ({found}), so no vocabulary can be built: {advice}."
 
 
 def _check_word_vocabulary(options: ConvertOptions, source: base.SourceData, vocabularies) -> None:

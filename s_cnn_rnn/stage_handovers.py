@@ -126,8 +126,8 @@ def restore_model(model, model_dir: str, variant_stages: tuple[str, ...], which:
                                   [row.source for row in sources if row.source in variant_stages] + [FINAL_STAGE])
             raise FileNotFoundError(
                 f"{model_dir} has no {'' if which in ('best', 'latest') else f'step-{which} '}checkpoint for the "
-                f"{part} (looked in {looked}): train it with s-cnn-rnn-train --stage=all first, or pass "
-                "--checkpoint=best|latest."
+                f"{part} (looked in {looked}): train it with s-cnn-rnn-train --stage=all first"
+                + ("." if which in ("best", "latest") else ", or pass --checkpoint=best|latest.")
             )
         # The last of the variant's stages that trains the part holds its newest weights.
         row, path = max(found, key=lambda pair: variant_stages.index(pair[0].source))

@@ -136,3 +136,19 @@ def test_ctrl_c_is_one_line_and_status_130(tiny_synthetic_data, tmp_path, capsys
     done = _reproduce(capsys, "--table=4", f"--data_dir={tiny_synthetic_data}", f"--output_dir={tmp_path / 'table'}",
                       "--rows=coco_caption_ours")
     assert _one_line(done, 130) == "s-cnn-rnn-reproduce: interrupted"
+
+
+def test_a_resumed_trainings_time_counts_its_earlier_attempts(tmp_path):
+    marker = tmp_path / "failed_once"
+    command = ("-c", f"import os, sys, time; first = not os.path.exists({str(marker)!r}); open({str(marker)!r}, 'w'); "
+                     "time.sleep(1.0 if first else 0); sys.exit(3 if first else 0)")
+    run = _run(tmp_path, command)
+    with pytest.raises(runner.RunError):
+        runner.train(run, FLAGS_DIR)
+    assert not runner.is_trained(run)
+    first = runner.read_timing(run)[runner.EARLIER_TRAIN_SECONDS]
+    assert first >= 1.0
+    rerun = runner.train(run, FLAGS_DIR)
+    timing = runner.read_timing(run)
+    assert timing["train_seconds"] == pytest.approx(first + rerun, abs=0.11)
+    assert timing[runner.EARLIER_TRAIN_SECONDS] == first

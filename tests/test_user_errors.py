@@ -152,3 +152,37 @@ def test_convert_refuses_a_word_vocabulary_of_specials_only(tmp_path, capsys):
     assert len(lines) == 1 and "--min_word_count=37 keeps none of the" in lines[0], lines
     assert "occurs 36 times" in lines[0]
     assert not (tmp_path / "out").exists() and os.listdir(tmp_path) == ["captions.json"]  # no staging dir left
+
+
+# ----------------------------------------------------------------------------- messages that name the right fix
+
+
+def test_all_images_in_val2014_explains_the_default_split_not_splits(tmp_path):
+    from data_prep import convert_lib  # pylint: disable=import-outside-toplevel
+
+    instances = tmp_path / "instances_val2014.json"
+    instances.write_text(json.dumps({
+        "images": [{"id": i, "file_name": f"COCO_val2014_{i:012d}.jpg"} for i in (1, 2, 3)],
+        "annotations": [{"image_id": i, "category_id": 1 + i % 2} for i in (1, 2, 3)],
+        "categories": [{"id": 1, "name": "dog"}, {"id": 2, "name": "cat"}]}))
+    with pytest.raises(convert_lib.ConversionError) as refused:
+        convert_lib.convert(convert_lib.ConvertOptions(dataset="coco_multilabel", output_dir=str(tmp_path / "out"),
+                                                       instances_json=[str(instances)], num_workers=0,
+                                                       show_progress=False))
+    message = str(refused.value)
+    assert "(3 in test)" in message and "val2014 images to test" in message
+    assert "check --splits" not in message
+
+
+def test_a_model_without_checkpoints_is_not_told_to_pass_the_default(tiny_synthetic_data, tmp_path):
+    import shutil  # pylint: disable=import-outside-toplevel
+
+    from s_cnn_rnn import inference  # pylint: disable=import-outside-toplevel
+
+    model_dir = serving_fixtures.make_model_dir(tiny_synthetic_data, str(tmp_path / "model"), "multilabel",
+                                                variant="cnn_logistic")
+    shutil.rmtree(tmp_path / "model" / "joint")
+    for which, suggested in (("best", False), ("7", True)):
+        with pytest.raises(FileNotFoundError) as missing:
+            inference.load_trained_model(model_dir, which)
+        assert ("--checkpoint=best|latest" in str(missing.value)) == suggested, str(missing.value)

@@ -39,6 +39,9 @@ from s_cnn_rnn.training import locks  # standard library only: no TensorFlow
 RUN_FILE = "run.json"
 TIMING_FILE = "timing.json"
 TRAIN_LOG = "train.log"
+# timing.json: wall seconds of training attempts that failed or were interrupted (counted in train_seconds
+# once the training finishes; train_cpu_seconds is the finishing attempt's alone).
+EARLIER_TRAIN_SECONDS = "earlier_attempts_train_seconds"
 METRICS_FILE = "metrics.json"  # s_cnn_rnn.evaluation.runner.METRICS_FILE (that module imports TensorFlow)
 PACKAGE_PARENT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 # Flags the runner sets itself for every row, and those that make a row what it is (its flagfile's);
@@ -279,10 +282,20 @@ def train(run: RowRun, flags_dir: str, threads: int | None = None) -> float:
         if is_trained(run):  # by the holder we waited behind: nothing left to do
             return 0.0
         atomic_files.write_json(os.path.join(run.model_dir, RUN_FILE), run.settings())
-        seconds, cpu_seconds = _run_logged(run.train_command, os.path.join(run.model_dir, TRAIN_LOG),
-                                           os.path.dirname(flags_dir), threads)
+        # A resumed training's time is its earlier attempts' plus this one's: a failed or interrupted
+        # attempt leaves its wall seconds in timing.json (one killed with SIGKILL cannot).
+        earlier = read_timing(run).get(EARLIER_TRAIN_SECONDS, 0.0)
+        started = time.monotonic()
+        try:
+            seconds, cpu_seconds = _run_logged(run.train_command, os.path.join(run.model_dir, TRAIN_LOG),
+                                               os.path.dirname(flags_dir), threads)
+        except BaseException:
+            atomic_files.write_json(os.path.join(run.model_dir, TIMING_FILE),
+                                    {EARLIER_TRAIN_SECONDS: round(earlier + time.monotonic() - started, 1)})
+            raise
         atomic_files.write_json(os.path.join(run.model_dir, TIMING_FILE),
-                                {"train_seconds": round(seconds, 1), "train_cpu_seconds": round(cpu_seconds, 1)})
+                                {"train_seconds": round(earlier + seconds, 1), "train_cpu_seconds": round(cpu_seconds, 1),
+                                 **({EARLIER_TRAIN_SECONDS: earlier} if earlier else {})})
     return seconds
 
 
