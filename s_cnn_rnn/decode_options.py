@@ -13,6 +13,8 @@ from s_cnn_rnn.models import variants
 
 # `DecodeOptions.concepts`: where the bridge's concept vector comes from.
 CONCEPT_SOURCES = ("predicted", "ground_truth")
+# `DecodeOptions.label_decoding`: greedy masking the labels already emitted, or the paper's plain greedy.
+LABEL_DECODINGS = ("no_repeat", "plain")
 
 
 @dataclasses.dataclass
@@ -36,6 +38,9 @@ class DecodeOptions:
     # ground_truth = each image's ground-truth concept multi-hot, the input of stage 2 (an oracle diagnostic:
     # ground_truth - predicted = what the concept predictor loses). Only for variants whose bridge reads concepts.
     concepts: str = dataclasses.field(default="predicted", metadata={"choices": CONCEPT_SOURCES})
+    # Labels: no_repeat = greedy decoding that never emits a label twice (masked once emitted; this project's
+    # default, labels being a set); plain = the paper's plain greedy argmax (a repeated label counts once).
+    label_decoding: str = dataclasses.field(default="no_repeat", metadata={"choices": LABEL_DECODINGS})
 
     def __post_init__(self):
         errors.check_at_least("DecodeOptions", "beam_width", self.beam_width, 1)
@@ -47,6 +52,12 @@ class DecodeOptions:
         if self.max_length is not None:
             errors.check_at_least("DecodeOptions", "max_length", self.max_length, 1)
         errors.check_choice("DecodeOptions", "concepts", self.concepts, CONCEPT_SOURCES)
+        check_label_decoding(self.label_decoding)
+
+
+def check_label_decoding(label_decoding: str) -> None:
+    """Raises `OptionError` unless `label_decoding` is one of `LABEL_DECODINGS`."""
+    errors.check_choice("DecodeOptions", "label_decoding", label_decoding, LABEL_DECODINGS)
 
 
 def check_concept_source(concepts: str, variant: str) -> None:

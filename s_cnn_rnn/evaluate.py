@@ -37,7 +37,7 @@ flags.DEFINE_string("split", "test", "The split to evaluate.")
 command_line.define_path("output_dir", None,
                          "Where metrics.json and the predictions go (default MODEL_DIR/eval_<split>).")
 _DECODE = option_flags.define(decode_options.DecodeOptions, fields=("batch_size", "beam_width", "checkpoint",
-                                                                           "concepts"))
+                                                                           "concepts", "label_decoding"))
 flags.DEFINE_integer("max_images", None, "Evaluate only the first this many images of the split.")
 command_line.define_path("report", None, "Also write an HTML page of images with ground truth and predictions "
                          "here (and a PNG grid beside it, same name with .png).")
@@ -76,7 +76,7 @@ def main(argv) -> int:
             FLAGS.model_dir, FLAGS.data_dir, split=FLAGS.split, batch_size=decode.batch_size,
             beam_width=decode.beam_width, max_images=FLAGS.max_images, show_progress=FLAGS.progress,
             convention=FLAGS.convention, exclude_absent_classes=FLAGS.exclude_absent_classes,
-            checkpoint=decode.checkpoint, concepts=decode.concepts,
+            checkpoint=decode.checkpoint, concepts=decode.concepts, label_decoding=decode.label_decoding,
         )
     except (FileNotFoundError, ValueError, caption_scores.CaptionDataError) as error:
         command_line.print_error(COMMAND, error)

@@ -28,10 +28,12 @@ class Annotator(tf.Module):
         multi-label (a label is never emitted twice).
       length_normalization: captions: alpha of score / length**alpha (0 = off, as the paper).
       top_k: fixed-length outputs (I3): how many of the best concepts to report too.
+      label_decoding: multi-label: "no_repeat" (greedy masking the labels already emitted, our
+        default) or "plain" (the paper's plain greedy; a label may come again).
     """
 
     def __init__(self, trained: TrainedModel, beam_width: int = 3, max_length: int | None = None,
-                 length_normalization: float = 0.0, top_k: int = 3):
+                 length_normalization: float = 0.0, top_k: int = 3, label_decoding: str = "no_repeat"):
         super().__init__(name="annotator")
         self.trained = trained
         self.model = trained.model
@@ -39,6 +41,8 @@ class Annotator(tf.Module):
         self.max_length = max_length or trained.task_spec.default_max_length(trained.vocabularies)
         self.length_normalization = length_normalization
         self.top_k = min(top_k, trained.config.num_concepts)
+        decode_options.check_label_decoding(label_decoding)
+        self.no_repeat = label_decoding == "no_repeat"
 
     def __call__(self, images, tags=None, concepts=None) -> dict:
         """Annotates a batch.
@@ -74,10 +78,10 @@ class Annotator(tf.Module):
         if concepts is not None:
             embedding = tf.ensure_shape(tf.cast(concepts, embedding.dtype), embedding.shape)
         initial_state = tuple(self.model.decoder_initial_state(embedding, training=False))
-        # The task decodes: greedy without repeats (labels) or beam search (captions).
+        # The task decodes: greedy, by default without repeats (labels), or beam search (captions).
         outputs.update(self.trained.task_spec.decode(
             self.model.step, initial_state, max_length=self.max_length, beam_width=self.beam_width,
-            length_normalization=self.length_normalization,
+            length_normalization=self.length_normalization, no_repeat=self.no_repeat,
         ))
         return outputs
 

@@ -38,7 +38,7 @@ COMMAND = "s-cnn-rnn-predict"
 
 command_line.define_path("model_dir", None, "The trained model dir.")
 flags.DEFINE_multi_string("images", [], "Glob pattern of image files (repeatable); added to the positional files.")
-_DECODE = option_flags.define(decode_options.DecodeOptions, fields=("beam_width", "max_length", "batch_size", "checkpoint"),
+_DECODE = option_flags.define(decode_options.DecodeOptions, fields=("beam_width", "max_length", "batch_size", "checkpoint", "label_decoding"),
                               defaults={"batch_size": 16})
 flags.DEFINE_bool("json", False, "Write one JSON object per image per line instead of text.")
 command_line.define_path("tags_json", None, "use_tags models: JSON {image path or file name: [tag, ...]}; "
@@ -92,7 +92,7 @@ def main(argv) -> int:
         tags_by_path = predict_lib.load_tags_file(FLAGS.tags_json) if FLAGS.tags_json else None
         predictor = predict_lib.Predictor(FLAGS.model_dir, beam_width=decode.beam_width,
                                           max_length=decode.max_length, batch_size=decode.batch_size,
-                                          checkpoint=decode.checkpoint)
+                                          checkpoint=decode.checkpoint, label_decoding=decode.label_decoding)
     except ValueError as error:  # errors.UserError and FileNotFoundError: command_line
         command_line.print_error(COMMAND, error)
         return 2

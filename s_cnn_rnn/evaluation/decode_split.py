@@ -33,10 +33,11 @@ def _pad_batch(tensor: tf.Tensor, batch_size: int) -> tf.Tensor:
 
 def decode_split(trained: inference.TrainedModel, data_dir: str, split: str, batch_size: int = 32,
                  beam_width: int = 3, max_images: int | None = None, show_progress: bool = True,
-                 concepts: str = "predicted") -> dict:
+                 concepts: str = "predicted", label_decoding: str = "no_repeat") -> dict:
     """Runs the Annotator over (the first `max_images` images of) a split.
 
     Args:
+      label_decoding: multi-label greedy decoding, "no_repeat" or "plain" (`DecodeOptions.label_decoding`).
       concepts: "predicted" (the model as trained) or "ground_truth": the bridge reads each
         image's ground-truth concept multi-hot (the batch's "concepts") instead of the CNN's
         probabilities (`DecodeOptions.concepts`).
@@ -55,7 +56,7 @@ def decode_split(trained: inference.TrainedModel, data_dir: str, split: str, bat
     total = num_examples if max_images is None else min(num_examples, max_images)
     batch_size = max(1, min(batch_size, total or 1))
     dataset = input_pipeline.make_dataset(data_dir, split, pipeline_config(trained, batch_size))
-    annotator = inference.Annotator(trained, beam_width=beam_width)
+    annotator = inference.Annotator(trained, beam_width=beam_width, label_decoding=label_decoding)
     annotate = tf.function(annotator.__call__)
     chunks: dict[str, list] = {}
     done = 0

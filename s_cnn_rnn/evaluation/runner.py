@@ -56,7 +56,8 @@ class EvaluationResult:
 def evaluate(model_dir: str, data_dir: str, split: str = "test", batch_size: int = 32, beam_width: int = 3,
              max_images: int | None = None, show_progress: bool = True,
              convention: str = "pooled", exclude_absent_classes: bool = False,
-             checkpoint: str = "best", concepts: str = "predicted") -> EvaluationResult:
+             checkpoint: str = "best", concepts: str = "predicted",
+             label_decoding: str = "no_repeat") -> EvaluationResult:
     """Decodes a split with the model of `model_dir` and computes the paper's metrics.
 
     Args:
@@ -89,7 +90,7 @@ def evaluate(model_dir: str, data_dir: str, split: str = "test", batch_size: int
     trained = inference.load_trained_model(model_dir, checkpoint)
     model_dir_lib.check_vocabularies(model_dir, data_dir)
     decoded = decode_split(trained, data_dir, split, batch_size, beam_width, max_images, show_progress,
-                           concepts=concepts)
+                           concepts=concepts, label_decoding=label_decoding)
     decode_seconds = time.monotonic() - started
     metrics, predictions, table, details = trained.task_spec.score(
         trained, decoded, data_dir=data_dir, split=split, beam_width=beam_width, convention=convention,

@@ -81,14 +81,16 @@ class Predictor:
       max_length: most tokens decoded (None: the Annotator's default).
       batch_size: images per model call.
       checkpoint: "best" | "latest" | a step (see `inference.load_trained_model`).
+      label_decoding: multi-label greedy decoding, "no_repeat" or "plain" (`DecodeOptions.label_decoding`).
     """
 
     def __init__(self, model_dir: str, beam_width: int = 3, max_length: int | None = None, batch_size: int = 16,
-                 checkpoint: str = "best"):
+                 checkpoint: str = "best", label_decoding: str = "no_repeat"):
         if batch_size < 1 or beam_width < 1:
             raise ValueError(f"batch_size ({batch_size}) and beam_width ({beam_width}) must be >= 1")
         self.trained = inference.load_trained_model(model_dir, checkpoint)
-        self.annotator = inference.Annotator(self.trained, beam_width=beam_width, max_length=max_length)
+        self.annotator = inference.Annotator(self.trained, beam_width=beam_width, max_length=max_length,
+                                             label_decoding=label_decoding)
         self.batch_size = batch_size
         config = self.trained.config
         self.image_size, self.mode = image_input.model_image_settings(config)

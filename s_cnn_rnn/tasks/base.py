@@ -90,7 +90,7 @@ class Task(abc.ABC):
 
     @abc.abstractmethod
     def decode(self, step_fn, initial_state, *, max_length: int, beam_width: int,
-               length_normalization: float) -> dict:
+               length_normalization: float, no_repeat: bool = True) -> dict:
         """Decodes a batch in-graph (pure TF).
 
         Args:
@@ -99,6 +99,7 @@ class Task(abc.ABC):
           max_length: most tokens decoded.
           beam_width: beam search's width (ignored by greedy decoding).
           length_normalization: beam search's alpha (ignored by greedy decoding).
+          no_repeat: greedy decoding masks the tokens already emitted (ignored by beam search).
 
         Returns:
           The Annotator's decoded outputs (see `inference.Annotator.__call__`).

@@ -48,7 +48,7 @@ class CaptionTask(base.Task):
         return MAX_CAPTION_LENGTH
 
     def decode(self, step_fn, initial_state, *, max_length: int, beam_width: int,
-               length_normalization: float) -> dict:
+               length_normalization: float, no_repeat: bool = True) -> dict:
         """Beam search: "token_ids" `[B, beam, T]` (END excluded), "lengths" `[B, beam]`, "log_probs" `[B, beam]`."""
         from s_cnn_rnn import decoding  # pylint: disable=import-outside-toplevel  (TF)
 

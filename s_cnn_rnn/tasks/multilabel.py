@@ -29,14 +29,14 @@ class MultiLabelTask(base.Task):
         return max(len(vocabularies.labels), 1)
 
     def decode(self, step_fn, initial_state, *, max_length: int, beam_width: int,
-               length_normalization: float) -> dict:
-        """Greedy, no repeats: "token_ids" `[B, T]` (label index + 3, END included), "lengths" `[B]`,
+               length_normalization: float, no_repeat: bool = True) -> dict:
+        """Greedy (by default masking the labels already emitted): "token_ids" `[B, T]` (label index + 3, END included), "lengths" `[B]`,
         "token_probs" `[B, T]`."""
         from s_cnn_rnn import decoding  # pylint: disable=import-outside-toplevel  (TF)
 
         del beam_width, length_normalization  # greedy (SPEC I1)
         result = decoding.greedy_decode(step_fn, initial_state, record_schema.START_ID, record_schema.END_ID, max_length,
-                                        banned_ids=base.BANNED_IDS, no_repeat=True)
+                                        banned_ids=base.BANNED_IDS, no_repeat=no_repeat)
         return {"token_ids": result.token_ids, "lengths": result.lengths, "token_probs": result.token_probs}
 
     def score(self, trained, decoded: dict, *, data_dir: str, split: str, beam_width: int, convention: str,
