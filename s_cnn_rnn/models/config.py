@@ -186,7 +186,7 @@ class ModelConfig:
 
     @property
     def bridge_mode(self) -> Optional[str]:
-        """"initial_state" (V1, V2, V6), "step_zero_input" (V3, V4) or None (V5)."""
+        """"initial_state" (V1, V2, V4, V6), "step_zero_input" (V3) or None (V5)."""
         return self.variant_record.bridge
 
     # ----------------------------------------------------------------------------- (de)serialising
