@@ -139,7 +139,6 @@ def test_score_captions_refuses_results_for_part_of_the_references(tmp_path, cap
     partial = run_command("s_cnn_rnn.score_captions", "s-cnn-rnn-score-captions", [*args, "--allow_partial"], capsys)
     assert partial.code == 0, partial.err
     assert json.loads(partial.out)["coverage"] == {"scored_images": 2, "reference_images": 4}
-    assert "the results cover 2 of the 4 reference images" in partial.log
 
 
 def test_convert_refuses_a_word_vocabulary_of_specials_only(tmp_path, capsys):
