@@ -13,6 +13,7 @@ CONSOLE_SCRIPTS = [
     "s-cnn-rnn-predict=s_cnn_rnn.predict:run",
     "s-cnn-rnn-export=s_cnn_rnn.export:run",
     "s-cnn-rnn-reproduce=s_cnn_rnn.reproduce.cli:run",
+    "s-cnn-rnn-pretrain-backbone=s_cnn_rnn.pretrain_backbone:run",
 ]
 
 setuptools.setup(
