@@ -2,11 +2,11 @@
 
 `pretrain(options, train, heldout)` builds the backbone exactly as `s-cnn-rnn-train` does
 (`backbones.build_backbone`, no weights), puts a softmax classifier on its pooled features and
-trains both with Keras `fit` on uint8 images given as arrays. Images go through the training
-input pipeline's own `image_preprocessing.preprocess`: augmented (random crop, colour jitter,
-flip) for training, the central evaluation view for the held-out top-1, scaled as the
-backbone's spec says. The held-out images are classified with BatchNorm in inference mode,
-the mode a frozen backbone ("Fix", T7) runs in downstream.
+trains both with Keras `fit` on uint8 images given as arrays. Images go through the input
+pipeline's own `image_preprocessing.preprocess` (the evaluation view, scaled as the backbone's
+spec says; training images also flipped at random). After training the BatchNorm statistics are
+re-estimated on training images, and the held-out images are classified with BatchNorm in
+inference mode, the mode a frozen backbone ("Fix", T7) runs in downstream.
 
 Knows nothing of where the images come from or of files: the caller saves `result.backbone`.
 """
@@ -27,6 +27,8 @@ from s_cnn_rnn.training import runtime
 
 _EVAL_BATCH = 256
 _SHUFFLE_BUFFER = 4096
+# Training images the BatchNorm statistics are re-estimated on after training.
+_RECALIBRATION_IMAGES = 2048
 
 
 @dataclasses.dataclass(frozen=True)
@@ -80,20 +82,25 @@ class _LossLog(keras.callbacks.Callback):
 
 
 def _train_dataset(train: LabelledImages, options: PretrainOptions, mode: str) -> tf.data.Dataset:
-    """Endless shuffled, augmented `(images [B, S, S, 3] float32, labels [B])` batches."""
+    """Endless shuffled, flipped `(images [B, S, S, 3] float32, labels [B])` batches.
+
+    The images are the evaluation view plus a random left-right flip: no random crop or colour
+    jitter, since the drawing already varies the object's position, size, colour and lighting
+    (and a crop could cut the one object out of its image).
+    """
     images = tf.data.Dataset.from_tensor_slices((train.images, train.labels.astype(np.int32)))
     images = images.shuffle(min(_SHUFFLE_BUFFER, len(train.labels)), seed=options.seed,
                             reshuffle_each_iteration=True).repeat()
-    # One stateless seed per example drawn (a counter), so a seed reproduces every augmentation.
+    # One stateless seed per example drawn (a counter), so a seed reproduces every flip.
     examples = tf.data.Dataset.zip(images, tf.data.Dataset.counter())
 
-    def augment(example, count):
+    def view(example, count):
         image, label = example
+        image = image_preprocessing.preprocess(image, options.image_size, mode)
         seed = tf.stack([tf.constant(options.seed, tf.int64), count])
-        return image_preprocessing.preprocess(image, options.image_size, mode, training=True, augment=True,
-                                              flip=True, seed=seed), label
+        return tf.image.stateless_random_flip_left_right(image, seed), label
 
-    return examples.map(augment, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True) \
+    return examples.map(view, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True) \
         .batch(options.batch_size, drop_remainder=True).prefetch(2)
 
 
@@ -101,6 +108,26 @@ def _eval_dataset(images: np.ndarray, options: PretrainOptions, mode: str) -> tf
     return tf.data.Dataset.from_tensor_slices(images).map(
         lambda image: image_preprocessing.preprocess(image, options.image_size, mode),
         num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).batch(_EVAL_BATCH)
+
+
+def recalibrate_batch_norm(backbone: keras.Model, images: np.ndarray, options: PretrainOptions, mode: str) -> None:
+    """Sets every BatchNorm's moving mean and variance to its statistics over `images`.
+
+    The moving averages trail the weights (momentum 0.99: still ~0.99^n of their start after n
+    steps) and saw only training batches; a frozen backbone downstream ("Fix", T7) uses them in
+    inference mode on evaluation views. So they are re-estimated once training is over: a
+    cumulative average over the batches (momentum 1 - 1/k at the k-th), weights unchanged.
+    """
+    norms = [layer for layer in backbone.layers if isinstance(layer, keras.layers.BatchNormalization)]
+    momenta = [layer.momentum for layer in norms]
+    try:
+        for count, batch in enumerate(_eval_dataset(images, options, mode), start=1):
+            for layer in norms:
+                layer.momentum = 1.0 - 1.0 / count
+            backbone(batch, training=True)  # eager: each call reads the momentum just set
+    finally:
+        for layer, momentum in zip(norms, momenta):
+            layer.momentum = momentum
 
 
 def top1_accuracy(classifier: keras.Model, heldout: LabelledImages, options: PretrainOptions,
@@ -140,6 +167,7 @@ def pretrain(options: PretrainOptions, train: LabelledImages, heldout: LabelledI
     start_wall, start_cpu = time.perf_counter(), time.process_time()
     classifier.fit(_train_dataset(train, options, mode), epochs=1, steps_per_epoch=options.train_steps,
                    callbacks=[loss_log], shuffle=False, verbose=0)
+    recalibrate_batch_norm(backbone, train.images[:_RECALIBRATION_IMAGES], options, mode)
     top1 = top1_accuracy(classifier, heldout, options, mode)
     return PretrainResult(backbone=backbone, heldout_top1=top1, chance_top1=1.0 / num_classes,
                           final_loss=loss_log.last_mean, seconds=time.perf_counter() - start_wall,

@@ -31,16 +31,16 @@ class PretrainOptions:
     render_size: int = 96
     # Seed of the images, the initialisation and the batches (the same seed gives the same weights).
     seed: int = 0
-    # Training images, drawn once and augmented (random crop, colour jitter, flip) on every pass.
+    # Training images, drawn once (and flipped at random on every pass).
     num_train_images: int = 7400
     # Held-out images (a separate stream) for the reported top-1 accuracy.
     num_heldout_images: int = 1850
     # Optimizer steps.
-    train_steps: int = 1500
+    train_steps: int = 2000
     # Images per step.
-    batch_size: int = 64
+    batch_size: int = 32
     # Adam's initial learning rate (cosine-decayed to 0 over --train_steps).
-    learning_rate: float = 3e-3
+    learning_rate: float = 2e-3
 
     def __post_init__(self):
         errors.check_choice("PretrainOptions", "backbone", self.backbone, BACKBONES)

@@ -39,7 +39,7 @@ SPLITS = ("train", "heldout")
 # (generator._MAX_IMAGES = 999,999), so no (seed, image_id) of a table's image is ever ours.
 DOMAIN = 1_000_003
 # The object's longer side, as a share of the image side.
-_SIDE_RANGE = (0.25, 0.85)
+_SIDE_RANGE = (0.3, 0.9)
 _MAX_ATTEMPTS = 8  # redraws of an image whose object ended up hidden (by a cut-off box)
 
 
