@@ -15,6 +15,7 @@ Example:
 In-process: `make_backbone_weights(path, PretrainOptions())`.
 """
 
+import dataclasses
 import json
 import os
 import tempfile
@@ -134,7 +135,8 @@ def make_backbone_weights(path: str, options: PretrainOptions, overwrite: bool =
         "chance_top1": round(result.chance_top1, 4),
         "num_classes": len(single_object.CLASSES),
         "classes": list(single_object.CLASSES),
-        "options": {name: getattr(options, name) for name in options.__dataclass_fields__},
+        # The settings at the top level: `s-cnn-rnn-reproduce` checks backbone, image_size and small_cnn_width.
+        **dataclasses.asdict(options),
         "final_train_loss": round(result.final_loss, 4),
         "draw_seconds": round(draw_seconds, 1),
         "train_seconds": round(result.seconds, 1),

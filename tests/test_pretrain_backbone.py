@@ -140,8 +140,9 @@ def test_report_is_written_beside_the_weights(weights_file):
     assert report["command"] == "s-cnn-rnn-pretrain-backbone"
     assert report["classes"] == list(single_object.CLASSES) and report["num_classes"] == NUM_CLASSES
     assert report["chance_top1"] == round(1 / NUM_CLASSES, 4) and 0.0 <= report["heldout_top1"] <= 1.0
-    assert report["options"]["seed"] == 5 and report["options"]["image_size"] == SIZE
-    assert report["options"]["small_cnn_width"] == 8 and report["options"]["train_steps"] == 3
+    assert report["seed"] == 5 and report["image_size"] == SIZE and report["backbone"] == "small_cnn"
+    assert report["small_cnn_width"] == 8 and report["train_steps"] == 3
+    assert report["num_train_images"] == 2 * NUM_CLASSES and report["num_heldout_images"] == NUM_CLASSES
     assert report["train_seconds"] > 0 and report["train_cpu_seconds"] > 0
     assert any(line.startswith("step 3/3: loss") for line in lines)
     assert "held-out top-1" in lines[-1]
