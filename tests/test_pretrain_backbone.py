@@ -202,3 +202,13 @@ def test_options_are_checked():
         PretrainOptions(learning_rate=0.0)
     with pytest.raises(errors.OptionError, match="backbone"):
         PretrainOptions(backbone="inception_v3")
+
+
+def test_report_holds_what_reproduce_checks(weights_file):
+    from s_cnn_rnn import pretrain_backbone  # pylint: disable=import-outside-toplevel
+    from s_cnn_rnn.reproduce import pretrained_backbone  # pylint: disable=import-outside-toplevel
+
+    path, report, _ = weights_file
+    assert pretrained_backbone.report_path(path) == pretrain_backbone.report_path(path)
+    assert {name: report[name] for name in pretrained_backbone.BACKBONE_FLAGS} == {
+        "backbone": "small_cnn", "image_size": SIZE, "small_cnn_width": 8}
