@@ -66,15 +66,22 @@ class PretrainResult:
 
 
 class _LossLog(keras.callbacks.Callback):
-    """Hands the mean loss of every `every` steps to `log(step, loss)`."""
+    """Hands the mean loss of every `every` steps to `log(step, loss)`.
+
+    Keras' `logs["loss"]` is the running mean since the epoch began (one epoch here); each step's
+    own loss is recovered from two consecutive running means.
+    """
 
     def __init__(self, every: int, log: Callable[[int, float], None]):
         super().__init__()
         self._every, self._log, self._losses = every, log, []
+        self._running = 0.0
         self.last_mean = float("nan")
 
     def on_train_batch_end(self, batch, logs=None):
-        self._losses.append(float(logs["loss"]))
+        running = float(logs["loss"])
+        self._losses.append((batch + 1) * running - batch * self._running)
+        self._running = running
         if (batch + 1) % self._every == 0 or batch + 1 == self.params["steps"]:
             self.last_mean = float(np.mean(self._losses))
             self._log(batch + 1, self.last_mean)

@@ -212,3 +212,33 @@ def test_report_holds_what_reproduce_checks(weights_file):
     assert pretrained_backbone.report_path(path) == pretrain_backbone.report_path(path)
     assert {name: report[name] for name in pretrained_backbone.BACKBONE_FLAGS} == {
         "backbone": "small_cnn", "image_size": SIZE, "small_cnn_width": 8}
+
+
+def test_loss_log_reports_each_steps_own_loss():
+    from s_cnn_rnn import backbone_pretraining  # pylint: disable=import-outside-toplevel
+
+    logged = []
+    callback = backbone_pretraining._LossLog(2, lambda step, loss: logged.append((step, loss)))  # pylint: disable=protected-access
+    callback.set_params({"steps": 4})
+    for batch, running_mean in enumerate([1.0, 2.5, 14.0 / 3.0, 7.5]):  # Keras' running means of 1, 4, 9, 16
+        callback.on_train_batch_end(batch, {"loss": running_mean})
+    assert [step for step, _ in logged] == [2, 4]
+    np.testing.assert_allclose([loss for _, loss in logged], [2.5, 12.5])
+
+
+def test_batch_norm_statistics_are_re_estimated_on_the_images():
+    import keras  # pylint: disable=import-outside-toplevel
+
+    from s_cnn_rnn import backbone_pretraining  # pylint: disable=import-outside-toplevel
+    from s_cnn_rnn.models import backbones  # pylint: disable=import-outside-toplevel
+
+    backbone = backbones.build_backbone("small_cnn", "none", SIZE, width=8)
+    images = single_object.draw_images(2, "train", 512, SIZE).images  # two batches of the evaluation pass
+    backbone_pretraining.recalibrate_batch_norm(backbone, images, TINY, "tf")
+    conv = keras.Model(backbone.input, backbone.get_layer("block1_conv").output)
+    outputs = conv.predict(images.astype(np.float32) / 127.5 - 1.0, verbose=0)
+    norm = backbone.get_layer("block1_bn")
+    np.testing.assert_allclose(norm.moving_mean.numpy(), outputs.mean(axis=(0, 1, 2)), rtol=1e-3, atol=1e-5)
+    batch_variances = [outputs[start:start + 256].var(axis=(0, 1, 2)) for start in (0, 256)]
+    np.testing.assert_allclose(norm.moving_variance.numpy(), np.mean(batch_variances, axis=0), rtol=1e-3, atol=1e-5)
+    assert norm.momentum == 0.99  # restored
