@@ -20,7 +20,8 @@ The splits ("train", "heldout") are disjoint by their third word. Deterministic:
 depends only on (seed, split, index), like the dataset's on (seed, image_id).
 
 Example:
-  images, labels = single_object.draw_images(seed=0, split="train", count=100, image_size=96)
+  drawn = single_object.draw_images(seed=0, split="train", count=100, image_size=96)
+  drawn.images  # uint8 [100, 96, 96, 3]; drawn.labels: int32 [100], indices into CLASSES
 """
 
 import dataclasses
@@ -40,7 +41,7 @@ SPLITS = ("train", "heldout")
 DOMAIN = 1_000_003
 # The object's longer side, as a share of the image side.
 _SIDE_RANGE = (0.3, 0.9)
-_MAX_ATTEMPTS = 8  # redraws of an image whose object ended up hidden (by a cut-off box)
+_MAX_ATTEMPTS = 8  # redraws of an image whose object is not visible (too few pixels at a tiny size)
 
 
 def image_rngs(seed: int, split: str, index: int) -> dict:
@@ -73,7 +74,7 @@ def sample_object_layout(rng: np.random.Generator, label: str) -> world.Layout:
     side = rng.uniform(*_SIDE_RANGE)
     box_w, box_h = (side, side / aspect) if aspect >= 1.0 else (side * aspect, side)
     box_w *= rng.uniform(0.9, 1.1)
-    # Mostly inside the image: the centre may come within a fifth of the box of an edge.
+    # Mostly inside the image: at most a fifth of the box's width (height) lies outside it.
     x_centre = rng.uniform(0.3 * box_w, 1.0 - 0.3 * box_w)
     y_centre = rng.uniform(0.3 * box_h, 1.0 - 0.3 * box_h)
     spec = catalogue.LABELS[label]
