@@ -8,8 +8,8 @@ go through a paired t-test (`paired_test`); the claim is
   not separated   otherwise (p >= 0.05, or fewer than 2 seeds: no test)
   not run         a row is missing (not in the table, not selected, skipped) or has no value of the metric
 
-No correction for the number of claims: with ~10 claims per table, one "reproduced" or "contradicted"
-at p just under 0.05 can be chance. Pure functions of `aggregate.summarise`'s records.
+No correction for the number of tests (10-12 per table): one "reproduced" or "contradicted" at p just
+under 0.05 can be chance. Pure functions of `aggregate.summarise`'s records.
 """
 
 from s_cnn_rnn.reproduce import paired_test
