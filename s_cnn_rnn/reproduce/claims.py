@@ -15,9 +15,9 @@ from s_cnn_rnn.reproduce import paper_results
 # The metrics a table's claims are tested on (metrics.json keys).
 HEADLINE_METRICS = {1: ("O-F1", "C-F1"), 2: ("O-F1", "C-F1"), 4: ("CIDEr", "METEOR", "Bleu_4", "ROUGE_L")}
 
-# Table 2's thresholded reading of CNN+logistic: the same published row, read at probability 0.5
-# instead of the top 3.
-CNN_LOGISTIC_THRESHOLD = "CNN+logistic (threshold 0.5)"
+# Table 2's second reading of CNN+logistic's models (`tables.ROW_READINGS`): its concept layer at p >= 0.5
+# instead of the top 3; the paper's numbers are the one published CNN+logistic row.
+CNN_LOGISTIC_THRESHOLD = "CNN+logistic (p>=0.5)"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -75,10 +75,10 @@ CLAIMS = (
     Claim(2, "t2_ours_vs_cnn_logistic", "Ours", "CNN+logistic",
           "Sec. 4.3: as on NUS-WIDE, Ours above CNN+logistic (its top 3)"),
     Claim(2, "t2_ria_vs_cnn_logistic_threshold", "RIA", CNN_LOGISTIC_THRESHOLD,
-          "Table 2 ranking (Sec. 4.3), CNN+logistic read at threshold 0.5: RIA above it on O-F1, below on C-F1",
+          "Table 2 ranking (Sec. 4.3), CNN+logistic read at p >= 0.5: RIA above it on O-F1, below on C-F1",
           paper_worse="CNN+logistic"),
     Claim(2, "t2_ours_vs_cnn_logistic_threshold", "Ours", CNN_LOGISTIC_THRESHOLD,
-          "Sec. 4.3, CNN+logistic read at threshold 0.5: Ours above it", paper_worse="CNN+logistic"),
+          "Sec. 4.3, CNN+logistic read at p >= 0.5: Ours above it", paper_worse="CNN+logistic"),
     Claim(2, "t2_tag1k_vs_ours", "Ours+Tag1K", "Ours",
           "Sec. 4.3: the 1K noisy tags help on COCO too, less than on NUS-WIDE"),
     # Table 4, the captioning ablation (Sec. 5.2, "Ablation study").
