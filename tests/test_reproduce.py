@@ -56,7 +56,8 @@ def test_paper_numbers_are_the_published_ones():
 def test_every_row_has_a_flagfile_of_its_variant(number):
     table = tables.TABLES[number]
     expected = {"Ours": "s_cnn_rnn", "Ours+Tag1K": "s_cnn_rnn", "Ours+Tag1K Fix": "s_cnn_rnn", "RIA": "ria",
-                "CNN+logistic": "cnn_logistic", "NIC-F": "nic_f", "NIC-deeply": "nic_deeply"}
+                "CNN+logistic": "cnn_logistic", "CNN+logistic (p>=0.5)": "cnn_logistic", "NIC-F": "nic_f",
+                "NIC-deeply": "nic_deeply"}
     for row in table.rows:
         assert runner.read_flagfiles(FLAGS_DIR, row.flagfile)  # it and its includes exist
         values = _resolved_flags(row.flagfile)
@@ -318,8 +319,8 @@ def test_table_4_fair_protocol_end_to_end_with_lr_grid_skip_and_resume(tiny_synt
     factors is `test_the_grid_keeps_each_row_its_best_factor_on_validation`'s), and the claims' verdicts."""
     output_dir = tmp_path / "table4"
     args = ("--table=4", f"--data_dir={tiny_synthetic_data}", f"--output_dir={output_dir}", "--protocol=fair",
-            "--budget_cnn_steps=1", "--budget_decoder_steps=2", "--budget_joint_steps=1", "--lr_grid=2",
-            "--rows=NIC-F,Ours", "--seeds=0", "--parallel=2", *TINY_FLAGS[:-1], "--validate_every=1",
+            "--budget_cnn_steps=1", "--budget_decoder_steps=2", "--budget_joint_steps=1", "--budget_head_steps=0",
+            "--lr_grid=2", "--rows=NIC-F,Ours", "--seeds=0", "--parallel=2", *TINY_FLAGS[:-1], "--validate_every=1",
             "--validation_steps=1", "--validation_decode_examples=8")
     no_java = tmp_path / "no_java_bin"
     no_java.mkdir()
@@ -328,7 +329,8 @@ def test_table_4_fair_protocol_end_to_end_with_lr_grid_skip_and_resume(tiny_synt
     result = json.loads((output_dir / "table4.json").read_text())
     rows = {record["name"]: record for record in result["rows"]}
     assert list(rows) == ["NIC-F", "Ours"]  # the paper's order
-    assert result["settings"]["budget"] == {"cnn_steps": 1, "decoder_steps": 2, "joint_steps": 1, "tags_steps": 200}
+    assert result["settings"]["budget"] == {"cnn_steps": 1, "decoder_steps": 2, "joint_steps": 1, "tags_steps": 200,
+                                                "head_steps": 0}
     for name, record in rows.items():
         assert record["status"] == "done" and record["seeds"] == [0]
         assert record["paper"] == paper_results.PAPER_RESULTS[4][name]
