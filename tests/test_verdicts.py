@@ -132,7 +132,7 @@ def test_verdicts_pair_the_seeds_both_rows_ran_and_say_why_a_claim_was_not_run()
     assert skipped["verdict"] == "not run" and skipped["reason"] == "row NIC-deeply skipped: the data has no images"
     unselected = verdicts.judge(claims.for_table(4), 4, names, records[:1] + records[2:])
     assert {v["reason"] for v in unselected if v["claim"] == "t4_nic_deeply_vs_nic_f"} == {
-        "row NIC-deeply was not selected (--rows)"}
+        "row NIC-deeply was not selected by --rows"}
     assert verdicts.summary(judged) == "1 reproduced, 2 not separated, 0 contradicted, 9 not run"
     markdown = verdict_table.markdown(judged, 3)
     assert "1 reproduced, 2 not separated, 0 contradicted, 9 not run." in markdown

@@ -30,7 +30,7 @@ def markdown(verdicts: list, digits: int) -> str:
             low, high = verdict["ci95"]
             measured += f" [{_signed(low, digits)}, {_signed(high, digits)}]"
         p = "n/a" if verdict["p"] is None else f"{verdict['p']:.3g}"
-        outcome = verdict["verdict"] + (f" ({verdict['reason']})" if verdict["reason"] else "")
+        outcome = verdict["verdict"] + (f": {verdict['reason']}" if verdict["reason"] else "")
         lines.append(f"| {claim} | {_signed(verdict['paper_difference'], digits)} | {measured} | {p} | "
                      f"{verdict['n']} | {outcome} |")
     return "\n".join(lines) + "\n"

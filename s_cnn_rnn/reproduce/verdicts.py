@@ -34,7 +34,7 @@ def _missing(name: str, table_rows: tuple, records: dict, table_number: int) -> 
         return f"Table {table_number} has no row {name!r}"
     record = records.get(name)
     if record is None:
-        return f"row {name} was not selected (--rows)"
+        return f"row {name} was not selected by --rows"
     if record["status"] != "done":
         return f"row {name} skipped: {record['reason']}"
     return None
@@ -72,7 +72,7 @@ def judge(claims: tuple, table_number: int, table_rows: tuple, records: list) ->
             test = paired_test.paired_t_test([better[seed][metric] - worse[seed][metric] for seed in seeds])
             reason = test["note"]
             if not seeds:
-                reason = f"no seed with a {metric} value in both rows (n/a: e.g. METEOR without Java)"
+                reason = f"no seed with a {metric} value in both rows, e.g. METEOR without Java"
             verdicts.append({**entry, "mean_difference": test["mean"], "ci95": test["ci95"], "std": test["std"],
                              "t": test["t"], "p": test["p"], "n": test["n"], "seeds": [int(seed) for seed in seeds],
                              "verdict": decide(paper, test), "reason": reason})
