@@ -2,10 +2,10 @@ r"""`s-cnn-rnn-reproduce`: trains and evaluates every row of one of the paper's 
 beside the published numbers.
 
 Example (the paper's claims in miniature on the built-in dataset and a CPU: every row on the same
-budget, its learning rates picked on validation, 3 seeds; flags the command does not know go to every
-row's training, after the row's flagfile):
+budget, its learning rates picked on validation at seed 100, test seeds 0-7, a verdict per claim; flags
+the command does not know go to every row's training, after the row's flagfile):
   s-cnn-rnn-convert --dataset=synthetic --output_dir=/tmp/synthetic
-  s-cnn-rnn-reproduce --table=4 --protocol=fair --lr_grid=0.3,1,3,10 --seeds=0,1,2 --parallel=2 \
+  s-cnn-rnn-reproduce --table=4 --protocol=fair --lr_grid=0.3,1,3,10 --parallel=2 \
       --data_dir=/tmp/synthetic --output_dir=/tmp/table4 --flagfile=flags/miniature_caption.flags
 
 Writes OUTPUT_DIR/<row>/[lr<factor>/]seed<k>/ (model, train.log, evaluate.log, timing.json,
