@@ -302,6 +302,13 @@ def run(main: Callable[[list[str]], int | None], command: str, argv: list[str] |
       argv: the command line (default `sys.argv`).
     """
 
+    app.run(guard(main, command), argv=argv, flags_parser=lambda args: parse_flags(args, command))
+
+
+def guard(main: Callable[[list[str]], int | None], command: str) -> Callable[[list[str]], int | None]:
+    """`main` with the commands' error handling: a user error is one line and exit status 2, Ctrl-C
+    one line and 130, a bug keeps its traceback (for a command that parses its flags itself)."""
+
     def guarded_main(argv):
         try:
             return main(argv)
@@ -319,4 +326,4 @@ def run(main: Callable[[list[str]], int | None], command: str, argv: list[str] |
             print_error(command, error)
             return 2
 
-    app.run(guarded_main, argv=argv, flags_parser=lambda args: parse_flags(args, command))
+    return guarded_main

@@ -21,6 +21,7 @@ import time
 from absl import app
 from absl import flags
 
+from s_cnn_rnn import command_line
 from s_cnn_rnn.reproduce import aggregate
 from s_cnn_rnn.reproduce import claims
 from s_cnn_rnn.reproduce import efficiency
@@ -210,4 +211,6 @@ def run() -> None:
     """Console-script entry point (`s-cnn-rnn-reproduce`)."""
     flags.mark_flags_as_required(["table", "data_dir", "output_dir"])
     sys.modules["__main__"].__doc__ = __doc__  # --help shows this module's usage, however it was started
-    app.run(main, flags_parser=_parse)
+    # The commands' error handling: a user error (a held lock, a read-only disk) is one line and exit
+    # status 2, Ctrl-C one line and 130 (the children get it too and save their step).
+    app.run(command_line.guard(main, "s-cnn-rnn-reproduce"), flags_parser=_parse)
