@@ -213,4 +213,5 @@ def run() -> None:
     sys.modules["__main__"].__doc__ = __doc__  # --help shows this module's usage, however it was started
     # The commands' error handling: a user error (a held lock, a read-only disk) is one line and exit
     # status 2, Ctrl-C one line and 130 (the children get it too and save their step).
+    command_line.show_flags_in_help(__name__)
     app.run(command_line.guard(main, "s-cnn-rnn-reproduce"), flags_parser=_parse)
