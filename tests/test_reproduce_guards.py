@@ -55,7 +55,7 @@ def test_a_command_dies_with_its_reproduce(tmp_path):
     pid_file = tmp_path / "child.pid"
     child = f"import os, time; open({str(pid_file)!r}, 'w').write(str(os.getpid())); time.sleep(120)"
     parent = ("import sys; sys.path.insert(0, sys.argv[1]); from s_cnn_rnn.reproduce import runner; "
-              f"runner._run_logged(('-c', {child!r}), sys.argv[2], sys.argv[1], None)")
+              f"runner.run_logged(('-c', {child!r}), sys.argv[2], sys.argv[1], None)")
     reproduce = subprocess.Popen([sys.executable, "-c", parent, PROJECT_ROOT, str(tmp_path / "train.log")])
     try:
         deadline = time.monotonic() + 60
@@ -126,13 +126,17 @@ def test_an_earlier_output_is_resumed_into(tmp_path):
     (tmp_path / "table4.md").write_text("| a |")
     (tmp_path / ".table4.json.abc.tmp").write_text("")
     output_dir.check(str(tmp_path), "/elsewhere/data", FLAGS_DIR)  # no error
+    (tmp_path / "bb.weights.h5").write_bytes(b"")  # --pretrained_backbone put into the output dir
+    output_dir.check(str(tmp_path), "/elsewhere/data", FLAGS_DIR, own_files=(str(tmp_path / "bb.weights.h5"),))
+    with pytest.raises(output_dir.output_guard.UnsafeOutputError, match="bb.weights.h5"):
+        output_dir.check(str(tmp_path), "/elsewhere/data", FLAGS_DIR)
 
 
 def test_ctrl_c_is_one_line_and_status_130(tiny_synthetic_data, tmp_path, capsys, monkeypatch):
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt  # where os.wait4 receives Ctrl-C
 
-    monkeypatch.setattr(runner, "_run_logged", interrupted)
+    monkeypatch.setattr(runner, "run_logged", interrupted)
     done = _reproduce(capsys, "--table=4", f"--data_dir={tiny_synthetic_data}", f"--output_dir={tmp_path / 'table'}",
                       "--rows=coco_caption_ours")
     assert _one_line(done, 130) == "s-cnn-rnn-reproduce: interrupted"

@@ -1,5 +1,5 @@
 """Runs a table's trainings and evaluations, side by side when asked: the learning-rate grid first
-(seed 0 of every row at every factor, scored on validation), then every seed at the chosen factor.
+(every row at every factor at the selection seed, scored on validation), then every seed at the chosen factor.
 
 Each job is one (row, seed[, factor]) in its own model dir (`runner.plan_run`); a job already done is
 skipped, so a rerun resumes. No TensorFlow in this process: every job is a subprocess.
@@ -11,6 +11,7 @@ import json
 import os
 
 from s_cnn_rnn import atomic_files
+from s_cnn_rnn.reproduce import pretrained_backbone
 from s_cnn_rnn.reproduce import protocol
 from s_cnn_rnn.reproduce import render
 from s_cnn_rnn.reproduce import runner
@@ -23,7 +24,7 @@ class Settings:
     Attributes:
       flags_dir, data_dir, output_dir: the flagfiles, the converted data, where runs go.
       task: the table's task ("caption" or "multilabel").
-      seeds: the training seeds; the grid runs at the first.
+      seeds: the training (test) seeds.
       split: the split every chosen run is evaluated on.
       scale: --step_scale of every training.
       extra_flags: training flags for every row (after its flagfile).
@@ -31,6 +32,10 @@ class Settings:
       budget: the fair protocol's `protocol.Budget`; None: the flagfiles' own step counts.
       lr_grid: learning-rate factors to pick from on validation; () trains the flagfiles' rates.
       parallel: jobs at a time.
+      pretrained_backbone: the `.weights.h5` every row's backbone starts from (`pretrained_backbone`);
+        None: each row's flagfile's --backbone_weights.
+      selection_seed: the seed the lr grid trains at, never a test seed (the fair protocol); None: the
+        first of `seeds` (the flagfiles protocol).
     """
 
     flags_dir: str
@@ -45,6 +50,19 @@ class Settings:
     budget: protocol.Budget | None = None
     lr_grid: tuple = ()
     parallel: int = 1
+    pretrained_backbone: str | None = None
+    selection_seed: int | None = None
+
+    def __post_init__(self):
+        if self.selection_seed is not None and self.selection_seed in self.seeds:
+            # A seed that picked the learning rate would score the table on its own selection run.
+            raise ValueError(f"--seeds={','.join(map(str, self.seeds))} contains the selection seed "
+                             f"{self.selection_seed}: leave it out of --seeds or pass another --selection_seed")
+
+    @property
+    def grid_seed(self) -> int:
+        """The seed every run of the lr grid trains at."""
+        return self.seeds[0] if self.selection_seed is None else self.selection_seed
 
     @property
     def threads(self) -> int | None:
@@ -54,7 +72,12 @@ class Settings:
 
 def plan(row, seed: int, settings: Settings, factor: float | None) -> runner.RowRun:
     """The commands of (row, seed) at learning-rate factor `factor` (None: no grid)."""
-    budget_flags = protocol.step_flags(row.stages, settings.budget) + protocol.RUN_FLAGS if settings.budget else ()
+    budget_flags = ()
+    if settings.budget:
+        own_flagfile = [f"--flagfile={os.path.join(settings.flags_dir, row.flagfile)}"]
+        head_phase = int(runner.flag_value(settings.flags_dir, own_flagfile, "cnn_head_steps") or 0) > 0
+        budget_flags = protocol.step_flags(row.stages, settings.budget, head_phase) + protocol.RUN_FLAGS
+    budget_flags += pretrained_backbone.row_flags(settings.pretrained_backbone)
     return runner.plan_run(row, seed, flags_dir=settings.flags_dir, data_dir=settings.data_dir,
                            output_dir=settings.output_dir, split=settings.split, scale=settings.scale,
                            extra_flags=list(settings.extra_flags), eval_max_images=settings.eval_max_images,
@@ -80,12 +103,20 @@ def run_all(jobs: list, parallel: int) -> list:
             raise
 
 
+def _one_per_run(rows: tuple) -> tuple:
+    """The rows that train: the first of the rows that read the same models (`tables.ROW_READINGS`)."""
+    first = {}
+    for row in rows:
+        first.setdefault(row.run_key, row)
+    return tuple(first.values())
+
+
 def _selection_path(settings: Settings, row) -> str:
-    return os.path.join(settings.output_dir, row.key, protocol.SELECTION_FILE)
+    return os.path.join(settings.output_dir, row.run_key, protocol.SELECTION_FILE)
 
 
 def select_learning_rates(rows: tuple, settings: Settings, log) -> dict:
-    """Trains seed 0 of every row at every factor of the grid and picks each row's on validation.
+    """Trains every row at every factor of the grid at `settings.grid_seed` and picks each row's on validation.
 
     Returns:
       {row key: chosen factor}, all None without a grid. Each row's scores go to
@@ -98,7 +129,7 @@ def select_learning_rates(rows: tuple, settings: Settings, log) -> dict:
     """
     if not settings.lr_grid:
         return {row.key: None for row in rows}
-    seed = settings.seeds[0]
+    seed = settings.grid_seed
     runs = {(row.key, factor): plan(row, seed, settings, factor) for row in rows for factor in settings.lr_grid}
 
     def job(row, factor):
@@ -116,12 +147,13 @@ def select_learning_rates(rows: tuple, settings: Settings, log) -> dict:
                 raise
             log(f"{label}: the loss diverged (see {run.model_dir}/{runner.TRAIN_LOG}); this factor is out of the choice")
 
-    run_all([lambda row=row, factor=factor: job(row, factor) for row in rows for factor in settings.lr_grid],
-            settings.parallel)
+    run_all([lambda row=row, factor=factor: job(row, factor)
+             for row in _one_per_run(rows) for factor in settings.lr_grid], settings.parallel)
     chosen = {}
     for row in rows:
         earlier = read_selection(settings, row)
-        if earlier is not None and set(earlier["scores"]) == {f"{factor:g}" for factor in settings.lr_grid}:
+        if (earlier is not None and earlier.get("seed") == seed
+                and set(earlier["scores"]) == {f"{factor:g}" for factor in settings.lr_grid}):
             chosen[row.key] = earlier["chosen"]  # picked once: resuming a run never changes a choice
             continue
         metric = protocol.selection_metric(settings.task, row.stages)
@@ -167,6 +199,7 @@ def run_seeds(rows: tuple, settings: Settings, factors: dict, log) -> list:
         timing = runner.execute(run, settings.flags_dir, settings.threads)
         log(f"{label}: done (train {timing['train_seconds']:.0f} s, evaluate {timing['evaluate_seconds']:.0f} s)")
 
-    run_all([lambda row=row, run=run: job(row, run) for row, run in runs], settings.parallel)
+    training = {row.key for row in _one_per_run(rows)}  # a second reading of the same models trains nothing
+    run_all([lambda row=row, run=run: job(row, run) for row, run in runs if row.key in training], settings.parallel)
     return runs
 
