@@ -38,7 +38,8 @@ COMMAND = "s-cnn-rnn-predict"
 
 command_line.define_path("model_dir", None, "The trained model dir.")
 flags.DEFINE_multi_string("images", [], "Glob pattern of image files (repeatable); added to the positional files.")
-_DECODE = option_flags.define(decode_options.DecodeOptions, fields=("beam_width", "max_length", "batch_size", "checkpoint", "label_decoding"),
+_DECODE = option_flags.define(decode_options.DecodeOptions,
+                              fields=("beam_width", "max_length", "batch_size", "checkpoint", "label_decoding"),
                               defaults={"batch_size": 16})
 flags.DEFINE_bool("json", False, "Write one JSON object per image per line instead of text.")
 command_line.define_path("tags_json", None, "use_tags models: JSON {image path or file name: [tag, ...]}; "

@@ -327,7 +327,8 @@ def train(run: RowRun, flags_dir: str, threads: int | None = None) -> float:
                                     {EARLIER_TRAIN_SECONDS: round(earlier + time.monotonic() - started, 1)})
             raise
         atomic_files.write_json(os.path.join(run.model_dir, TIMING_FILE),
-                                {"train_seconds": round(earlier + seconds, 1), "train_cpu_seconds": round(cpu_seconds, 1),
+                                {"train_seconds": round(earlier + seconds, 1),
+                                 "train_cpu_seconds": round(cpu_seconds, 1),
                                  **({EARLIER_TRAIN_SECONDS: earlier} if earlier else {})})
     return seconds
 

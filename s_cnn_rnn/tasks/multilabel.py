@@ -30,8 +30,8 @@ class MultiLabelTask(base.Task):
 
     def decode(self, step_fn, initial_state, *, max_length: int, beam_width: int,
                length_normalization: float, no_repeat: bool = True) -> dict:
-        """Greedy (by default masking the labels already emitted): "token_ids" `[B, T]` (label index + 3, END included), "lengths" `[B]`,
-        "token_probs" `[B, T]`."""
+        """Greedy, by default masking the labels already emitted (D-12): "token_ids" `[B, T]` (label index + 3,
+        END included), "lengths" `[B]`, "token_probs" `[B, T]`."""
         from s_cnn_rnn import decoding  # pylint: disable=import-outside-toplevel  (TF)
 
         del beam_width, length_normalization  # greedy (SPEC I1)
