@@ -46,7 +46,7 @@ def _own_flags(module_name: str):
     if imported_here:  # other commands' flags would collide with this module's definitions
         for module, defined in list(values.flags_by_module_dict().items()):
             if module.split(".")[0] in _PROJECT_PACKAGES:
-                for flag in defined:
+                for flag in list(defined):  # deleting a flag edits this very list
                     if flag.name in values:
                         delattr(values, flag.name)
     try:
