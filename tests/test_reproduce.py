@@ -332,7 +332,7 @@ def test_table_4_fair_protocol_end_to_end_with_lr_grid_skip_and_resume(tiny_synt
     rows = {record["name"]: record for record in result["rows"]}
     assert list(rows) == ["NIC-F", "Ours"]  # the paper's order
     assert result["settings"]["budget"] == {"cnn_steps": 1, "decoder_steps": 2, "joint_steps": 1,
-                                            "tags_steps": 200, "head_steps": 0}
+                                            "tags_steps": 150, "head_steps": 0}
     for name, record in rows.items():
         assert record["status"] == "done" and record["seeds"] == [0]
         assert record["paper"] == paper_results.PAPER_RESULTS[4][name]
