@@ -36,7 +36,8 @@ flags.DEFINE_enum("table", None, [str(number) for number in tables_lib.TABLES],
 flags.DEFINE_string("data_dir", None, "Converted data (s-cnn-rnn-convert) every row trains and is evaluated on.")
 flags.DEFINE_string("output_dir", None, "Model dirs (<row>/seed<k>) and table<N>.md/.json/.png go here.")
 flags.DEFINE_float("scale", 1.0, "Multiplies every stage's step count and its log, checkpoint and validation "
-                   "intervals (the training's --step_scale), so that a table fits a CPU.")
+                   "intervals (the training's --step_scale), so that a table fits a CPU; a scaled stage "
+                   "checkpoints and validates at most about 20 times.")
 flags.DEFINE_list("seeds", ["0"], "Training seeds; several give mean +- std and paired per-seed differences.")
 flags.DEFINE_list("rows", [], "Only these rows (keys such as coco_caption_ours, or paper names); default all.")
 flags.DEFINE_string("split", "test", "The split every row is evaluated on.")
