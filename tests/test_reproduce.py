@@ -277,7 +277,8 @@ def test_train_step_and_learning_rate_scales_reach_every_stage():
     assert {stage: settings[stage].train_steps for stage in ("cnn", "rnn", "joint")} == {
         "cnn": 30, "rnn": 1000, "joint": 500}
     assert (settings["cnn"].head_steps, settings["rnn"].head_steps) == (5, 0)
-    assert (settings["joint"].checkpoint_every, settings["joint"].log_every) == (5, 1)  # 5000, 200 -> min 1
+    # 5000 -> 5, raised to ceil(500 / 20) = 25 (at most about 20 checkpoints); 200 -> 0.2 -> at least 1.
+    assert (settings["joint"].checkpoint_every, settings["joint"].log_every) == (25, 1)
     assert settings["joint"].validate_every == 0  # off stays off
     assert {stage: settings[stage].learning_rate for stage in ("cnn", "rnn", "joint")} == {
         "cnn": pytest.approx(5e-5), "rnn": pytest.approx(5e-5), "joint": pytest.approx(5e-6)}  # x0.5
