@@ -6,6 +6,7 @@ Hand-written histories check the arithmetic exactly; tiny trainings check what t
 (the clocks, their resume, the step-0 validation that is never the best).
 """
 
+import dataclasses
 import json
 import os
 import time
@@ -189,6 +190,26 @@ def test_stage_clock_continues_from_the_resumed_record(tmp_path):
     assert 7.0 + 5.0 - 0.06 < stamp["wall_seconds"] < 7.0 + 5.0 + 1.0  # validation left out
     assert 1.05 <= stamp["validation_wall_seconds"] < 2.0
     assert history_lib.HistoryWriter(path).resumed == {}  # a fresh stage starts its clock at 0
+    # Resumed from records without CPU seconds (an older s_cnn_rnn): that cost stays unknown.
+    assert "cpu_seconds" not in stamp
+
+
+def test_stage_clock_counts_cpu_seconds_of_training_not_of_waiting_or_validating():
+    from s_cnn_rnn.training import history as history_lib  # pylint: disable=import-outside-toplevel
+
+    def spin(seconds):
+        until = time.process_time() + seconds
+        while time.process_time() < until:
+            pass
+
+    clock = history_lib.StageClock(time.perf_counter(), {"wall_seconds": 1.0, "cpu_seconds": 2.0})
+    spin(0.2)         # training: charged
+    time.sleep(0.2)   # waiting on nothing: wall seconds only
+    with clock.validating():
+        spin(0.2)     # validating: not charged
+    stamp = clock.stamp()
+    assert 2.0 + 0.2 <= stamp["cpu_seconds"] < 2.0 + 0.35, stamp
+    assert 1.0 + 0.4 <= stamp["wall_seconds"] < 1.0 + 1.0, stamp
 
 
 def test_training_records_the_clock_and_the_joint_stage_starts_at_step_0(tiny_synthetic_data, tmp_path):
@@ -220,8 +241,9 @@ def test_training_records_the_clock_and_the_joint_stage_starts_at_step_0(tiny_sy
     step0, step1 = first["joint"][:2]
     assert 1 / step1["steps_per_second"] < step1["wall_seconds"] - step0["wall_seconds"] + 0.5
     for records in first.values():
-        seconds = [r["wall_seconds"] for r in records]
-        assert 0 < seconds[0] and seconds == sorted(seconds), seconds
+        for key in ("wall_seconds", "cpu_seconds"):
+            seconds = [r[key] for r in records]
+            assert 0 < seconds[0] and seconds == sorted(seconds), (key, seconds)
         assert all(r["validation_wall_seconds"] > 0 for r in records)
     assert decoded_validation.read_best(str(tmp_path / "joint"))["step"] > 0  # step 0 is never the best
     # A resumed stage continues its clock (checkpoint of step 1: the rerun trains step 2).
@@ -233,6 +255,40 @@ def test_training_records_the_clock_and_the_joint_stage_starts_at_step_0(tiny_sy
     offset = resumed["cnn"][-1]["wall_seconds"] + resumed["rnn"][-1]["wall_seconds"]
     assert curve.wall_seconds[0] == pytest.approx(offset + resumed["joint"][0]["wall_seconds"])
     assert curve.image_steps == (1, 2, 3) and len(curve.values) == 3
+    assert resumed["joint"][2]["cpu_seconds"] > first["joint"][1]["cpu_seconds"]
+    assert curve.total_cpu_seconds == pytest.approx(sum(resumed[stage][-1]["cpu_seconds"] for stage in resumed))
+    assert curve.final_stage.steps == (0, 1, 2)
+
+
+def test_a_scaled_stage_validates_and_checkpoints_at_most_about_20_times(tiny_synthetic_data, tmp_path, monkeypatch):
+    from s_cnn_rnn import train_flags  # pylint: disable=import-outside-toplevel
+    from s_cnn_rnn.training import chief  # pylint: disable=import-outside-toplevel
+    from s_cnn_rnn.models.config import ModelConfig  # pylint: disable=import-outside-toplevel
+    from s_cnn_rnn.training import stage_runner  # pylint: disable=import-outside-toplevel
+    from s_cnn_rnn.training import trainer  # pylint: disable=import-outside-toplevel
+
+    paper = trainer.StageSettings(stage="rnn", train_steps=1_000_000, batch_size=4, optimizer="adam",
+                                  log_every=50, checkpoint_every=500, validate_every=500, validation_steps=1)
+    settings = train_flags.scale_stage_settings(paper, 0.0002)  # 200 steps; the intervals alone would be 1
+    assert (settings.train_steps, settings.log_every) == (200, 1)
+    assert (settings.validate_every, settings.checkpoint_every) == (10, 10)
+    assert train_flags.scale_stage_settings(dataclasses.replace(paper, validate_every=0), 0.0002).validate_every == 0
+    assert train_flags.scale_stage_settings(paper, 1.0) == paper  # unscaled: the flagfile's intervals
+    model = ModelConfig(variant="s_cnn_rnn", backbone="small_cnn", backbone_weights="none", image_size=32,
+                        embedding_dim=8, lstm_units=8, small_cnn_width=4)
+    # Trained, on a stage of 40 steps (a short test): interval 2, so 20 validations and checkpoints.
+    short = train_flags.scale_stage_settings(dataclasses.replace(paper, train_steps=200_000), 0.0002)
+    assert (short.train_steps, short.validate_every, short.checkpoint_every) == (40, 2, 2)
+    saves, save = [], chief.CheckpointSaver.save
+    monkeypatch.setattr(chief.CheckpointSaver, "save",
+                        lambda self, checkpoint_number: saves.append(checkpoint_number) or save(self, checkpoint_number))
+    stage_runner.train(stage_runner.TrainOptions(
+        stage="rnn", data_dir=tiny_synthetic_data, model_dir=str(tmp_path), task="caption", model=model,
+        stage_settings={"rnn": short}))
+    records = model_dir_lib.read_history(model_dir_lib.history_path(str(tmp_path), "rnn"))
+    assert [r["step"] for r in records if "val_loss" in r] == list(range(2, 41, 2))
+    assert saves == list(range(2, 41, 2))
+    assert len(records) == 40  # still a history record every step (log_every 1)
 
 
 def test_step_0_is_recorded_but_never_the_best_checkpoint(tmp_path):
