@@ -13,8 +13,8 @@ baselines trained end to end. Two views of every model dir:
 Costs, from each history record (`training/history.py` `StageClock`, validation left out):
 - "cpu_seconds": the training process' CPU seconds, the one unit that charges every pass at its
   cost: a decoder step through a frozen CNN pays the CNN's forward pass, an image-free rnn step only
-  its LSTM, a tags step only its MLP (FLOPs were the first choice, but TF's graph profiler skips
-  the LSTM's while loop, so it would count an rnn step as nearly free);
+  its LSTM, a tags step only its MLP (not FLOPs: TF's graph profiler does not enter the LSTM's
+  while loop, so it would count an rnn step as nearly free; `bench/profiler_flops.py`);
 - "wall_seconds": what a user waits, shared cores included;
 - image steps: the steps of the stages whose batches carry images (`Stage.reads_images`: cnn,
   decoder, joint, a frozen-CNN decoder step counting one whole step); tags and rnn count none.
