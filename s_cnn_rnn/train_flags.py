@@ -163,9 +163,9 @@ def define(flag_values: flags.FlagValues = flags.FLAGS, choices: dict | None = N
                          "(overrides --<stage>_train_steps).", lower_bound=1, flag_values=flag_values)
     # A flagfile's schedule at CPU size (s-cnn-rnn-reproduce --scale passes it through).
     flags.DEFINE_float("step_scale", 1.0, "Multiplies every stage's train and head steps and the log, checkpoint "
-                       "and validation intervals (each >= 1; 0 stays 0; a scaled stage checkpoints and validates at most "
-                       f"about {MAX_SCALED_EVENTS} times: those intervals are at least ceil(steps / {MAX_SCALED_EVENTS})): "
-                       "a paper flagfile at CPU size.",
+                       "and validation intervals (each >= 1; 0 stays 0; a scaled stage checkpoints and validates "
+                       f"at most about {MAX_SCALED_EVENTS} times: those intervals are at least "
+                       f"ceil(steps / {MAX_SCALED_EVENTS})): a paper flagfile at CPU size.",
                        lower_bound=1e-12, flag_values=flag_values)
     # One point of a learning-rate grid (s-cnn-rnn-reproduce --lr_grid passes it through).
     flags.DEFINE_float("learning_rate_scale", 1.0, "Multiplies every stage's learning rate (after the flagfile's "

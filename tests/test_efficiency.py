@@ -145,7 +145,8 @@ def test_summary_means_over_seeds_renders_and_one_png(tmp_path):
     assert [seed["seconds_to_90"] for seed in table["Ours"]["per_seed"]] == [34.0, 68.0]
     lines = render._efficiency_lines(  # pylint: disable=protected-access
         tables_lib.TABLES[4], [{"name": name, "efficiency": record} for name, record in table.items()])
-    assert lines[-2] == "| Ours | joint | 0.600±0.000 | 20±0 | 18.0±8.5 | 72.0±33.9 | 72.0±33.9 | 51.0±24.0 | 120±0 |"
+    assert lines[-2] == ("| Ours | joint | 0.600±0.000 | 20±0 | 18.0±8.5 | 72.0±33.9 | 72.0±33.9 | 51.0±24.0 | "
+                         "120±0 |")
     assert efficiency.IMAGE_STEP_RULE in lines[1]
     curves["CNN+logistic"] = [efficiency.read_curve(str(tmp_path / "nic"), "val_O-F1")]  # no points: listed
     path = efficiency.write_figure(curves, str(tmp_path / "figure" / "efficiency.png"), "validation CIDEr")
@@ -280,8 +281,12 @@ def test_a_scaled_stage_validates_and_checkpoints_at_most_about_20_times(tiny_sy
     short = train_flags.scale_stage_settings(dataclasses.replace(paper, train_steps=200_000), 0.0002)
     assert (short.train_steps, short.validate_every, short.checkpoint_every) == (40, 2, 2)
     saves, save = [], chief.CheckpointSaver.save
-    monkeypatch.setattr(chief.CheckpointSaver, "save",
-                        lambda self, checkpoint_number: saves.append(checkpoint_number) or save(self, checkpoint_number))
+
+    def counting_save(self, checkpoint_number):
+        saves.append(checkpoint_number)
+        return save(self, checkpoint_number)
+
+    monkeypatch.setattr(chief.CheckpointSaver, "save", counting_save)
     stage_runner.train(stage_runner.TrainOptions(
         stage="rnn", data_dir=tiny_synthetic_data, model_dir=str(tmp_path), task="caption", model=model,
         stage_settings={"rnn": short}))
