@@ -358,7 +358,12 @@ def test_table_4_fair_protocol_end_to_end_with_lr_grid_skip_and_resume(tiny_synt
     # The efficiency curves: Ours' rnn stage costs seconds but no image steps; NIC-F's decoder stage reads images.
     assert (rows["Ours"]["efficiency"]["image_steps"], rows["NIC-F"]["efficiency"]["image_steps"]) == (2, 4)
     for record in rows.values():
-        assert 0 < record["efficiency"]["seconds_to_90"] <= record["efficiency"]["total_wall_seconds"]
+        cost = record["efficiency"]
+        assert 0 < cost["seconds_to_90"] <= cost["total_wall_seconds"]
+        assert 0 < cost["cpu_seconds_to_90"] <= cost["total_cpu_seconds"]
+        # The joint stage from its step 0 (validated there: what the earlier stages handed over).
+        assert cost["stage"] == "joint" and cost["per_seed"][0]["stage_steps_to_90"] in (0, 1, 2)
+    assert "| Ours | joint |" in (output_dir / "table4.md").read_text()
     assert (output_dir / "table4_efficiency.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     markdown = (output_dir / "table4.md").read_text()
     cider = rows["Ours"]["mean"]["CIDEr"]
