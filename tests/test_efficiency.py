@@ -210,7 +210,7 @@ def test_stage_clock_counts_cpu_seconds_of_training_not_of_waiting_or_validating
         spin(0.2)     # validating: not charged
     stamp = clock.stamp()
     assert 2.0 + 0.2 <= stamp["cpu_seconds"] < 2.0 + 0.35, stamp
-    assert 1.0 + 0.4 <= stamp["wall_seconds"] < 1.0 + 1.0, stamp
+    assert stamp["wall_seconds"] >= 1.0 + 0.4, stamp  # the sleep is waited, not computed
 
 
 def test_training_records_the_clock_and_the_joint_stage_starts_at_step_0(tiny_synthetic_data, tmp_path):
