@@ -13,6 +13,7 @@ CONSOLE_SCRIPTS = [
     "s-cnn-rnn-predict=s_cnn_rnn.predict:run",
     "s-cnn-rnn-export=s_cnn_rnn.export:run",
     "s-cnn-rnn-reproduce=s_cnn_rnn.reproduce.cli:run",
+    "s-cnn-rnn-pretrain-backbone=s_cnn_rnn.pretrain_backbone:run",
 ]
 
 setuptools.setup(
@@ -38,6 +39,8 @@ setuptools.setup(
         "pillow>=10.0",
         "matplotlib>=3.8",
         "tqdm>=4.66",
+        # s-cnn-rnn-reproduce's paired t-test: exact t quantiles and p values.
+        "scipy>=1.11",
     ],
     # pytest-xdist: the suite runs on every core (`-n auto`, at most 8), one worker process per core.
     extras_require={"test": ["pytest>=8.0", "pytest-xdist>=3.5"]},

@@ -117,11 +117,29 @@ class ConvertOptions:
                               ("synthetic_image_size", 16), ("max_words", 5), ("min_word_count", 1),
                               ("num_concepts", 1), ("examples_per_shard", 1), ("num_workers", 0)):
             errors.check_at_least("ConvertOptions", name, getattr(self, name), minimum)
+        for name in ("image_dirs", "captions_json", "instances_json"):
+            _check_each_once(name, getattr(self, name))
 
     @property
     def synthetic_sizes(self) -> tuple[int, int, int]:
         """(train, val, test) image counts of the synthetic dataset."""
         return self.synthetic_num_train, self.synthetic_num_val, self.synthetic_num_test
+
+
+def _check_each_once(name: str, paths: list[str] | None) -> None:
+    """Refuses a list flag naming one file or folder twice: its annotations would count twice.
+
+    Raises:
+      OptionError: the path repeated (also under another spelling of it).
+    """
+    seen = {}
+    for path in paths or ():
+        real = os.path.realpath(os.path.expanduser(path))
+        if real in seen:
+            also = "" if seen[real] == path else f" (as {seen[real]})"
+            reason = f"names {path} twice{also}: every caption and word would count twice; give each once"
+            raise errors.OptionError(f"ConvertOptions.{name}: {reason}", field=name, reason=reason)
+        seen[real] = path
 
 
 def input_paths(options: ConvertOptions) -> list[tuple[str, str]]:
@@ -241,6 +259,7 @@ def convert(options: ConvertOptions) -> dict:
             os.makedirs(os.path.join(staging_dir, record_schema.VOCAB_DIR))
             source = _read_source(options, staging_dir)
             split_files = _split_file_coverage(options, source, warnings)
+            _warn_repeats(source, warnings)
             if not any(item.split == "train" for item in source.items):
                 raise ConversionError(
                     "no image is in the train split, so no vocabulary can be built: check --splits "
@@ -253,6 +272,7 @@ def convert(options: ConvertOptions) -> dict:
                 num_concepts=options.num_concepts,
                 max_tags=options.num_user_tags if options.user_tags_json else None,
             )
+            _check_word_vocabulary(options, source, vocabularies)
             vocabularies.save(staging_dir)
             items_by_split = _items_by_split(source.items)
             tasks = shard_writer.plan_shards(
@@ -274,6 +294,33 @@ def convert(options: ConvertOptions) -> dict:
             shutil.rmtree(staging_dir, ignore_errors=True)
             raise
     return manifest
+
+
+def _check_word_vocabulary(options: ConvertOptions, source: base.SourceData, vocabularies) -> None:
+    """Refuses captions whose word vocabulary kept no word: every caption would become `<unk>`.
+
+    Raises:
+      ConversionError: naming --min_word_count and the count of the most frequent train word.
+    """
+    if len(vocabularies.words) > len(record_schema.WORD_SPECIALS):
+        return
+    word_counts, _ = vocab_builder.count_caption_words([item for item in source.items if item.split == "train"])
+    if word_counts:
+        raise ConversionError(
+            f"--min_word_count={options.min_word_count} keeps none of the {len(word_counts)} train words (the most "
+            f"frequent occurs {max(word_counts.values())} times): every caption would be <unk>; lower it")
+
+
+def _warn_repeats(source: base.SourceData, warnings: list[str]) -> None:
+    """Adds (and logs) a warning when some captions repeat an identical caption of their image."""
+    if source.repeated:
+        first = source.repeated[0]
+        extra = sum(entry["times"] - 1 for entry in source.repeated)
+        warnings.append(
+            f"{extra} caption(s) repeat an identical caption of the same image (e.g. image {first['id']}: "
+            f"{first['caption']!r}, {first['times']} times; all in manifest.json 'repeated_annotations'); each copy "
+            "counts in the word counts: check that no annotation file was given twice under two names")
+        logging.warning("%s", warnings[-1])
 
 
 def _split_file_coverage(options: ConvertOptions, source: base.SourceData, warnings: list[str]) -> list[dict]:
@@ -309,6 +356,7 @@ def _manifest(options, source, vocabularies, results, staging_dir) -> dict:
         "has_images": options.dataset in ("synthetic", "tfds_coco_captions") or bool(options.image_dirs),
         "splits": dict(splits),
         "skipped": skipped,
+        "repeated_annotations": source.repeated,
         "vocabularies": _vocabulary_entries(vocabularies),
         "options": {
             "max_words": options.max_words,

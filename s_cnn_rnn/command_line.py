@@ -293,6 +293,16 @@ def parse_flags(argv: list[str], command: str, flag_values: flags.FlagValues = f
         sys.exit(2)
 
 
+def show_flags_in_help(module_name: str) -> None:
+    """Makes `--help` list the flags of the command module `module_name` however it was started.
+
+    absl's --help lists the key flags of the module named `sys.argv[0]`; for a console script that is
+    pip's launcher, which defines none, so `s-cnn-rnn-train --help` would list no flag.
+    """
+    for flag in flags.FLAGS.get_key_flags_for_module(module_name):
+        flags.FLAGS.register_key_flag_for_module(sys.argv[0], flag)
+
+
 def run(main: Callable[[list[str]], int | None], command: str, argv: list[str] | None = None) -> None:
     """Runs an absl `main` as the console script `command` (see the module docstring).
 
@@ -301,6 +311,13 @@ def run(main: Callable[[list[str]], int | None], command: str, argv: list[str] |
       command: the name the error lines start with (`s-cnn-rnn-train`).
       argv: the command line (default `sys.argv`).
     """
+    show_flags_in_help(main.__module__)
+    app.run(guard(main, command), argv=argv, flags_parser=lambda args: parse_flags(args, command))
+
+
+def guard(main: Callable[[list[str]], int | None], command: str) -> Callable[[list[str]], int | None]:
+    """`main` with the commands' error handling: a user error is one line and exit status 2, Ctrl-C
+    one line and 130, a bug keeps its traceback (for a command that parses its flags itself)."""
 
     def guarded_main(argv):
         try:
@@ -319,4 +336,4 @@ def run(main: Callable[[list[str]], int | None], command: str, argv: list[str] |
             print_error(command, error)
             return 2
 
-    app.run(guarded_main, argv=argv, flags_parser=lambda args: parse_flags(args, command))
+    return guarded_main

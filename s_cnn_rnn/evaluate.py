@@ -57,7 +57,7 @@ def main(argv) -> int:
         saved_config = model_dir_lib.load_config(FLAGS.model_dir)
     except (FileNotFoundError, ValueError) as error:
         command_line.print_error(COMMAND, error)
-        return 1
+        return 2
     decode = _DECODE.build()
     # Likewise a model that cannot decode from ground-truth concepts (an OptionError: one line, exit 2).
     decode_options.check_concept_source(decode.concepts, saved_config.get("variant", model_config.ModelConfig.variant))
@@ -80,7 +80,7 @@ def main(argv) -> int:
         )
     except (FileNotFoundError, ValueError, caption_scores.CaptionDataError) as error:
         command_line.print_error(COMMAND, error)
-        return 1
+        return 2
     for name, reason in result.summary.get("notes", {}).items():
         logging.warning("%s: %s", name, reason)
     outputs = runner.write_outputs(result, output_dir)

@@ -111,6 +111,18 @@ def load_config(model_dir: str) -> dict:
     return upgrade_config(_read_json(path))
 
 
+# model_config.json fields that are not ModelConfig's: the task, and the training's dtype policy
+# (a float16 model's checkpoints hold loss-scaling state that a float32 resume cannot read, and back).
+RUN_FIELDS = ("task", "mixed_precision")
+# Fields added after model dirs were written without them: a saved config that lacks one matches anything.
+_ADDED_FIELDS = ("mixed_precision",)
+
+
+def model_fields(saved: dict) -> dict:
+    """A model_config.json payload without the `RUN_FIELDS`: what `ModelConfig.from_dict` takes."""
+    return {key: value for key, value in saved.items() if key not in RUN_FIELDS}
+
+
 def check_config(model_dir: str, config: dict, may_change: bool) -> bool:
     """Refuses a config other than the saved one unless it `may_change`.
 
@@ -129,13 +141,17 @@ def check_config(model_dir: str, config: dict, may_change: bool) -> bool:
     if not os.path.exists(path):
         return True
     saved = load_config(model_dir)
-    different = sorted(k for k in set(saved) | set(config) if saved.get(k) != config.get(k))
+    different = sorted(k for k in set(saved) | set(config)
+                       if saved.get(k) != config.get(k) and not (k in _ADDED_FIELDS and k not in saved))
     if different and may_change:
         logging.info("%s replaced: no stage has a checkpoint with its settings yet", path)
     elif different:
+        fix = ("use the same settings to resume, or a new --model_dir" if different != ["mixed_precision"] else
+               f"resume with --mixed_precision={saved['mixed_precision']} (its checkpoints' optimizer state is of that "
+               "policy), or train into a new --model_dir")
         raise errors.OptionError(
             f"{path} was written for another model ({', '.join(f'{k}: {saved.get(k)!r} != {config.get(k)!r}' for k in different)}); "
-            "use the same settings to resume, or a new --model_dir."
+            f"{fix}."
         )
     return bool(different)
 

@@ -29,6 +29,7 @@ from absl import flags  # noqa: E402
 from absl import logging  # noqa: E402
 
 from s_cnn_rnn import decode_options  # noqa: E402
+from s_cnn_rnn import errors  # noqa: E402
 from s_cnn_rnn import option_flags  # noqa: E402
 from s_cnn_rnn.serving import predict_lib  # noqa: E402
 
@@ -41,7 +42,10 @@ _DECODE = option_flags.define(decode_options.DecodeOptions, fields=("beam_width"
                               defaults={"batch_size": 16})
 flags.DEFINE_bool("json", False, "Write one JSON object per image per line instead of text.")
 command_line.define_path("tags_json", None, "use_tags models: JSON {image path or file name: [tag, ...]}; "
-                         "images without an entry get no tags.")
+                         "every image needs at least one tag of the model's tags.txt (see --allow_untagged).")
+flags.DEFINE_bool("allow_untagged", False, "use_tags models: annotate images without a known tag (no --tags_json, "
+                  "no entry, or only tags outside tags.txt) with no tags instead of refusing them; such labels are "
+                  "much worse than with tags.")
 
 
 def _image_paths(positional: list[str], patterns: list[str]) -> tuple[list[str], list[str]]:
@@ -57,6 +61,28 @@ def _image_paths(positional: list[str], patterns: list[str]) -> tuple[list[str],
     return paths, unmatched
 
 
+def _check_tags(predictor: predict_lib.Predictor, paths: list[str], tags_by_path: dict | None) -> None:
+    """Refuses to annotate images without tags with a tag model, unless --allow_untagged.
+
+    Raises:
+      errors.UserError: some images would get no tag (names the first of them).
+    """
+    untagged = predictor.untagged(paths, tags_by_path)
+    if not untagged:
+        return
+    if FLAGS.allow_untagged:
+        logging.warning("the model uses tags: %d of %d images have no tag of its tags.txt and are annotated "
+                        "without tags (--allow_untagged)", len(untagged), len(paths))
+        return
+    fix = "or pass --allow_untagged to annotate them without tags (much worse labels)"
+    if tags_by_path is None:
+        raise errors.UserError(f"the model uses tags: give --tags_json=FILE ({{image path or file name: "
+                               f"[tag, ...]}}, tags of MODEL_DIR/vocab/tags.txt), {fix}")
+    named = ", ".join(untagged[:3]) + (f" and {len(untagged) - 3} more" if len(untagged) > 3 else "")
+    raise errors.UserError(f"--tags_json={FLAGS.tags_json} gives {len(untagged)} of {len(paths)} images no tag of "
+                           f"the model's tags.txt ({named}): list their tags by path or file name, {fix}")
+
+
 def main(argv) -> int:
     paths, unmatched = _image_paths(argv[1:], FLAGS.images)
     if not paths and not unmatched:
@@ -70,8 +96,10 @@ def main(argv) -> int:
     except ValueError as error:  # errors.UserError and FileNotFoundError: command_line
         command_line.print_error(COMMAND, error)
         return 2
-    if predictor.uses_tags and tags_by_path is None:
-        logging.warning("the model uses tags but --tags_json is not given: annotating without tags")
+    if predictor.uses_tags:
+        _check_tags(predictor, paths, tags_by_path)
+    elif tags_by_path is not None:
+        logging.warning("the model uses no tags: --tags_json=%s is ignored", FLAGS.tags_json)
     predictions = predictor.predict_files(paths, tags_by_path)
     predictions += [predict_lib.Prediction(pattern, error="no file matches this --images pattern")
                     for pattern in unmatched]

@@ -53,9 +53,9 @@ def build_model(model_dir: str) -> tuple[builder.SCnnRnnModel, ModelConfig, str]
       FileNotFoundError: no model_config.json.
     """
     saved = model_dir_lib.load_config(model_dir)
-    task = saved.pop("task")
+    task = saved["task"]
     # The weights come from the checkpoint: never download ImageNet weights to overwrite them.
-    config = dataclasses.replace(ModelConfig.from_dict(saved), backbone_weights="none")
+    config = dataclasses.replace(ModelConfig.from_dict(model_dir_lib.model_fields(saved)), backbone_weights="none")
     return builder.build_model(config), config, task
 
 

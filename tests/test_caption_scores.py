@@ -276,7 +276,8 @@ def test_cli_end_to_end_on_coco_caption_demo(tmp_path, coco_eval_files):
     )
     assert completed.returncode == 0, completed.stderr
     scores = json.loads(completed.stdout)  # stdout is exactly one JSON object
-    assert list(scores) == list(caption_scores.SCORE_KEYS)
+    assert list(scores) == [*caption_scores.SCORE_KEYS, "coverage"]
+    assert scores["coverage"]["scored_images"] == scores["coverage"]["reference_images"]
     assert_scores_match(scores, expected["scores"], expected["tolerance"])
     assert json.loads(output.read_text()) == scores
     assert [path.name for path in output.parent.iterdir()] == [output.name]  # no temp file left
@@ -288,7 +289,7 @@ def test_cli_without_java_reports_meteor_unavailable(tmp_path):
     empty_bin = tmp_path / "bin"
     empty_bin.mkdir()
     env = dict(os.environ, PATH=str(empty_bin))  # no java on PATH
-    completed = run_cli(f"--references={references_path}", f"--results={results_path}", env=env)
+    completed = run_cli(f"--references={references_path}", f"--results={results_path}", "--allow_partial", env=env)
     assert completed.returncode == 0, completed.stderr
     scores = json.loads(completed.stdout)
     assert scores["METEOR"] is None
@@ -303,10 +304,10 @@ def test_cli_bad_files_fail_with_the_file_named(tmp_path):
         tmp_path / "dup.json", [{"image_id": 1, "caption": "a"}, {"image_id": 1, "caption": "b"}]
     )
     completed = run_cli(f"--references={references_path}", f"--results={duplicated}")
-    assert completed.returncode == 1
+    assert completed.returncode == 2
     assert completed.stdout == ""
     assert f"results file {duplicated}: image 1 has more than one caption" in completed.stderr
 
     completed = run_cli(f"--references={tmp_path / 'absent.json'}", f"--results={duplicated}")
-    assert completed.returncode == 1
+    assert completed.returncode == 2
     assert f"references file {tmp_path / 'absent.json'} does not exist" in completed.stderr

@@ -239,7 +239,7 @@ def test_cli_multilabel_writes_outputs_and_report(tiny_synthetic_data, tiny_mult
     assert (tmp_path / "report.png").is_file()
 
     completed = _run_cli(f"--model_dir={tmp_path / 'nothing'}", f"--data_dir={tiny_synthetic_data}")
-    assert completed.returncode == 1 and "holds no trained model" in completed.stderr
+    assert completed.returncode == 2 and "holds no trained model" in completed.stderr
 
 
 def test_cli_captions(tiny_synthetic_data, tiny_caption_model_dir, tmp_path):

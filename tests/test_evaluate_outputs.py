@@ -36,7 +36,7 @@ def test_unwritable_output_dir_is_refused_before_any_decoding(tiny_synthetic_dat
     blocker.write_text("a file where the output dir's parent should be")
     completed = _run(f"--model_dir={tiny_multilabel_model_dir}", f"--data_dir={tiny_synthetic_data}",
                      f"--output_dir={blocker / 'eval'}")
-    assert completed.returncode == 1
+    assert completed.returncode == 2
     assert f"{blocker / 'eval'} is not writable" in completed.stderr and "pass --output_dir=" in completed.stderr
     assert "DECODING STARTED" not in completed.stderr and "Traceback" not in completed.stderr
 
@@ -51,7 +51,7 @@ def test_read_only_model_dir_without_output_dir_is_refused_first(tiny_synthetic_
         completed = _run(f"--model_dir={model_dir}", f"--data_dir={tiny_synthetic_data}")
     finally:
         os.chmod(model_dir, 0o755)
-    assert completed.returncode == 1 and "is not writable: pass --output_dir=" in completed.stderr
+    assert completed.returncode == 2 and "is not writable: pass --output_dir=" in completed.stderr
     assert "DECODING STARTED" not in completed.stderr
 
 

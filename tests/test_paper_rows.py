@@ -182,8 +182,7 @@ def test_fix_keeps_every_backbone_weight_and_trains_the_concept_layer(tiny_synth
     _, defined = _parse_row("nuswide_ours_tag1k_fix.flags", *args, f"--backbone_weights={weights_file}",
                             f"--data_dir={tiny_synthetic_data}", f"--model_dir={model_dir}")
     stage_runner.train(defined.options())
-    saved = model_dir_lib.load_config(str(model_dir))
-    saved.pop("task")
+    saved = model_dir_lib.model_fields(model_dir_lib.load_config(str(model_dir)))
     assert saved["freeze_cnn"] and saved["use_tags"]
     model = builder.build_model(ModelConfig.from_dict(dict(saved, backbone_weights="none")))
     backbone = lambda m: m.concept_cnn.backbone.weights  # noqa: E731

@@ -56,7 +56,8 @@ def test_paper_numbers_are_the_published_ones():
 def test_every_row_has_a_flagfile_of_its_variant(number):
     table = tables.TABLES[number]
     expected = {"Ours": "s_cnn_rnn", "Ours+Tag1K": "s_cnn_rnn", "Ours+Tag1K Fix": "s_cnn_rnn", "RIA": "ria",
-                "CNN+logistic": "cnn_logistic", "NIC-F": "nic_f", "NIC-deeply": "nic_deeply"}
+                "CNN+logistic": "cnn_logistic", "CNN+logistic (p>=0.5)": "cnn_logistic", "NIC-F": "nic_f",
+                "NIC-deeply": "nic_deeply"}
     for row in table.rows:
         assert runner.read_flagfiles(FLAGS_DIR, row.flagfile)  # it and its includes exist
         values = _resolved_flags(row.flagfile)
@@ -64,8 +65,10 @@ def test_every_row_has_a_flagfile_of_its_variant(number):
         assert ("use_tags" in values) == ("Tag1K" in row.name) == ("tags" in row.needs), row.flagfile
         assert ("freeze_cnn" in values) == row.name.endswith("Fix"), row.flagfile
         assert all(f"{stage}_train_steps" in values for stage in ("cnn", "rnn", "joint")), row.flagfile
-    assert len({row.key for table in tables.TABLES.values() for row in table.rows}) == sum(
-        len(table.rows) for table in tables.TABLES.values())  # model dirs never collide
+    trained = [row for table in tables.TABLES.values() for row in table.rows if row.reading is None]
+    assert len({row.run_key for row in trained}) == len(trained)  # model dirs never collide
+    keys = [row.key for table in tables.TABLES.values() for row in table.rows]
+    assert len(set(keys)) == len(keys)
 
 
 def test_rows_are_selected_by_key_or_name():
@@ -215,7 +218,8 @@ def test_the_grid_keeps_each_row_its_best_factor_on_validation(tmp_path, monkeyp
                              budget=BUDGET, parallel=2)
     lines = []
     assert jobs.select_learning_rates(rows, settings, lines.append) == {"nuswide_cnn_logistic": 1.0, "nuswide_ours": 0.3}
-    # Seed 4 (the first) at every factor, each with its rate factor; CNN+logistic scored by its top-3 O-F1.
+    # Seed 4 (the first: no selection seed given) at every factor, each with its rate factor; CNN+logistic
+    # scored by its top-3 O-F1 (the fair protocol's separate selection seed: test_verdicts).
     assert sorted((key, factor, seed) for key, factor, seed, _ in trained) == sorted(
         (key, factor, 4) for key, factor in scores)
     assert all(flags == {"--learning_rate_scale": f"{factor:g}"} for _, factor, _, flags in trained)
@@ -314,12 +318,12 @@ def test_a_row_the_data_cannot_train_is_in_the_table_with_its_reason(tmp_path):
 
 def test_table_4_fair_protocol_end_to_end_with_lr_grid_skip_and_resume(tiny_synthetic_data, tmp_path):
     """Two rows of Table 4 under the fair protocol, two jobs at a time, through a one-point learning-rate
-    grid (its folders, the rate factor and lr_selection.json; the choice among several factors is
-    `test_the_grid_keeps_each_row_its_best_factor_on_validation`'s)."""
+    grid at the selection seed (its folders, the rate factor and lr_selection.json; the choice among several
+    factors is `test_the_grid_keeps_each_row_its_best_factor_on_validation`'s), and the claims' verdicts."""
     output_dir = tmp_path / "table4"
     args = ("--table=4", f"--data_dir={tiny_synthetic_data}", f"--output_dir={output_dir}", "--protocol=fair",
-            "--budget_cnn_steps=1", "--budget_decoder_steps=2", "--budget_joint_steps=1", "--lr_grid=2",
-            "--rows=NIC-F,Ours", "--seeds=0", "--parallel=2", *TINY_FLAGS[:-1], "--validate_every=1",
+            "--budget_cnn_steps=1", "--budget_decoder_steps=2", "--budget_joint_steps=1", "--budget_head_steps=0",
+            "--lr_grid=2", "--rows=NIC-F,Ours", "--seeds=0", "--parallel=2", *TINY_FLAGS[:-1], "--validate_every=1",
             "--validation_steps=1", "--validation_decode_examples=8")
     no_java = tmp_path / "no_java_bin"
     no_java.mkdir()
@@ -328,7 +332,8 @@ def test_table_4_fair_protocol_end_to_end_with_lr_grid_skip_and_resume(tiny_synt
     result = json.loads((output_dir / "table4.json").read_text())
     rows = {record["name"]: record for record in result["rows"]}
     assert list(rows) == ["NIC-F", "Ours"]  # the paper's order
-    assert result["settings"]["budget"] == {"cnn_steps": 1, "decoder_steps": 2, "joint_steps": 1, "tags_steps": 200}
+    assert result["settings"]["budget"] == {"cnn_steps": 1, "decoder_steps": 2, "joint_steps": 1,
+                                            "tags_steps": 200, "head_steps": 0}
     for name, record in rows.items():
         assert record["status"] == "done" and record["seeds"] == [0]
         assert record["paper"] == paper_results.PAPER_RESULTS[4][name]
@@ -342,8 +347,18 @@ def test_table_4_fair_protocol_end_to_end_with_lr_grid_skip_and_resume(tiny_synt
         assert selection["chosen"] == protocol.pick({float(k): v for k, v in selection["scores"].items()})
         assert (output_dir / record["key"] / f"lr{selection['chosen']:g}" / "seed0" / "eval_test" /
                 "metrics.json").is_file()
+        # The grid trained at the selection seed, never a test seed.
+        assert selection["seed"] == 100 and result["settings"]["selection_seed"] == 100
+        assert (output_dir / record["key"] / f"lr{selection['chosen']:g}" / "seed100" / runner.TIMING_FILE).is_file()
     assert rows["NIC-F"]["paired_minus_reference"]["CIDEr"]["per_seed"]["0"] == pytest.approx(
         rows["NIC-F"]["mean"]["CIDEr"] - rows["Ours"]["mean"]["CIDEr"])
+    # A verdict per claim and metric: one seed gives no test; NIC-deeply was not selected; METEOR is n/a.
+    verdicts = {(verdict["claim"], verdict["metric"]): verdict for verdict in result["verdicts"]}
+    assert len(verdicts) == 12 and verdicts[("t4_ours_vs_nic_f", "CIDEr")]["verdict"] == "not separated"
+    assert verdicts[("t4_ours_vs_nic_f", "CIDEr")]["mean_difference"] == pytest.approx(
+        rows["Ours"]["mean"]["CIDEr"] - rows["NIC-F"]["mean"]["CIDEr"])
+    assert verdicts[("t4_ours_vs_nic_deeply", "CIDEr")]["verdict"] == "not run"
+    assert "Table 4 claims: 0 reproduced, 3 not separated, 0 contradicted, 9 not run" in done.stdout
     # The budget reached the trainer: every CNN 1 + 1 image steps, every decoder 2 updates first.
     def stage_steps(key, factor):
         model_dir = output_dir / key / f"lr{factor}" / "seed0"
@@ -387,8 +402,8 @@ def test_table_4_fair_protocol_end_to_end_with_lr_grid_skip_and_resume(tiny_synt
     decoder_checkpoint = (interrupted / "decoder" / "checkpoints" / "checkpoint").read_text()
     resumed = _reproduce(*args, no_java_dir=no_java)
     assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
-    assert resumed.stdout.count("finished earlier") == 1 and resumed.stdout.count("trained earlier") == 1
-    assert f"row NIC-F lr x{factor} seed 0: training in" in resumed.stdout
+    assert resumed.stdout.count("finished earlier") == 1 and resumed.stdout.count("trained earlier") == 2
+    assert f"row NIC-F (coco_caption_nic_f) lr x{factor} seed 0: training and evaluating in" in resumed.stdout
     assert (interrupted / "eval_test" / "metrics.json").is_file() and (interrupted / "joint" / "history.jsonl").is_file()
     assert (interrupted / "decoder" / "checkpoints" / "checkpoint").read_text() == decoder_checkpoint
 

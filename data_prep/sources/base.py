@@ -47,9 +47,13 @@ class SourceData:
       tag_names: the dataset's tag list in its own order (TagList1k.txt); may be empty.
       skipped: items or captions dropped while reading, each
         {"id": ..., "kind": "image"|"caption", "reason": "..."}.
+      repeated: annotations that repeat an identical one of the same image, each
+        {"id": image id, "caption": text, "times": copies in all}; they are kept (COCO has a few
+        genuine ones) but reported, since a file given twice under two names doubles them all.
     """
 
     items: list[RawItem]
     label_names: list[str] = dataclasses.field(default_factory=list)
     tag_names: list[str] = dataclasses.field(default_factory=list)
     skipped: list[dict] = dataclasses.field(default_factory=list)
+    repeated: list[dict] = dataclasses.field(default_factory=list)

@@ -86,11 +86,13 @@ class CaptionTable:
       file_names: image id -> file name, for every image in "images".
       captions: image id -> its usable captions, in file order.
       skipped: dropped captions ({"id": image id, "kind": "caption", "reason"}).
+      repeated: captions that occur more than once for one image ({"id", "caption", "times"}).
     """
 
     file_names: dict[int, str]
     captions: dict[int, list[str]]
     skipped: list[dict]
+    repeated: list[dict] = dataclasses.field(default_factory=list)
 
 
 def read_caption_table(captions_json: str | Sequence[str]) -> CaptionTable:
@@ -157,7 +159,19 @@ def read_caption_table(captions_json: str | Sequence[str]) -> CaptionTable:
                 skipped.append({"id": image_id, "kind": "caption", "reason": reason})
                 continue
             captions.setdefault(image_id, []).append(caption)
-    return CaptionTable(file_names, captions, skipped)
+    return CaptionTable(file_names, captions, skipped, _repeated_captions(captions))
+
+
+def _repeated_captions(captions: dict[int, list[str]]) -> list[dict]:
+    """{"id", "caption", "times"} of every caption that occurs more than once for its image."""
+    repeated = []
+    for image_id in sorted(captions):
+        counts = {}
+        for caption in captions[image_id]:
+            counts[caption] = counts.get(caption, 0) + 1
+        repeated += [{"id": image_id, "caption": caption, "times": times}
+                     for caption, times in counts.items() if times > 1]
+    return repeated
 
 
 def read_coco_captions(
@@ -197,7 +211,7 @@ def read_coco_captions(
                 captions=captions,
             )
         )
-    return SourceData(items=items, skipped=skipped)
+    return SourceData(items=items, skipped=skipped, repeated=table.repeated)
 
 
 def _default_multilabel_split(source_split: str | None, file_name: str | None) -> str:
@@ -294,4 +308,4 @@ def read_coco_multilabel(
         )
     tag_names = sorted({tag for item in items for tag in item.tags})
     return SourceData(items=items, label_names=table.label_names, tag_names=tag_names,
-                      skipped=skipped)
+                      skipped=skipped, repeated=captions.repeated if captions else [])

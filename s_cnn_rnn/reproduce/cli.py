@@ -2,10 +2,10 @@ r"""`s-cnn-rnn-reproduce`: trains and evaluates every row of one of the paper's 
 beside the published numbers.
 
 Example (the paper's claims in miniature on the built-in dataset and a CPU: every row on the same
-budget, its learning rates picked on validation, 3 seeds; flags the command does not know go to every
-row's training, after the row's flagfile):
+budget, its learning rates picked on validation at seed 100, test seeds 0-7, a verdict per claim; flags
+the command does not know go to every row's training, after the row's flagfile):
   s-cnn-rnn-convert --dataset=synthetic --output_dir=/tmp/synthetic
-  s-cnn-rnn-reproduce --table=4 --protocol=fair --lr_grid=0.3,1,3,10 --seeds=0,1,2 --parallel=2 \
+  s-cnn-rnn-reproduce --table=4 --protocol=fair --lr_grid=0.3,1,3,10 --parallel=2 \
       --data_dir=/tmp/synthetic --output_dir=/tmp/table4 --flagfile=flags/miniature_caption.flags
 
 Writes OUTPUT_DIR/<row>/[lr<factor>/]seed<k>/ (model, train.log, evaluate.log, timing.json,
@@ -21,7 +21,9 @@ import time
 from absl import app
 from absl import flags
 
+from s_cnn_rnn import command_line
 from s_cnn_rnn.reproduce import aggregate
+from s_cnn_rnn.reproduce import claims
 from s_cnn_rnn.reproduce import efficiency
 from s_cnn_rnn.reproduce import jobs
 from s_cnn_rnn.reproduce import pretrained_backbone
@@ -29,6 +31,7 @@ from s_cnn_rnn.reproduce import protocol
 from s_cnn_rnn.reproduce import render
 from s_cnn_rnn.reproduce import runner
 from s_cnn_rnn.reproduce import tables as tables_lib
+from s_cnn_rnn.reproduce import verdicts
 
 FLAGS = flags.FLAGS
 
@@ -39,7 +42,10 @@ flags.DEFINE_string("output_dir", None, "Model dirs (<row>/seed<k>) and table<N>
 flags.DEFINE_float("scale", 1.0, "Multiplies every stage's step count and its log, checkpoint and validation "
                    "intervals (the training's --step_scale), so that a table fits a CPU; a scaled stage "
                    "checkpoints and validates at most about 20 times.")
-flags.DEFINE_list("seeds", ["0"], "Training seeds; several give mean +- std and paired per-seed differences.")
+flags.DEFINE_list("seeds", None, "Training (test) seeds; several give mean +- std, paired per-seed differences and "
+                  "a verdict per claim of the paper. Default: 0-7 under --protocol=fair, 0 under flagfiles.")
+flags.DEFINE_integer("selection_seed", 100, "fair: the seed the --lr_grid runs train at; never a test seed, so "
+                     "that no test seed is scored on the run that picked its learning rate.")
 flags.DEFINE_list("rows", [], "Only these rows (keys such as coco_caption_ours, or paper names); default all.")
 flags.DEFINE_string("split", "test", "The split every row is evaluated on.")
 flags.DEFINE_integer("eval_max_images", None, "Evaluate only the first this many images of the split.")
@@ -59,8 +65,9 @@ flags.DEFINE_integer("budget_head_steps", 50, "fair: H, the head-only steps amon
 flags.DEFINE_string("pretrained_backbone", None, "A .weights.h5 path every row's backbone starts from (the "
                     "miniature's ImageNet): made by s-cnn-rnn-pretrain-backbone at the rows' backbone settings when "
                     "it does not exist, reused when it does. Default: each row's --backbone_weights.")
-flags.DEFINE_list("lr_grid", [], "Learning-rate factors (e.g. 0.3,1,3): every row trains seed 0 at each factor "
-                  "times its flagfile's rates and keeps the one best on the validation split; empty: no grid.")
+flags.DEFINE_list("lr_grid", [], "Learning-rate factors (e.g. 0.3,1,3): every row trains the selection seed (fair; "
+                  "flagfiles: the first seed) at each factor times its flagfile's rates and keeps the one best on "
+                  "the validation split; empty: no grid.")
 flags.DEFINE_integer("parallel", 1, "Trainings/evaluations at a time (each gets the CPU cores shared out).",
                      lower_bound=1)
 flags.DEFINE_string("flags_dir", None, "Folder of the experiment flagfiles (default: the checkout's or the "
@@ -80,11 +87,15 @@ def _settings(table, seeds: list, extra_flags: list) -> jobs.Settings:
     extra_flags = [f"--flagfile={os.path.abspath(flag.split('=', 1)[1])}"
                    if flag.startswith("--flagfile=") and os.path.isfile(flag.split("=", 1)[1]) else flag
                    for flag in extra_flags]
-    budget = None
+    budget, selection_seed = None, None
     if FLAGS.protocol == "fair":
+        selection_seed = FLAGS.selection_seed
         budget = protocol.Budget(FLAGS.budget_cnn_steps, FLAGS.budget_decoder_steps, FLAGS.budget_joint_steps,
                                  FLAGS.budget_tags_steps, FLAGS.budget_head_steps)
         protocol.check_extra_flags(extra_flags)
+    elif FLAGS["selection_seed"].present:
+        raise ValueError("--selection_seed applies under --protocol=fair only (flagfiles: the grid runs at the "
+                         "first of --seeds); drop it")
     try:
         grid = tuple(float(factor) for factor in FLAGS.lr_grid)
     except ValueError:
@@ -95,7 +106,7 @@ def _settings(table, seeds: list, extra_flags: list) -> jobs.Settings:
                          os.path.abspath(FLAGS.output_dir), table.task, tuple(seeds), FLAGS.split, FLAGS.scale,
                          tuple(extra_flags), FLAGS.eval_max_images, budget, grid, FLAGS.parallel,
                          os.path.abspath(os.path.expanduser(FLAGS.pretrained_backbone)) if FLAGS.pretrained_backbone
-                         else None)
+                         else None, selection_seed)
 
 
 def _efficiency(table, runs: list, output_dir: str) -> tuple:
@@ -122,13 +133,15 @@ def main(argv) -> int:
     table = tables_lib.TABLES[int(FLAGS.table)]
     started = time.monotonic()
     try:
-        settings = _settings(table, [int(seed) for seed in FLAGS.seeds], extra_flags)
+        seeds = FLAGS.seeds if FLAGS.seeds is not None else protocol.DEFAULT_SEEDS[FLAGS.protocol]
+        settings = _settings(table, [int(seed) for seed in seeds], extra_flags)
         rows = tables_lib.select_rows(table, FLAGS.rows)
         skipped = {row.key: reason for row in rows
                    if (reason := tables_lib.missing_requirement(table, row, settings.data_dir)) is not None}
         rows = tuple(row for row in rows if row.key not in skipped)
         planned = [jobs.plan(row, seed, settings, factor) for row in rows
-                   for factor in settings.lr_grid or (None,) for seed in settings.seeds]
+                   for factor in settings.lr_grid or (None,)
+                   for seed in dict.fromkeys((*settings.seeds, settings.grid_seed))]
         for run in planned:  # before any work: a table never mixes two settings
             runner.check_settings(run)
         if settings.pretrained_backbone and planned:
@@ -162,7 +175,10 @@ def main(argv) -> int:
         record["timing"] = timings.get(record["key"], {})
         selection = next((jobs.read_selection(settings, row) for row in rows if row.key == record["key"]), None)
         record["lr_selection"] = selection if settings.lr_grid else None
-    summary = {"seeds": list(settings.seeds), "scale": settings.scale, "split": settings.split,
+    judged = verdicts.judge(claims.for_table(table.number), table.number, tuple(row.name for row in table.rows),
+                            records)
+    summary = {"seeds": list(settings.seeds), "selection_seed": settings.grid_seed if settings.lr_grid else None,
+               "scale": settings.scale, "split": settings.split,
                "data_dir": settings.data_dir, "extra_flags": extra_flags, "eval_max_images": settings.eval_max_images,
                "protocol": FLAGS.protocol, "budget": dataclasses.asdict(settings.budget) if settings.budget else None,
                "lr_grid": list(settings.lr_grid), "parallel": settings.parallel,
@@ -174,10 +190,11 @@ def main(argv) -> int:
         costs, efficiency_png = {}, None
     for record in records:
         record["efficiency"] = costs.get(record["name"])
-    paths = render.write_all(table, records, summary, settings.output_dir)
+    paths = render.write_all(table, records, summary, settings.output_dir, judged)
     if efficiency_png:
         paths["efficiency_png"] = efficiency_png
-    print(render.markdown(table, records, summary))
+    print(render.markdown(table, records, summary, judged))
+    _log(f"Table {table.number} claims: {verdicts.summary(judged)}")
     _log(f"wrote {', '.join(paths.values())}")
     return 0
 
@@ -195,4 +212,7 @@ def run() -> None:
     """Console-script entry point (`s-cnn-rnn-reproduce`)."""
     flags.mark_flags_as_required(["table", "data_dir", "output_dir"])
     sys.modules["__main__"].__doc__ = __doc__  # --help shows this module's usage, however it was started
-    app.run(main, flags_parser=_parse)
+    # The commands' error handling: a user error (a held lock, a read-only disk) is one line and exit
+    # status 2, Ctrl-C one line and 130 (the children get it too and save their step).
+    command_line.show_flags_in_help(__name__)
+    app.run(command_line.guard(main, "s-cnn-rnn-reproduce"), flags_parser=_parse)

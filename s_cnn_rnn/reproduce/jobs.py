@@ -1,5 +1,5 @@
 """Runs a table's trainings and evaluations, side by side when asked: the learning-rate grid first
-(seed 0 of every row at every factor, scored on validation), then every seed at the chosen factor.
+(every row at every factor at the selection seed, scored on validation), then every seed at the chosen factor.
 
 Each job is one (row, seed[, factor]) in its own model dir (`runner.plan_run`); a job already done is
 skipped, so a rerun resumes. No TensorFlow in this process: every job is a subprocess.
@@ -24,7 +24,7 @@ class Settings:
     Attributes:
       flags_dir, data_dir, output_dir: the flagfiles, the converted data, where runs go.
       task: the table's task ("caption" or "multilabel").
-      seeds: the training seeds; the grid runs at the first.
+      seeds: the training (test) seeds.
       split: the split every chosen run is evaluated on.
       scale: --step_scale of every training.
       extra_flags: training flags for every row (after its flagfile).
@@ -34,6 +34,8 @@ class Settings:
       parallel: jobs at a time.
       pretrained_backbone: the `.weights.h5` every row's backbone starts from (`pretrained_backbone`);
         None: each row's flagfile's --backbone_weights.
+      selection_seed: the seed the lr grid trains at, never a test seed (the fair protocol); None: the
+        first of `seeds` (the flagfiles protocol).
     """
 
     flags_dir: str
@@ -49,6 +51,18 @@ class Settings:
     lr_grid: tuple = ()
     parallel: int = 1
     pretrained_backbone: str | None = None
+    selection_seed: int | None = None
+
+    def __post_init__(self):
+        if self.selection_seed is not None and self.selection_seed in self.seeds:
+            # A seed that picked the learning rate would score the table on its own selection run.
+            raise ValueError(f"--seeds={','.join(map(str, self.seeds))} contains the selection seed "
+                             f"{self.selection_seed}: leave it out of --seeds or pass another --selection_seed")
+
+    @property
+    def grid_seed(self) -> int:
+        """The seed every run of the lr grid trains at."""
+        return self.seeds[0] if self.selection_seed is None else self.selection_seed
 
     @property
     def threads(self) -> int | None:
@@ -102,7 +116,7 @@ def _selection_path(settings: Settings, row) -> str:
 
 
 def select_learning_rates(rows: tuple, settings: Settings, log) -> dict:
-    """Trains seed 0 of every row at every factor of the grid and picks each row's on validation.
+    """Trains every row at every factor of the grid at `settings.grid_seed` and picks each row's on validation.
 
     Returns:
       {row key: chosen factor}, all None without a grid. Each row's scores go to
@@ -115,7 +129,7 @@ def select_learning_rates(rows: tuple, settings: Settings, log) -> dict:
     """
     if not settings.lr_grid:
         return {row.key: None for row in rows}
-    seed = settings.seeds[0]
+    seed = settings.grid_seed
     runs = {(row.key, factor): plan(row, seed, settings, factor) for row in rows for factor in settings.lr_grid}
 
     def job(row, factor):
@@ -138,7 +152,8 @@ def select_learning_rates(rows: tuple, settings: Settings, log) -> dict:
     chosen = {}
     for row in rows:
         earlier = read_selection(settings, row)
-        if earlier is not None and set(earlier["scores"]) == {f"{factor:g}" for factor in settings.lr_grid}:
+        if (earlier is not None and earlier.get("seed") == seed
+                and set(earlier["scores"]) == {f"{factor:g}" for factor in settings.lr_grid}):
             chosen[row.key] = earlier["chosen"]  # picked once: resuming a run never changes a choice
             continue
         metric = protocol.selection_metric(settings.task, row.stages)

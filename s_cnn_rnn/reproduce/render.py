@@ -8,6 +8,7 @@ import os
 
 from s_cnn_rnn import atomic_files
 from s_cnn_rnn.reproduce import tables as tables_lib
+from s_cnn_rnn.reproduce import verdict_table
 
 
 def _number(value, digits: int, signed: bool = False) -> str:
@@ -31,9 +32,10 @@ def _titles(table: tables_lib.Table) -> list:
     return [tables_lib.COLUMN_TITLES.get(column, column) for column in table.columns]
 
 
-def markdown(table: tables_lib.Table, records: list, settings: dict) -> str:
-    """The table beside the paper's (each cell: measured, paper, difference) and the paired
-    per-seed differences from "Ours"; skipped rows carry their reason."""
+def markdown(table: tables_lib.Table, records: list, settings: dict, verdicts: list | None = None) -> str:
+    """The table beside the paper's (each cell: measured, paper, difference), the paired
+    per-seed differences from "Ours" and the verdict on each of the paper's claims (`verdicts.judge`,
+    when given); skipped rows carry their reason."""
     digits = table.digits
     header = "| row | " + " | ".join(_titles(table)) + " |"
     rule = "|---" * (len(table.columns) + 1) + "|"
@@ -50,8 +52,8 @@ def markdown(table: tables_lib.Table, records: list, settings: dict) -> str:
         lines.append(f"| {record['name']} | " + " | ".join(cells) + " |")
     selected = [record for record in records if record.get("lr_selection")]
     if selected:
-        lines += ["", "Learning rates picked on the validation split (seed 0, the flagfile's rates times each "
-                  "factor; the chosen one in bold):", ""]
+        lines += ["", f"Learning rates picked on the validation split (seed {selected[0]['lr_selection']['seed']}, "
+                  "the flagfile's rates times each factor; the chosen one in bold):", ""]
         for record in selected:
             selection = record["lr_selection"]
             scores = ", ".join((f"**x{factor} {grid_score(score)}**" if float(factor) == selection["chosen"] else
@@ -67,6 +69,8 @@ def markdown(table: tables_lib.Table, records: list, settings: dict) -> str:
             cells = [_spread(record["paired_minus_reference"][c]["mean"], record["paired_minus_reference"][c]["std"],
                              digits, signed=True) for c in table.columns]
             lines.append(f"| {record['name']} | " + " | ".join(cells) + " |")
+    if verdicts:
+        lines += ["", verdict_table.markdown(verdicts, digits).rstrip("\n")]
     return "\n".join(lines) + "\n"
 
 
@@ -107,11 +111,11 @@ def _efficiency_lines(table: tables_lib.Table, records: list) -> list:
     return lines
 
 
-def payload(table: tables_lib.Table, records: list, settings: dict) -> dict:
-    """The JSON file: the table's identity, the run's settings, and one record per row."""
+def payload(table: tables_lib.Table, records: list, settings: dict, verdicts: list | None = None) -> dict:
+    """The JSON file: the table's identity, the run's settings, one record per row and the claims' verdicts."""
     return {"table": table.number, "title": table.title, "task": table.task, "columns": list(table.columns),
             "units": "x100" if table.scale == 100 else "fraction", "reference_row": tables_lib.REFERENCE_ROW,
-            "settings": settings, "rows": records}
+            "settings": settings, "rows": records, "verdicts": verdicts or []}
 
 
 def bar_chart(table: tables_lib.Table, records: list, path: str) -> str:
@@ -148,11 +152,12 @@ def bar_chart(table: tables_lib.Table, records: list, path: str) -> str:
     return path
 
 
-def write_all(table: tables_lib.Table, records: list, settings: dict, output_dir: str) -> dict:
+def write_all(table: tables_lib.Table, records: list, settings: dict, output_dir: str,
+              verdicts: list | None = None) -> dict:
     """Writes OUTPUT_DIR/table<N>.md, .json and .png; returns {"markdown", "json", "png": path}."""
     stem = os.path.join(output_dir, f"table{table.number}")
     paths = {"markdown": f"{stem}.md", "json": f"{stem}.json", "png": f"{stem}.png"}
-    atomic_files.write_text(paths["markdown"], markdown(table, records, settings))
-    atomic_files.write_json(paths["json"], payload(table, records, settings))
+    atomic_files.write_text(paths["markdown"], markdown(table, records, settings, verdicts))
+    atomic_files.write_json(paths["json"], payload(table, records, settings, verdicts))
     bar_chart(table, records, paths["png"])
     return paths

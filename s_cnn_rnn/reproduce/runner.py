@@ -18,6 +18,11 @@ training command succeeded) and finished when its metrics.json exists (the evalu
 atomically, last). Anything else is rerun with the same commands: the trainer resumes an interrupted stage from its
 checkpoint and skips finished stages. MODEL_DIR/run.json keeps the commands and the flagfiles' text
 of the first run; a rerun with other settings is refused, so a table never mixes two settings.
+
+One process per row. A row's training and evaluation run under MODEL_DIR/LOCK (`training.locks`, an
+flock the OS drops when the holder dies), taken before any of the row's files is written: a second
+reproduce on the same output is refused naming the holder. The logs are appended to, and every
+command dies with the reproduce that started it (`reproduce/child.py`).
 """
 
 import dataclasses
@@ -29,6 +34,7 @@ import time
 
 from s_cnn_rnn import atomic_files
 from s_cnn_rnn import errors
+from s_cnn_rnn.training import locks  # standard library only: no TensorFlow
 
 RUN_FILE = "run.json"
 TIMING_FILE = "timing.json"
@@ -223,7 +229,7 @@ def check_settings(run: RowRun) -> None:
 
 
 def run_logged(command: tuple, log_path: str, cwd: str, threads: int | None) -> tuple:
-    """Runs `python <command>` in `cwd` with its output in `log_path`.
+    """Runs `python <command>` in `cwd` with its output appended to `log_path`; it dies with this process.
 
     Args:
       threads: TensorFlow's intra- and inter-op threads for it (runs side by side share the cores);
@@ -243,11 +249,13 @@ def run_logged(command: tuple, log_path: str, cwd: str, threads: int | None) -> 
     # The same package as this process, whichever folder the commands run in.
     environment["PYTHONPATH"] = os.pathsep.join(filter(None, [PACKAGE_PARENT, os.environ.get("PYTHONPATH")]))
     started = time.monotonic()
-    with open(log_path, "w", encoding="utf-8") as log:
-        log.write(" ".join([sys.executable, *command]) + "\n")
+    # Appended, never truncated: the log of an earlier (interrupted) run stays above this one's.
+    with open(log_path, "a", encoding="utf-8") as log:
+        log.write(f"=== {time.strftime('%Y-%m-%d %H:%M:%S')}: " + " ".join([sys.executable, *command]) + "\n")
         log.flush()
-        process = subprocess.Popen([sys.executable, *command], cwd=cwd, stdout=log, stderr=subprocess.STDOUT,
-                                   env=environment)
+        # Through reproduce.child: the command dies with this process (no orphan after kill -9).
+        process = subprocess.Popen([sys.executable, "-m", "s_cnn_rnn.reproduce.child", str(os.getpid()), *command],
+                                   cwd=cwd, stdout=log, stderr=subprocess.STDOUT, env=environment)
         try:
             # wait4: this child's own resource usage (other jobs' children run beside it).
             _, status, usage = os.wait4(process.pid, 0)
@@ -299,11 +307,15 @@ def train(run: RowRun, flags_dir: str, threads: int | None = None) -> float:
     if is_trained(run):
         return 0.0
     os.makedirs(run.model_dir, exist_ok=True)
-    atomic_files.write_json(os.path.join(run.model_dir, RUN_FILE), run.settings())
-    seconds, cpu_seconds = run_logged(run.train_command, os.path.join(run.model_dir, TRAIN_LOG),
-                                       os.path.dirname(flags_dir), threads)
-    atomic_files.write_json(os.path.join(run.model_dir, TIMING_FILE),
-                            {"train_seconds": round(seconds, 1), "train_cpu_seconds": round(cpu_seconds, 1)})
+    with locks.StageLock(run.model_dir):  # before any file of the row is written
+        check_settings(run)
+        if is_trained(run):  # by the holder we waited behind: nothing left to do
+            return 0.0
+        atomic_files.write_json(os.path.join(run.model_dir, RUN_FILE), run.settings())
+        seconds, cpu_seconds = run_logged(run.train_command, os.path.join(run.model_dir, TRAIN_LOG),
+                                           os.path.dirname(flags_dir), threads)
+        atomic_files.write_json(os.path.join(run.model_dir, TIMING_FILE),
+                                {"train_seconds": round(seconds, 1), "train_cpu_seconds": round(cpu_seconds, 1)})
     return seconds
 
 
@@ -318,11 +330,12 @@ def execute(run: RowRun, flags_dir: str, threads: int | None = None) -> dict:
       RunError: other settings in run.json, or a failed command.
     """
     train(run, flags_dir, threads)
-    timing = read_timing(run)
-    seconds, cpu_seconds = run_logged(run.evaluate_command, os.path.join(run.model_dir, "evaluate.log"),
-                                       os.path.dirname(flags_dir), threads)
-    timing.update(evaluate_seconds=round(seconds, 1), evaluate_cpu_seconds=round(cpu_seconds, 1))
-    atomic_files.write_json(os.path.join(run.model_dir, TIMING_FILE), timing)
+    with locks.StageLock(run.model_dir):
+        timing = read_timing(run)
+        seconds, cpu_seconds = run_logged(run.evaluate_command, os.path.join(run.model_dir, "evaluate.log"),
+                                           os.path.dirname(flags_dir), threads)
+        timing.update(evaluate_seconds=round(seconds, 1), evaluate_cpu_seconds=round(cpu_seconds, 1))
+        atomic_files.write_json(os.path.join(run.model_dir, TIMING_FILE), timing)
     return timing
 
 

@@ -134,6 +134,15 @@ class Predictor:
                 row[self.tag_vocabulary.id_of(tag)] = 1.0
         return row
 
+    def untagged(self, paths: list[str], tags_by_path: dict | None) -> list[str]:
+        """The paths that `tags_by_path` gives no tag of tags.txt (none listed, or only unknown ones).
+
+        A tag model fed no tags sees an all-zero tag input and labels much worse, so the caller
+        refuses such images unless the user asks for it.
+        """
+        return [path for path in paths
+                if not any(tag in self.tag_vocabulary for tag in _lookup_tags(tags_by_path, path) or ())]
+
     def _decode(self, raw: dict) -> list[dict]:
         """Annotator outputs (NumPy) for a batch -> per image {labels|captions, concepts}."""
         trained = self.trained

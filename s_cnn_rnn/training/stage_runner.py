@@ -193,7 +193,7 @@ def _train_locked(options: TrainOptions, strategy, requested: tuple[str, ...], w
     # --backbone_weights, wrong --data_dir) must not bind the dir to settings that never trained.
     model_dir_lib.bind_vocabularies(options.model_dir, options.data_dir, write=False, may_change=may_change)
     config = complete_model_config(options)
-    config_dict = dict(config.to_dict(), task=options.task)
+    config_dict = dict(config.to_dict(), task=options.task, mixed_precision=options.mixed_precision)
     config_changed = model_dir_lib.check_config(options.model_dir, config_dict, may_change)
     info = input_pipeline.dataset_info(options.data_dir)
     image_stages = [stage for stage in requested if stages.reads_images(stage)]

@@ -73,21 +73,37 @@ OPTIMIZERS = ("rmsprop", "adam", "sgd")
 
 
 # TF1's defaults where Keras' differ (the paper trained with TF1 RMSProp: decay 0.9, no momentum,
-# epsilon 1e-10; Keras' RMSprop has rho 0.9 and epsilon 1e-7). One difference stays: TF1 starts
-# the mean-square accumulator at 1, Keras at 0, and no constructor argument changes it
-# (BUILD_NOTES D-10).
+# epsilon 1e-10; Keras' RMSprop has rho 0.9 and epsilon 1e-7). TF1 also starts the mean-square
+# accumulator at 1 where Keras starts it at 0: `TF1RMSprop` (BUILD_NOTES D-10).
 TF1_EPSILON = {"rmsprop": 1e-10, "adam": 1e-8}
 
 
+class TF1RMSprop(keras.optimizers.RMSprop):
+    """Keras' RMSprop with its mean-square accumulators ("velocity") starting at 1.0, as in TF1.
+
+    TF1's `RMSPropOptimizer`, which the paper trained with, initialises the accumulator `ms` to ones.
+    From Keras' zeros the first update is lr * g / sqrt(0.1 g^2) = lr * sqrt(10) * sign(g) for every
+    weight with a gradient; from ones it is lr * g / sqrt(0.9 + 0.1 g^2), about lr * g for the small
+    gradients of a network. Created through the initializer (not assigned after building), so a
+    checkpoint's restored value still wins. The slot names are Keras', so checkpoints interchange.
+    """
+
+    def add_optimizer_variables(self, trainable_variables, name, initializer="zeros"):
+        if name == "velocity":
+            initializer = "ones"
+        return super().add_optimizer_variables(trainable_variables, name, initializer=initializer)
+
+
 def make_optimizer(name: str, learning_rate: float, clip_norm: float, precision: str):
-    """Builds a Keras optimizer by name (TF1's epsilon), with loss scaling for float16."""
+    """Builds a Keras optimizer by name (TF1's epsilon; RMSprop's accumulators start at 1 as TF1's), with
+    loss scaling for float16."""
     kwargs = {"learning_rate": learning_rate}
     if name in TF1_EPSILON:
         kwargs["epsilon"] = TF1_EPSILON[name]
     if clip_norm > 0:
         kwargs["global_clipnorm"] = clip_norm
     builders = {
-        "rmsprop": keras.optimizers.RMSprop,
+        "rmsprop": TF1RMSprop,
         "adam": keras.optimizers.Adam,
         "sgd": keras.optimizers.SGD,
     }
