@@ -40,7 +40,8 @@ flags.DEFINE_enum("table", None, [str(number) for number in tables_lib.TABLES],
 flags.DEFINE_string("data_dir", None, "Converted data (s-cnn-rnn-convert) every row trains and is evaluated on.")
 flags.DEFINE_string("output_dir", None, "Model dirs (<row>/seed<k>) and table<N>.md/.json/.png go here.")
 flags.DEFINE_float("scale", 1.0, "Multiplies every stage's step count and its log, checkpoint and validation "
-                   "intervals (the training's --step_scale), so that a table fits a CPU.")
+                   "intervals (the training's --step_scale), so that a table fits a CPU; a scaled stage "
+                   "checkpoints and validates at most about 20 times.")
 flags.DEFINE_list("seeds", None, "Training (test) seeds; several give mean +- std, paired per-seed differences and "
                   "a verdict per claim of the paper. Default: 0-7 under --protocol=fair, 0 under flagfiles.")
 flags.DEFINE_integer("selection_seed", 100, "fair: the seed the --lr_grid runs train at; never a test seed, so "
