@@ -15,6 +15,7 @@ package's modules, since the test cannot tell which.
 
 import ast
 import pathlib
+import re
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 PACKAGES = ("s_cnn_rnn", "data_prep")
@@ -152,6 +153,49 @@ def test_the_project_imports_no_module_that_imports_it_back():
     found = [f"{describe(graph, _shortest_cycle(graph, group))}; the circle: {', '.join(sorted(group))}"
              for group in circles(graph)]
     assert not found, "import cycles (each step names the import that makes it):\n" + "\n".join(found)
+
+
+def documented_layers(notes: str) -> dict[str, int]:
+    """{path (`a/b.py` or package `a/`): layer number} of BUILD_NOTES.md's "What is where" list."""
+    section = notes.split("## What is where\n", 1)[1].split("\n## ", 1)[0]
+    layers = {}
+    for number, item in re.findall(r"^(\d+)\. (.*?)(?=^\d+\. |^$)", section, flags=re.MULTILINE | re.DOTALL):
+        for path in re.findall(r"`([\w/]+(?:\.py|/))`", item):
+            assert path not in layers, f"BUILD_NOTES.md lists {path} in two layers"
+            layers[path] = int(number)
+    return layers
+
+
+def layer_of(module: str, layers: dict[str, int]) -> int | None:
+    """The layer of a dotted module: its file's own entry, else its innermost listed package's."""
+    parts = module.split(".")
+    candidates = ["/".join(parts) + ".py"] + ["/".join(parts[:depth]) + "/" for depth in range(len(parts), 0, -1)]
+    return next((layers[path] for path in candidates if path in layers), None)
+
+
+def test_every_import_points_down_the_layers_build_notes_lists():
+    graph = import_graph()
+    layers = documented_layers((ROOT / "BUILD_NOTES.md").read_text(encoding="utf-8"))
+    assert len(set(layers.values())) >= 5  # the list was read
+    # The packages' own (empty) __init__ files import nothing and sit below everything.
+    roots = {package: 0 for package in PACKAGES}
+    assert all(not graph[package] for package in roots)
+    unlisted = sorted(module for module in graph if module not in roots and layer_of(module, layers) is None)
+    assert not unlisted, f"modules in no layer of BUILD_NOTES.md \"What is where\": {', '.join(unlisted)}"
+    upward = [f"{module} (layer {layer_of(module, layers)}) imports {target} (layer {layer_of(target, layers)}) "
+              f"at {where}"
+              for module, targets in sorted(graph.items()) if module not in roots
+              for target, where in sorted(targets.items())
+              if target not in roots and layer_of(target, layers) > layer_of(module, layers)]
+    assert not upward, "imports that point up the layers:\n" + "\n".join(upward)
+
+
+def test_the_layer_list_is_read_as_written():
+    notes = ("## What is where\n\nBottom to top:\n\n1. **Low**: `a/x.py`,\n   `a/p/`.\n2. **High**: `a/`.\n\n"
+             "A path ending in `/` is a package.\n\n## Next\n3. `a/z.py`\n")
+    layers = documented_layers(notes)
+    assert layers == {"a/x.py": 1, "a/p/": 1, "a/": 2}
+    assert [layer_of(name, layers) for name in ("a.x", "a.p.q", "a.y", "a", "b.c")] == [1, 1, 2, 2, None]
 
 
 def _write(root: pathlib.Path, files: dict[str, str]) -> None:

@@ -1,4 +1,4 @@
-"""Multi-label annotation (SPEC I1, I3, E1): concepts are the labels, decoded greedily rare-first."""
+"""Multi-label annotation (SPEC I1, E1): concepts are the labels, decoded greedily rare-first."""
 
 import types
 
