@@ -24,6 +24,7 @@ from absl import flags
 from s_cnn_rnn.reproduce import aggregate
 from s_cnn_rnn.reproduce import efficiency
 from s_cnn_rnn.reproduce import jobs
+from s_cnn_rnn.reproduce import pretrained_backbone
 from s_cnn_rnn.reproduce import protocol
 from s_cnn_rnn.reproduce import render
 from s_cnn_rnn.reproduce import runner
@@ -52,6 +53,11 @@ flags.DEFINE_integer("budget_decoder_steps", 400, "fair: R, the decoder's update
 flags.DEFINE_integer("budget_joint_steps", 150, "fair: J, the image steps of the joint stage.", lower_bound=1)
 flags.DEFINE_integer("budget_tags_steps", 200, "fair: T, the tag MLP's image-free updates (Tag1K rows).",
                      lower_bound=1)
+flags.DEFINE_integer("budget_head_steps", 50, "fair: H, the head-only steps among the C of a row whose recipe "
+                     "learns the concept layer alone first (the captioning rows, Sec. 5.1).", lower_bound=0)
+flags.DEFINE_string("pretrained_backbone", None, "A .weights.h5 path every row's backbone starts from (the "
+                    "miniature's ImageNet): made by s-cnn-rnn-pretrain-backbone at the rows' backbone settings when "
+                    "it does not exist, reused when it does. Default: each row's --backbone_weights.")
 flags.DEFINE_list("lr_grid", [], "Learning-rate factors (e.g. 0.3,1,3): every row trains seed 0 at each factor "
                   "times its flagfile's rates and keeps the one best on the validation split; empty: no grid.")
 flags.DEFINE_integer("parallel", 1, "Trainings/evaluations at a time (each gets the CPU cores shared out).",
@@ -76,7 +82,7 @@ def _settings(table, seeds: list, extra_flags: list) -> jobs.Settings:
     budget = None
     if FLAGS.protocol == "fair":
         budget = protocol.Budget(FLAGS.budget_cnn_steps, FLAGS.budget_decoder_steps, FLAGS.budget_joint_steps,
-                                 FLAGS.budget_tags_steps)
+                                 FLAGS.budget_tags_steps, FLAGS.budget_head_steps)
         protocol.check_extra_flags(extra_flags)
     try:
         grid = tuple(float(factor) for factor in FLAGS.lr_grid)
@@ -86,7 +92,9 @@ def _settings(table, seeds: list, extra_flags: list) -> jobs.Settings:
         raise ValueError(f"--lr_grid={','.join(FLAGS.lr_grid)}: the factors must be > 0 and different")
     return jobs.Settings(runner.find_flags_dir(FLAGS.flags_dir), os.path.abspath(FLAGS.data_dir),
                          os.path.abspath(FLAGS.output_dir), table.task, tuple(seeds), FLAGS.split, FLAGS.scale,
-                         tuple(extra_flags), FLAGS.eval_max_images, budget, grid, FLAGS.parallel)
+                         tuple(extra_flags), FLAGS.eval_max_images, budget, grid, FLAGS.parallel,
+                         os.path.abspath(os.path.expanduser(FLAGS.pretrained_backbone)) if FLAGS.pretrained_backbone
+                         else None)
 
 
 def _efficiency(table, runs: list, output_dir: str) -> tuple:
@@ -118,10 +126,13 @@ def main(argv) -> int:
         skipped = {row.key: reason for row in rows
                    if (reason := tables_lib.missing_requirement(table, row, settings.data_dir)) is not None}
         rows = tuple(row for row in rows if row.key not in skipped)
-        for row in rows:  # before any work: a table never mixes two settings
-            for factor in settings.lr_grid or (None,):
-                for seed in settings.seeds:
-                    runner.check_settings(jobs.plan(row, seed, settings, factor))
+        planned = [jobs.plan(row, seed, settings, factor) for row in rows
+                   for factor in settings.lr_grid or (None,) for seed in settings.seeds]
+        for run in planned:  # before any work: a table never mixes two settings
+            runner.check_settings(run)
+        if settings.pretrained_backbone and planned:
+            made = pretrained_backbone.ensure(settings.pretrained_backbone, settings.flags_dir, planned, _log)
+            _log(f"pretrained backbone {settings.pretrained_backbone}: held-out top-1 {made.get('heldout_top1')}")
     except (ValueError, FileNotFoundError, runner.RunError) as error:
         print(f"s-cnn-rnn-reproduce: error: {error}", file=sys.stderr)
         return 2  # the project's exit status for an error the user can fix

@@ -11,6 +11,7 @@ import json
 import os
 
 from s_cnn_rnn import atomic_files
+from s_cnn_rnn.reproduce import pretrained_backbone
 from s_cnn_rnn.reproduce import protocol
 from s_cnn_rnn.reproduce import render
 from s_cnn_rnn.reproduce import runner
@@ -31,6 +32,8 @@ class Settings:
       budget: the fair protocol's `protocol.Budget`; None: the flagfiles' own step counts.
       lr_grid: learning-rate factors to pick from on validation; () trains the flagfiles' rates.
       parallel: jobs at a time.
+      pretrained_backbone: the `.weights.h5` every row's backbone starts from (`pretrained_backbone`);
+        None: each row's flagfile's --backbone_weights.
     """
 
     flags_dir: str
@@ -45,6 +48,7 @@ class Settings:
     budget: protocol.Budget | None = None
     lr_grid: tuple = ()
     parallel: int = 1
+    pretrained_backbone: str | None = None
 
     @property
     def threads(self) -> int | None:
@@ -54,7 +58,12 @@ class Settings:
 
 def plan(row, seed: int, settings: Settings, factor: float | None) -> runner.RowRun:
     """The commands of (row, seed) at learning-rate factor `factor` (None: no grid)."""
-    budget_flags = protocol.step_flags(row.stages, settings.budget) + protocol.RUN_FLAGS if settings.budget else ()
+    budget_flags = ()
+    if settings.budget:
+        own_flagfile = [f"--flagfile={os.path.join(settings.flags_dir, row.flagfile)}"]
+        head_phase = int(runner.flag_value(settings.flags_dir, own_flagfile, "cnn_head_steps") or 0) > 0
+        budget_flags = protocol.step_flags(row.stages, settings.budget, head_phase) + protocol.RUN_FLAGS
+    budget_flags += pretrained_backbone.row_flags(settings.pretrained_backbone)
     return runner.plan_run(row, seed, flags_dir=settings.flags_dir, data_dir=settings.data_dir,
                            output_dir=settings.output_dir, split=settings.split, scale=settings.scale,
                            extra_flags=list(settings.extra_flags), eval_max_images=settings.eval_max_images,
@@ -80,8 +89,16 @@ def run_all(jobs: list, parallel: int) -> list:
             raise
 
 
+def _one_per_run(rows: tuple) -> tuple:
+    """The rows that train: the first of the rows that read the same models (`tables.ROW_READINGS`)."""
+    first = {}
+    for row in rows:
+        first.setdefault(row.run_key, row)
+    return tuple(first.values())
+
+
 def _selection_path(settings: Settings, row) -> str:
-    return os.path.join(settings.output_dir, row.key, protocol.SELECTION_FILE)
+    return os.path.join(settings.output_dir, row.run_key, protocol.SELECTION_FILE)
 
 
 def select_learning_rates(rows: tuple, settings: Settings, log) -> dict:
@@ -116,8 +133,8 @@ def select_learning_rates(rows: tuple, settings: Settings, log) -> dict:
                 raise
             log(f"{label}: the loss diverged (see {run.model_dir}/{runner.TRAIN_LOG}); this factor is out of the choice")
 
-    run_all([lambda row=row, factor=factor: job(row, factor) for row in rows for factor in settings.lr_grid],
-            settings.parallel)
+    run_all([lambda row=row, factor=factor: job(row, factor)
+             for row in _one_per_run(rows) for factor in settings.lr_grid], settings.parallel)
     chosen = {}
     for row in rows:
         earlier = read_selection(settings, row)
@@ -167,6 +184,7 @@ def run_seeds(rows: tuple, settings: Settings, factors: dict, log) -> list:
         timing = runner.execute(run, settings.flags_dir, settings.threads)
         log(f"{label}: done (train {timing['train_seconds']:.0f} s, evaluate {timing['evaluate_seconds']:.0f} s)")
 
-    run_all([lambda row=row, run=run: job(row, run) for row, run in runs], settings.parallel)
+    training = {row.key for row in _one_per_run(rows)}  # a second reading of the same models trains nothing
+    run_all([lambda row=row, run=run: job(row, run) for row, run in runs if row.key in training], settings.parallel)
     return runs
 

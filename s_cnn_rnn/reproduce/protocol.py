@@ -7,8 +7,11 @@ flagfile, so a comparison is not won by giving one model more updates:
                                        without stage 1 (NIC-F, RIA) trains end to end for C + J;
                                        one without a joint stage (CNN+logistic) trains C + J in stage 1
   every decoder gets R updates first   Ours' on ground-truth concepts (rnn, no images); the feature
-                                       variants' on the frozen CNN's features (decoder, issue 9)
+                                       variants' on the frozen CNN's features (decoder)
   the tag MLP gets T updates           Tag1K rows only (tags, no images)
+  H of the C steps are head-only       rows whose paper recipe first learns the concept layer alone
+                                       (the captioning flagfiles' --cnn_head_steps, Sec. 5.1): the
+                                       backbone frozen in inference mode, as it starts pretrained
 
 So NIC-F's and RIA's decoders get R + C + J updates against Ours' R + J: the baselines' favour.
 A row's learning rates are its flagfile's times one factor from `--lr_grid`, the factor whose
@@ -37,17 +40,23 @@ class Budget:
       decoder_steps: R, the decoder's updates before the joint stage.
       joint_steps: J, the image steps of the joint stage.
       tags_steps: T, the tag MLP's image-free updates (Tag1K rows).
+      head_steps: H, the head-only steps among the C of a row whose recipe has that phase.
     """
 
     cnn_steps: int
     decoder_steps: int
     joint_steps: int
     tags_steps: int
+    head_steps: int = 0
 
     def __post_init__(self):
         for field in dataclasses.fields(self):
-            if getattr(self, field.name) < 1:
-                raise ValueError(f"--{field.name} must be >= 1 under --protocol=fair (got {getattr(self, field.name)})")
+            if field.name != "head_steps" and getattr(self, field.name) < 1:
+                raise ValueError(f"--budget_{field.name} must be >= 1 under --protocol=fair "
+                                 f"(got {getattr(self, field.name)})")
+        if not 0 <= self.head_steps < self.cnn_steps:
+            raise ValueError(f"--budget_head_steps must be in [0, --budget_cnn_steps) (got {self.head_steps}, "
+                             f"{self.cnn_steps})")
 
 
 def check_extra_flags(extra_flags: list) -> None:
@@ -90,10 +99,20 @@ def stage_steps(stages: tuple, budget: Budget) -> dict:
     return steps
 
 
-def step_flags(stages: tuple, budget: Budget) -> tuple:
-    """The training flags that give a row its budget: `--<stage>_train_steps=N`, no head-only phase."""
+def step_flags(stages: tuple, budget: Budget, head_phase: bool = False) -> tuple:
+    """The training flags that give a row its budget: `--<stage>_train_steps=N` and `--cnn_head_steps`.
+
+    Args:
+      stages: the row's stages in order.
+      budget: the budget.
+      head_phase: the row's recipe learns the concept layer alone first (its flagfile's
+        --cnn_head_steps > 0): H of stage 1's C image steps are head-only.
+    """
     steps = stage_steps(stages, budget)
-    return tuple(f"--{stage}_train_steps={steps[stage]}" for stage in stages) + ("--cnn_head_steps=0",)
+    head = budget.head_steps if head_phase and "cnn" in stages and "joint" in stages else 0
+    if head:
+        steps["cnn"] -= head  # the trainer runs --cnn_head_steps, then --cnn_train_steps
+    return tuple(f"--{stage}_train_steps={steps[stage]}" for stage in stages) + (f"--cnn_head_steps={head}",)
 
 
 def image_steps(stages: tuple, budget: Budget) -> int:

@@ -135,6 +135,39 @@ def read_flagfiles(flags_dir: str, flagfile: str) -> dict:
     return found
 
 
+def flag_value(flags_dir: str, arguments: list, name: str) -> str | None:
+    """The value command-line `arguments` give `--name`, their flagfiles read as absl reads them (inline,
+    includes beside their includer else in the project folder, later wins); None when none sets it.
+
+    Args:
+      flags_dir: the flags/ folder; its parent is the project folder flagfile paths are relative to.
+      arguments: e.g. a run's training command, or ["--flagfile=flags/coco_caption_ours.flags"].
+      name: the flag's name without dashes.
+
+    Raises:
+      FileNotFoundError: a flagfile is missing, naming it.
+    """
+    project = os.path.dirname(flags_dir)
+
+    def last(lines, here: str):
+        value = None
+        for line in lines:
+            line = line.strip()
+            if line.startswith("--flagfile="):
+                included = line.split("=", 1)[1]
+                beside = os.path.join(here, included)
+                path = beside if os.path.isfile(beside) else os.path.join(project, included)
+                if not os.path.isfile(path):
+                    raise FileNotFoundError(f"{path} not found: a flagfile the table's rows include")
+                with open(path, encoding="utf-8") as handle:
+                    value = last(handle.read().splitlines(), os.path.dirname(path)) or value
+            elif line.startswith(f"--{name}="):
+                value = line.split("=", 1)[1]
+        return value
+
+    return last(arguments, project)
+
+
 def plan_run(row, seed: int, *, flags_dir: str, data_dir: str, output_dir: str, split: str, scale: float,
              extra_flags: list, eval_max_images: int | None, protocol_flags: tuple = (),
              lr_factor: float | None = None) -> RowRun:
@@ -144,8 +177,8 @@ def plan_run(row, seed: int, *, flags_dir: str, data_dir: str, output_dir: str, 
     step counts) follow those. With `lr_factor` (one point of a learning-rate grid) the model dir is
     OUTPUT_DIR/<row>/lr<factor>/seed<k> and the training gets --learning_rate_scale=<factor>.
     """
-    row_dir = os.path.join(output_dir, row.key) if lr_factor is None else os.path.join(
-        output_dir, row.key, f"lr{lr_factor:g}")
+    row_dir = os.path.join(output_dir, row.run_key) if lr_factor is None else os.path.join(
+        output_dir, row.run_key, f"lr{lr_factor:g}")
     model_dir = os.path.join(row_dir, f"seed{seed}")
     eval_dir = os.path.join(model_dir, f"eval_{split}")
     flagfile = os.path.join(os.path.basename(flags_dir), row.flagfile)
@@ -164,7 +197,7 @@ def plan_run(row, seed: int, *, flags_dir: str, data_dir: str, output_dir: str, 
         if flag.startswith("--flagfile=") and os.path.isfile(flag.split("=", 1)[1]):
             with open(flag.split("=", 1)[1], encoding="utf-8") as handle:
                 flagfiles[flag.split("=", 1)[1]] = handle.read()
-    return RowRun(row.key, seed, model_dir, metrics_paths, train, evaluate, flagfiles)
+    return RowRun(row.run_key, seed, model_dir, metrics_paths, train, evaluate, flagfiles)
 
 
 def is_finished(run: RowRun) -> bool:
@@ -189,7 +222,7 @@ def check_settings(run: RowRun) -> None:
                        "the same flags, or use another --output_dir (or delete that folder) for new settings")
 
 
-def _run_logged(command: tuple, log_path: str, cwd: str, threads: int | None) -> tuple:
+def run_logged(command: tuple, log_path: str, cwd: str, threads: int | None) -> tuple:
     """Runs `python <command>` in `cwd` with its output in `log_path`.
 
     Args:
@@ -267,7 +300,7 @@ def train(run: RowRun, flags_dir: str, threads: int | None = None) -> float:
         return 0.0
     os.makedirs(run.model_dir, exist_ok=True)
     atomic_files.write_json(os.path.join(run.model_dir, RUN_FILE), run.settings())
-    seconds, cpu_seconds = _run_logged(run.train_command, os.path.join(run.model_dir, TRAIN_LOG),
+    seconds, cpu_seconds = run_logged(run.train_command, os.path.join(run.model_dir, TRAIN_LOG),
                                        os.path.dirname(flags_dir), threads)
     atomic_files.write_json(os.path.join(run.model_dir, TIMING_FILE),
                             {"train_seconds": round(seconds, 1), "train_cpu_seconds": round(cpu_seconds, 1)})
@@ -286,7 +319,7 @@ def execute(run: RowRun, flags_dir: str, threads: int | None = None) -> dict:
     """
     train(run, flags_dir, threads)
     timing = read_timing(run)
-    seconds, cpu_seconds = _run_logged(run.evaluate_command, os.path.join(run.model_dir, "evaluate.log"),
+    seconds, cpu_seconds = run_logged(run.evaluate_command, os.path.join(run.model_dir, "evaluate.log"),
                                        os.path.dirname(flags_dir), threads)
     timing.update(evaluate_seconds=round(seconds, 1), evaluate_cpu_seconds=round(cpu_seconds, 1))
     atomic_files.write_json(os.path.join(run.model_dir, TIMING_FILE), timing)
