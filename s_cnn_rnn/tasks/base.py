@@ -1,7 +1,7 @@
 """The Task record: what differs between captioning and multi-label annotation, as facts.
 
-A task is a small frozen record low in the house: it imports only `record_schema` and knows
-nothing of decoding, metrics, reports or serving. The modules that do those jobs read its facts
+A task is a small frozen record low in the house (the tasks package imports only `record_schema`,
+no TensorFlow) and does none of the jobs done per task. The modules that do them read its facts
 (`task.decoding`, `task.targets`, ...) or keep a table keyed by its `name`:
 
 * decoding: `inference.decode` (by `decoding`);

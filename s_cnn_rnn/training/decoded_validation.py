@@ -55,7 +55,7 @@ VALIDATION_KEYS = ("Bleu_4", "ROUGE_L", "CIDEr")
 PYTHON_TOKENIZER_SUFFIX = caption_task.PYTHON_TOKENIZER_SUFFIX
 
 
-def caption_scores_of(decoded: dict, trained: inference.TrainedModel, references: dict | None) -> dict:
+def _caption_sequence_scores(decoded: dict, trained: inference.TrainedModel, references: dict | None) -> dict:
     """BLEU-4, ROUGE-L and CIDEr of the best beams, Python tokenizer ("val_CIDEr_pytok", ...).
 
     Args:
@@ -73,7 +73,7 @@ def caption_scores_of(decoded: dict, trained: inference.TrainedModel, references
     return {f"val_{key}{PYTHON_TOKENIZER_SUFFIX}": scores[key] for key in VALIDATION_KEYS}
 
 
-def label_scores_of(decoded: dict, trained: inference.TrainedModel, references: dict | None) -> dict:
+def _label_sequence_scores(decoded: dict, trained: inference.TrainedModel, references: dict | None) -> dict:
     """Pooled C-F1 and O-F1 of the greedy label sequences ("val_C-F1", "val_O-F1")."""
     del trained, references  # the truth is in the decoded rows
     truth = decoded["truth"] > 0.5  # [N, k]
@@ -85,7 +85,7 @@ def label_scores_of(decoded: dict, trained: inference.TrainedModel, references: 
 
 
 # Task name -> {history key: value} of the decoded sequences of one validation.
-SEQUENCE_SCORES = {"caption": caption_scores_of, "multilabel": label_scores_of}
+SEQUENCE_SCORES = {"caption": _caption_sequence_scores, "multilabel": _label_sequence_scores}
 
 
 def default_metric(stage: str, task: str) -> str:
