@@ -3,8 +3,8 @@
     task = tasks.get("caption")   # a `tasks.base.Task`
     num_concepts, vocab_size = task.sizes(data_dir.dataset_info(DATA_DIR))
 
-The bottom of the house: imports only `record_schema` (no TensorFlow), and every module that does
-a job per task imports it, never the other way round. To add a task: a `base.Task` record in a new
+Low in the house: imports only `record_schema` (no TensorFlow); the modules that do a job per
+task import it, never the other way round. To add a task: a `base.Task` record in a new
 module, added to `_REGISTRY` below, and its entry in each per-task table (BUILD_NOTES.md, "Tasks").
 """
 
