@@ -16,11 +16,11 @@ from s_cnn_rnn.evaluation import outputs as evaluation_outputs
 from s_cnn_rnn.evaluation import report
 from s_cnn_rnn.evaluation import scoring
 from s_cnn_rnn.evaluation import tables
+from s_cnn_rnn.models.config import ModelConfig
 from s_cnn_rnn.serving import export_lib
 from s_cnn_rnn.serving import outputs as serving_outputs
 from s_cnn_rnn.serving import predict_lib
 from s_cnn_rnn.training import decoded_validation
-from s_cnn_rnn.models.config import ModelConfig
 from s_cnn_rnn.vocabulary import Vocabularies, Vocabulary
 
 INFO = {"num_concepts": 7, "vocab_size": 40, "num_labels": 5, "num_label_tokens": 8, "num_tags": 2}
