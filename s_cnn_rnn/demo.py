@@ -35,8 +35,8 @@ from absl import flags  # noqa: E402
 
 from s_cnn_rnn import atomic_files  # noqa: E402
 from s_cnn_rnn import errors  # noqa: E402
-from s_cnn_rnn import tasks  # noqa: E402
 from s_cnn_rnn.evaluation import curves  # noqa: E402
+from s_cnn_rnn.evaluation import tables as tables_lib  # noqa: E402
 
 FLAGS = flags.FLAGS
 
@@ -192,9 +192,9 @@ def train_and_evaluate(data_dir: str, task: str, flagfile: str, model_dir: str, 
         return json.load(handle)
 
 
-def headline_metrics(task: str, summary: dict, keys: tuple) -> dict:
+def headline_metrics(summary: dict, keys: tuple) -> dict:
     """The results.json entry: the decoded sequences' metrics (pooled convention for labels)."""
-    metrics = tasks.get(task).headline_metrics(summary)
+    metrics = tables_lib.headline_metrics(summary)
     return {key: metrics.get(key) for key in keys}
 
 
@@ -236,7 +236,7 @@ def main(argv) -> int:
         summary = jobs[task].result()
         summaries[task] = summary
         tables[task] = _table_text(summary)
-        results[key] = headline_metrics(task, summary, metric_keys)
+        results[key] = headline_metrics(summary, metric_keys)
         model_dirs[f"{task} model"] = os.path.join(output_dir, model_name)
     print(f"\n{PROGRESS.line('report')}", flush=True)
     curves.plot_training_curves(model_dirs, os.path.join(output_dir, "training_curves.png"))
@@ -257,7 +257,7 @@ def main(argv) -> int:
 
 def _table_text(summary: dict) -> str:
     """The evaluation's printed table, rebuilt from metrics.json (the subprocess printed it too)."""
-    return tasks.get(summary["task"]).table_from_summary(summary)
+    return tables_lib.table_from_summary(summary)
 
 
 def run() -> None:

@@ -9,6 +9,7 @@ tf.function, and inside the exported SavedModel. Restoring the model from its di
 import tensorflow as tf
 
 from s_cnn_rnn import decode_options
+from s_cnn_rnn import decoding
 from s_cnn_rnn import record_schema
 from s_cnn_rnn import tasks
 from s_cnn_rnn.trained_model import TrainedModel
@@ -16,6 +17,51 @@ from s_cnn_rnn.trained_model import load_trained_model  # noqa: F401  (re-export
 from s_cnn_rnn.vocabulary import Vocabularies
 
 TASKS = tasks.NAMES
+# Tokens a decoder may never emit (SPEC I1, I2): padding and <start>.
+BANNED_IDS = (record_schema.PAD_ID, record_schema.START_ID)
+
+
+def _greedy(step_fn, initial_state, max_length: int, beam_width: int, length_normalization: float,
+            no_repeat: bool) -> dict:
+    del beam_width, length_normalization  # greedy (SPEC I1)
+    result = decoding.greedy_decode(step_fn, initial_state, record_schema.START_ID, record_schema.END_ID, max_length,
+                                    banned_ids=BANNED_IDS, no_repeat=no_repeat)
+    return {"token_ids": result.token_ids, "lengths": result.lengths, "token_probs": result.token_probs}
+
+
+def _beam_search(step_fn, initial_state, max_length: int, beam_width: int, length_normalization: float,
+                 no_repeat: bool) -> dict:
+    del no_repeat  # a greedy option (captions repeat words)
+    result = decoding.beam_search(
+        step_fn, initial_state, record_schema.START_ID, record_schema.END_ID, beam_width=beam_width,
+        max_length=max_length, length_normalization=length_normalization, banned_ids=BANNED_IDS,
+    )
+    return {"token_ids": result.token_ids, "lengths": result.lengths, "log_probs": result.log_probs}
+
+
+# `Task.decoding` -> the decoder.
+DECODERS = {"greedy": _greedy, "beam_search": _beam_search}
+
+
+def decode(task: tasks.Task, step_fn, initial_state, *, max_length: int, beam_width: int,
+           length_normalization: float, no_repeat: bool = True) -> dict:
+    """Decodes a batch in-graph (pure TF) as the task decodes: `task.decoding`.
+
+    Args:
+      task: the model's task.
+      step_fn: `(token_ids [N] int32, state) -> (logits [N, V], new_state)`.
+      initial_state: the decoder's `[B, ...]` state tensors.
+      max_length: most tokens decoded.
+      beam_width: beam search's width (ignored by greedy decoding).
+      length_normalization: beam search's alpha (ignored by greedy decoding).
+      no_repeat: greedy decoding masks the tokens already emitted (D-12; ignored by beam search).
+
+    Returns:
+      greedy, by default without repeats (labels, SPEC I1): "token_ids" `[B, T]` (label index + 3, END
+      included), "lengths" `[B]`, "token_probs" `[B, T]`; beam search (captions, SPEC I2):
+      "token_ids" `[B, beam, T]` (END excluded), "lengths" `[B, beam]`, "log_probs" `[B, beam]`.
+    """
+    return DECODERS[task.decoding](step_fn, initial_state, max_length, beam_width, length_normalization, no_repeat)
 
 
 class Annotator(tf.Module):
@@ -78,10 +124,10 @@ class Annotator(tf.Module):
         if concepts is not None:
             embedding = tf.ensure_shape(tf.cast(concepts, embedding.dtype), embedding.shape)
         initial_state = tuple(self.model.decoder_initial_state(embedding, training=False))
-        # The task decodes: greedy, by default without repeats (labels), or beam search (captions).
-        outputs.update(self.trained.task_spec.decode(
-            self.model.step, initial_state, max_length=self.max_length, beam_width=self.beam_width,
-            length_normalization=self.length_normalization, no_repeat=self.no_repeat,
+        # As the task decodes: greedy, by default without repeats (labels), or beam search (captions).
+        outputs.update(decode(
+            self.trained.task_spec, self.model.step, initial_state, max_length=self.max_length,
+            beam_width=self.beam_width, length_normalization=self.length_normalization, no_repeat=self.no_repeat,
         ))
         return outputs
 

@@ -34,9 +34,11 @@ CHECKPOINTS_DIR = "checkpoints"
 BEST_DIR = "best"
 BEST_FILE = "best.json"  # in BEST_DIR: {"step", "metric", "value", "checkpoint"} of the kept checkpoint
 HISTORY_FILE = "history.jsonl"
-# History keys of the stage clock (`training/history.py` StageClock): training and validation wall seconds.
+# History keys of the stage clock (`training/history.py` StageClock): training and validation wall seconds,
+# and the training process' CPU seconds (every thread: the input pipeline's image decoding included).
 WALL_SECONDS = "wall_seconds"
 VALIDATION_WALL_SECONDS = "validation_wall_seconds"
+CPU_SECONDS = "cpu_seconds"
 # The stage whose checkpoint, when there is one, holds the whole trained model.
 FINAL_STAGE = "joint"
 # Which of a stage's checkpoints inference restores (the --checkpoint flag of evaluate, predict, export).

@@ -22,6 +22,7 @@ module also serves `bench/` (a throw-away FlagValues that parses a flagfile with
 
 import contextlib
 import dataclasses
+import math
 import os
 import sys
 
@@ -115,13 +116,28 @@ def scale_steps(steps: int, scale: float) -> int:
     return 0 if steps == 0 else max(1, round(steps * scale))
 
 
+# A scaled stage validates and checkpoints at most about this many times (and at its last step).
+MAX_SCALED_EVENTS = 20
+# The intervals of those events.
+EVENT_INTERVAL_FIELDS = ("checkpoint_every", "validate_every")
+
+
 def scale_stage_settings(settings: "trainer.StageSettings", scale: float,
                          learning_rate_scale: float = 1.0) -> "trainer.StageSettings":
     """A stage's settings with every step count and interval multiplied by `scale` (--step_scale)
-    and its learning rate by `learning_rate_scale` (--learning_rate_scale)."""
+    and its learning rate by `learning_rate_scale` (--learning_rate_scale).
+
+    A scaled stage's checkpoint and validation intervals are at least ceil(steps / 20), its steps
+    the scaled total (head steps included): a validation decodes images, so one per step of a
+    shrunk schedule would cost more than the training it measures. 0 (never) stays 0.
+    """
     if scale != 1.0:
-        settings = dataclasses.replace(
-            settings, **{name: scale_steps(getattr(settings, name), scale) for name in SCALED_STEP_FIELDS})
+        scaled = {name: scale_steps(getattr(settings, name), scale) for name in SCALED_STEP_FIELDS}
+        floor = math.ceil((scaled["train_steps"] + scaled["head_steps"]) / MAX_SCALED_EVENTS)
+        for name in EVENT_INTERVAL_FIELDS:
+            if scaled[name]:
+                scaled[name] = max(scaled[name], floor)
+        settings = dataclasses.replace(settings, **scaled)
     if learning_rate_scale != 1.0:
         settings = dataclasses.replace(settings, learning_rate=settings.learning_rate * learning_rate_scale)
     return settings
@@ -147,7 +163,9 @@ def define(flag_values: flags.FlagValues = flags.FLAGS, choices: dict | None = N
                          "(overrides --<stage>_train_steps).", lower_bound=1, flag_values=flag_values)
     # A flagfile's schedule at CPU size (s-cnn-rnn-reproduce --scale passes it through).
     flags.DEFINE_float("step_scale", 1.0, "Multiplies every stage's train and head steps and the log, checkpoint "
-                       "and validation intervals (each >= 1; 0 stays 0): a paper flagfile at CPU size.",
+                       "and validation intervals (each >= 1; 0 stays 0; a scaled stage checkpoints and validates "
+                       f"at most about {MAX_SCALED_EVENTS} times: those intervals are at least "
+                       f"ceil(steps / {MAX_SCALED_EVENTS})): a paper flagfile at CPU size.",
                        lower_bound=1e-12, flag_values=flag_values)
     # One point of a learning-rate grid (s-cnn-rnn-reproduce --lr_grid passes it through).
     flags.DEFINE_float("learning_rate_scale", 1.0, "Multiplies every stage's learning rate (after the flagfile's "

@@ -34,7 +34,7 @@ class TrainedModel:
 
     @property
     def task_spec(self) -> tasks.Task:
-        """The task object (`tasks.get(self.task)`): its decoding, metrics and outputs."""
+        """The task's facts (`tasks.get(self.task)`): sizes, vocabularies, decoding mode."""
         return tasks.get(self.task)
 
     @property

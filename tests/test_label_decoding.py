@@ -26,8 +26,8 @@ def _step(token_ids, state):
                                                  (False, [FAVOURITE] * 4)])
 def test_plain_greedy_may_repeat_a_label_masked_greedy_never(no_repeat, expected):
     state = (tf.zeros([2, 3]),)
-    decode = tf.function(lambda s: tasks.get("multilabel").decode(
-        _step, s, max_length=4, beam_width=1, length_normalization=0.0, no_repeat=no_repeat))
+    decode = tf.function(lambda s: inference.decode(
+        tasks.get("multilabel"), _step, s, max_length=4, beam_width=1, length_normalization=0.0, no_repeat=no_repeat))
     result = decode(state)
     np.testing.assert_array_equal(result["token_ids"].numpy(), [expected, expected])
 

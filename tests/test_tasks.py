@@ -1,4 +1,5 @@
-"""The task objects (`s_cnn_rnn.tasks`): sizes, decoding choice, metrics, tables, registry."""
+"""The task records (`s_cnn_rnn.tasks`) and the per-task jobs of the modules that do them: sizes,
+decoding, metrics, tables, reports, serving outputs, registry."""
 
 import subprocess
 import sys
@@ -8,9 +9,18 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from s_cnn_rnn import inference
 from s_cnn_rnn import record_schema
 from s_cnn_rnn import tasks
+from s_cnn_rnn.evaluation import outputs as evaluation_outputs
+from s_cnn_rnn.evaluation import report
+from s_cnn_rnn.evaluation import scoring
+from s_cnn_rnn.evaluation import tables
 from s_cnn_rnn.models.config import ModelConfig
+from s_cnn_rnn.serving import export_lib
+from s_cnn_rnn.serving import outputs as serving_outputs
+from s_cnn_rnn.serving import predict_lib
+from s_cnn_rnn.training import decoded_validation
 from s_cnn_rnn.vocabulary import Vocabularies, Vocabulary
 
 INFO = {"num_concepts": 7, "vocab_size": 40, "num_labels": 5, "num_label_tokens": 8, "num_tags": 2}
@@ -75,8 +85,8 @@ def test_multilabel_decodes_greedily_without_repeats():
     # Token 3 (label 0) is always the best: greedy without repeats emits it once, then the next best.
     preferences = [0.0, 0.0, 1.0, 5.0, 3.0, -1.0]  # <pad> <start> <end> rare mid common
     state = (tf.zeros([2, 4]),)
-    outputs = tasks.get("multilabel").decode(_step_fn(preferences), state, max_length=3, beam_width=7,
-                                             length_normalization=0.0)
+    outputs = inference.decode(tasks.get("multilabel"), _step_fn(preferences), state, max_length=3, beam_width=7,
+                               length_normalization=0.0)
     assert set(outputs) == {"token_ids", "lengths", "token_probs"}
     assert outputs["token_ids"].shape[:1] == [2] and outputs["token_ids"].shape.rank == 2
     first = outputs["token_ids"].numpy()[0][:int(outputs["lengths"].numpy()[0])].tolist()
@@ -86,21 +96,24 @@ def test_multilabel_decodes_greedily_without_repeats():
 def test_caption_decodes_by_beam_search_with_its_width():
     preferences = [0.0, 0.0, 2.0, -1.0, 1.0, 0.5, 0.2]
     state = (tf.zeros([2, 4]),)
-    outputs = tasks.get("caption").decode(_step_fn(preferences), state, max_length=4, beam_width=3,
-                                          length_normalization=0.0)
+    outputs = inference.decode(tasks.get("caption"), _step_fn(preferences), state, max_length=4, beam_width=3,
+                               length_normalization=0.0)
     assert set(outputs) == {"token_ids", "lengths", "log_probs"}
     assert outputs["log_probs"].shape == [2, 3] and outputs["token_ids"].shape.rank == 3
 
 
 def test_serving_decoding_and_output_names():
-    decoder = types.SimpleNamespace(has_decoder=True)
-    no_decoder = types.SimpleNamespace(has_decoder=False)
+    def trained(task, has_decoder):
+        return types.SimpleNamespace(task=task, config=types.SimpleNamespace(has_decoder=has_decoder,
+                                                                             has_concept_loss=False))
+
     caption, multilabel = tasks.get("caption"), tasks.get("multilabel")
-    assert caption.serving_decoding(True, 3) == {"method": "beam_search", "beam_width": 3}
-    assert multilabel.serving_decoding(True, 3) == {"method": "greedy", "beam_width": 1}
-    assert multilabel.serving_decoding(False, 3) == {"method": "top_k", "beam_width": 1}
-    assert caption.output_names(decoder) == ["captions", "log_probs"] and caption.output_names(no_decoder) == []
-    assert multilabel.output_names(no_decoder) == ["labels", "label_scores", "num_labels"]
+    assert export_lib.decoding_info(caption, True, 3) == {"method": "beam_search", "beam_width": 3}
+    assert export_lib.decoding_info(multilabel, True, 3) == {"method": "greedy", "beam_width": 1}
+    assert export_lib.decoding_info(multilabel, False, 3) == {"method": "top_k", "beam_width": 1}
+    assert serving_outputs.output_names(trained("caption", True)) == ["captions", "log_probs"]
+    assert serving_outputs.output_names(trained("caption", False)) == []
+    assert serving_outputs.output_names(trained("multilabel", False)) == ["labels", "label_scores", "num_labels"]
 
 
 def _multilabel_decoded():
@@ -118,9 +131,9 @@ def _multilabel_decoded():
 def test_multilabel_metrics_and_table_rows():
     config = ModelConfig(variant="s_cnn_rnn", backbone="small_cnn", backbone_weights="none", num_concepts=3,
                          vocab_size=6)
-    trained = types.SimpleNamespace(vocabularies=_vocabularies(), config=config)
+    trained = types.SimpleNamespace(task="multilabel", vocabularies=_vocabularies(), config=config)
     task = tasks.get("multilabel")
-    metrics, predictions, table, details = task.score(
+    metrics, predictions, table, details = scoring.score(
         trained, _multilabel_decoded(), data_dir="unused", split="test", beam_width=3, convention="pooled",
         exclude_absent_classes=False)
     assert list(metrics) == ["decoded", "concept_top3", "concept_threshold"]
@@ -132,15 +145,15 @@ def test_multilabel_metrics_and_table_rows():
     summary = {"metrics": metrics, "metrics_by_convention": details["metrics_by_convention"],
                "rows": details["rows"], "convention": "pooled", "num_images": 2, "model_name": "S-CNN-RNN",
                "task": "multilabel"}
-    assert task.headline_metrics(summary) == metrics["decoded"]
-    rebuilt = task.table_from_summary(summary)
+    assert tables.headline_metrics(summary) == metrics["decoded"]
+    rebuilt = tables.table_from_summary(summary)
     assert rebuilt == table  # no absent class: the printed table is the rebuilt one
     for row_name in details["rows"].values():
         assert row_name in rebuilt
-    panels = task.report_panels(summary, predictions[1])
+    panels = report.LAYOUTS["multilabel"].panels(summary, predictions[1])
     assert [heading for heading, _ in panels] == ["Ground truth (rare first)", "Concept layer (top 3, by score)",
                                                   "S-CNN-RNN (emitted order)"]
-    assert task.extra_outputs(predictions) == {}
+    assert evaluation_outputs.EXTRA_OUTPUTS["multilabel"](predictions) == {}
 
 
 def test_caption_table_rows_and_extra_outputs():
@@ -150,15 +163,25 @@ def test_caption_table_rows_and_extra_outputs():
               "CIDEr": 1.25}
     summary = {"metrics": scores, "notes": {"METEOR": "no Java"}, "num_images": 4, "model_name": "NIC",
                "decoding": {"method": "beam", "beam_width": 3}, "task": "caption"}
-    table = task.table_from_summary(summary).splitlines()
+    table = tables.table_from_summary(summary).splitlines()
     assert table[0] == "Captioning (coco-caption scores), 4 images."
     assert table[1].split() == ["method", "B-1", "B-2", "B-3", "B-4", "METEOR", "ROUGE-L", "CIDEr"]
     assert table[3].split() == ["NIC", "(beam", "3)", "0.500", "0.400", "0.300", "0.200", "n/a", "0.450", "1.250"]
     assert table[4] == "note: METEOR: no Java"
-    assert task.headline_metrics(summary) is scores
+    assert tables.headline_metrics(summary) is scores
     predictions = [{"image_id": 1, "caption": "a dog", "references": ["a dog runs"], "concepts": ["the", "dog"],
                     "concept_scores": [0.95, 0.9]}]
-    assert task.extra_outputs(predictions) == {"captions_results": [{"image_id": 1, "caption": "a dog"}]}
-    panels = task.report_panels(summary, predictions[0])
+    assert evaluation_outputs.EXTRA_OUTPUTS["caption"](predictions) == {
+        "captions_results": [{"image_id": 1, "caption": "a dog"}]}
+    panels = report.LAYOUTS["caption"].panels(summary, predictions[0])
     assert panels == [("Ground truth", [("a dog runs", "")]), ("Prediction (beam 3)", [("a dog", "")]),
                       ("Concept layer, top 1 without function words", [("dog 0.90", "")])]
+
+
+def test_every_per_task_table_has_every_task():
+    # A job done per task is a table keyed by the task's name (or its decoding): a task missing from one would
+    # fail only when that job runs.
+    for table in (scoring.SCORERS, tables.FROM_SUMMARY, evaluation_outputs.EXTRA_OUTPUTS, report.LAYOUTS,
+                  decoded_validation.SEQUENCE_SCORES, serving_outputs.TASK_OUTPUTS, predict_lib.PREDICTION_ENTRIES):
+        assert sorted(table) == sorted(tasks.NAMES)
+    assert {tasks.get(name).decoding for name in tasks.NAMES} <= set(inference.DECODERS)

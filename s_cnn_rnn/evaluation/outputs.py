@@ -15,13 +15,22 @@ import tempfile
 
 from s_cnn_rnn import atomic_files
 from s_cnn_rnn import data_dir as data_dir_lib
-from s_cnn_rnn import tasks
 
 METRICS_FILE = "metrics.json"
 PREDICTIONS_FILE = "predictions.jsonl"
 CAPTIONS_RESULTS_FILE = "captions_results.json"
-# A task's extra output (`Task.extra_outputs` key) -> its file name.
+# An extra output's key (`EXTRA_OUTPUTS`) -> its file name.
 _EXTRA_FILES = {"captions_results": CAPTIONS_RESULTS_FILE}
+
+
+def _captions_results(predictions: list) -> dict:
+    """captions_results.json: the best caption per image, in the COCO results format."""
+    return {"captions_results": [{"image_id": entry["image_id"], "caption": entry["caption"]}
+                                 for entry in predictions]}
+
+
+# Task name -> (predictions.jsonl entries -> {output key: JSON-able payload}) written beside metrics.json.
+EXTRA_OUTPUTS = {"caption": _captions_results, "multilabel": lambda predictions: {}}
 
 
 class OutputNotWritableError(ValueError):
@@ -106,7 +115,7 @@ def write_outputs(result, output_dir: str) -> dict[str, str]:
     paths = {"metrics": os.path.join(output_dir, METRICS_FILE),
              "predictions": os.path.join(output_dir, PREDICTIONS_FILE)}
     atomic_files.write_text(paths["predictions"], "".join(json.dumps(entry) + "\n" for entry in result.predictions))
-    for key, payload in tasks.get(result.task).extra_outputs(result.predictions).items():
+    for key, payload in EXTRA_OUTPUTS[result.task](result.predictions).items():
         paths[key] = os.path.join(output_dir, _EXTRA_FILES[key])
         atomic_files.write_text(paths[key], json.dumps(payload, indent=1) + "\n")
     atomic_files.write_text(paths["metrics"], json.dumps(result.summary, indent=2) + "\n")

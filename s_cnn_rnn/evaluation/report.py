@@ -11,20 +11,24 @@ it is one self-contained file; a PNG grid of the same panels is written beside i
 """
 
 import base64
+import dataclasses
 import html
 import io
 import math
 import os
 import textwrap
+from collections.abc import Callable
 
 from s_cnn_rnn import atomic_files
-from s_cnn_rnn import tasks
-from s_cnn_rnn.tasks import caption as caption_task
 from s_cnn_rnn.evaluation import references as references_lib
 from s_cnn_rnn.evaluation import runner
 
-# The function words left out of the caption report's concepts (kept with the caption task).
-STOP_WORDS = caption_task.STOP_WORDS
+# The commonest English function words, left out of the concepts the caption report lists (see
+# above; the one place this list lives, predictions.jsonl keeps every concept).
+STOP_WORDS = ("a", "an", "the", "of", "in", "on", "at", "to", "with", "and", "is", "are", "it", "its", "for",
+              "by", "from", "that", "this", "there", "some")
+# Concepts listed per image in the caption report.
+REPORT_CONCEPTS = 5
 
 _CSS = """
 body { font-family: sans-serif; margin: 1.5em; }
@@ -38,9 +42,66 @@ dd { margin-left: 0.5em; }
 """
 
 
+def _caption_panels(summary: dict, entry: dict) -> list[tuple[str, list[tuple[str, str]]]]:
+    """Reference captions, the best beam, and the concept layer's most probable concepts with their
+    probabilities, function words (`STOP_WORDS`) left out (supplementary Figs. 2, 3)."""
+    sections = [("Ground truth", [(text, "") for text in entry["references"]] or [("(none)", "missing")]),
+                (f"Prediction (beam {summary['decoding']['beam_width']})", [(entry["caption"], "")])]
+    if entry.get("concepts"):
+        shown = [(concept, score) for concept, score in zip(entry["concepts"], entry["concept_scores"])
+                 if concept not in STOP_WORDS][:REPORT_CONCEPTS]
+        sections.append((f"Concept layer, top {len(shown)} without function words",
+                         [(", ".join(f"{concept} {score:.2f}" for concept, score in shown) or "(none)", "")]))
+    return sections
+
+
+def _multilabel_panels(summary: dict, entry: dict) -> list[tuple[str, list[tuple[str, str]]]]:
+    """Ground truth rare-first, the concept layer's top 3 and the decoded labels, right ones
+    marked "hit" and wrong ones "miss" (supplementary Fig. 1)."""
+    truth = set(entry["ground_truth"])
+
+    def marked(labels):
+        return [(label, "hit" if label in truth else "miss") for label in labels]
+
+    truth_items = [(label, "") for label in entry["ground_truth"]] or [("(none)", "missing")]
+    sections = [("Ground truth (rare first)", truth_items)]
+    if "concept_labels" in entry:
+        heading = f"Concept layer (top {len(entry['concept_labels'])}, by score)"
+        sections.append((heading, marked(entry["concept_labels"])))
+    if "decoded" in summary.get("rows", {}):
+        sections.append((f"{summary['model_name']} (emitted order)",
+                         marked(entry["labels"]) or [("(no label)", "missing")]))
+    return sections
+
+
+@dataclasses.dataclass(frozen=True)
+class _Layout:
+    """How a task's images are laid out.
+
+    Attributes:
+      panels: (metrics.json payload, predictions.jsonl entry) -> the image's sections,
+        [(heading, [(text, css class), ...]), ...].
+      joiners: (HTML, text) separators between one section's items.
+      note: an HTML paragraph explaining the panels ("" for none).
+    """
+
+    panels: Callable[[dict, dict], list[tuple[str, list[tuple[str, str]]]]]
+    joiners: tuple[str, str]
+    note: str = ""
+
+
+# Task name -> its layout.
+LAYOUTS = {
+    "caption": _Layout(_caption_panels, ("<br>", " | "), note=(
+        f"<p>Concepts: the concept layer's {REPORT_CONCEPTS} most probable, with their probabilities, "
+        f"leaving out the function words {html.escape(', '.join(STOP_WORDS))}.</p>\n")),
+    "multilabel": _Layout(_multilabel_panels, (", ", ", ")),
+}
+
+
 def _panels(result: runner.EvaluationResult, entry: dict) -> list[tuple[str, list[tuple[str, str]]]]:
     """One image's sections: [(heading, [(text, css class), ...]), ...], as the task lays them out."""
-    return tasks.get(result.task).report_panels(result.summary, entry)
+    return LAYOUTS[result.task].panels(result.summary, entry)
 
 
 def _html_page(result: runner.EvaluationResult, entries: list, jpegs: dict, predictions_link: str | None) -> str:
@@ -53,7 +114,7 @@ def _html_page(result: runner.EvaluationResult, entries: list, jpegs: dict, pred
                  f'alt="image {entry["image_id"]}">' if jpeg else '<p class="missing">(no image stored)</p>')
         sections = []
         for heading, items in _panels(result, entry):
-            joiner = tasks.get(result.task).report_joiners[0]
+            joiner = LAYOUTS[result.task].joiners[0]
             body = joiner.join(f'<span class="{css}">{html.escape(text)}</span>' for text, css in items)
             sections.append(f"<dt>{html.escape(heading)}</dt><dd>{body}</dd>")
         image_id = entry["image_id"]
@@ -62,7 +123,7 @@ def _html_page(result: runner.EvaluationResult, entries: list, jpegs: dict, pred
         figures.append(f'<figure class="item" id="image-{image_id}" data-image-id="{image_id}">{image}<figcaption>'
                        f'<b><a href="#image-{image_id}">image {image_id}</a></b>{source}'
                        f'<dl>{"".join(sections)}</dl></figcaption></figure>')
-    note = tasks.get(result.task).report_note()
+    note = LAYOUTS[result.task].note
     return (
         f'<!DOCTYPE html>\n<html><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
         f"<style>{_CSS}</style></head><body>\n<h1>{html.escape(title)}</h1>\n"
@@ -95,7 +156,7 @@ def _png_grid(result: runner.EvaluationResult, entries: list, jpegs: dict, path:
         image_axis.set_title(f"image {entry['image_id']}", fontsize=9)
         lines = []
         for heading, items in _panels(result, entry):
-            text = tasks.get(result.task).report_joiners[1].join(item for item, _ in items)
+            text = LAYOUTS[result.task].joiners[1].join(item for item, _ in items)
             lines.append(textwrap.fill(f"{heading}: {text}", width=44, max_lines=4, placeholder=" ..."))
         text_axis.text(0.0, 1.0, "\n".join(lines), va="top", ha="left", fontsize=7, transform=text_axis.transAxes)
     figure.tight_layout()

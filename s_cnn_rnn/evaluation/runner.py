@@ -1,8 +1,8 @@
 """Evaluates a trained model on a split: decode, score, format the paper's table, in that order.
 
 The jobs live apart: `decode_split` (the Annotator over a split), `scoring` (metrics and
-predictions.jsonl entries), `tables` (the paper's tables), `outputs` (the files written); the
-model's task (`tasks.get`) picks how to decode and score. `evaluate` composes them.
+predictions.jsonl entries), `tables` (the paper's tables), `outputs` (the files written); each
+picks what to do by the model's task. `evaluate` composes them.
 """
 
 import dataclasses
@@ -11,6 +11,7 @@ import time
 from s_cnn_rnn import inference
 from s_cnn_rnn import model_dir as model_dir_lib
 from s_cnn_rnn.evaluation import outputs
+from s_cnn_rnn.evaluation import scoring
 # Re-exported: callers (tests, bench, demo) reach these through `runner` as before.
 from s_cnn_rnn.evaluation.decode_split import decode_split  # noqa: F401  (patched by tests)
 from s_cnn_rnn.evaluation.decode_split import pipeline_config as _pipeline_config  # noqa: F401
@@ -92,7 +93,7 @@ def evaluate(model_dir: str, data_dir: str, split: str = "test", batch_size: int
     decoded = decode_split(trained, data_dir, split, batch_size, beam_width, max_images, show_progress,
                            concepts=concepts, label_decoding=label_decoding)
     decode_seconds = time.monotonic() - started
-    metrics, predictions, table, details = trained.task_spec.score(
+    metrics, predictions, table, details = scoring.score(
         trained, decoded, data_dir=data_dir, split=split, beam_width=beam_width, convention=convention,
         exclude_absent_classes=exclude_absent_classes)
     coverage = outputs.split_coverage(data_dir, split, len(predictions))

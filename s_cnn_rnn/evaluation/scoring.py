@@ -6,7 +6,7 @@
 * Captions (SPEC E2, I2): the best of the beam per image, scored by coco-caption against the
   reference captions stored in the records.
 
-`tasks.get(name).score` picks the function; `decode_split` gives its `decoded` input.
+`score` picks the function by the model's task; `decode_split` gives its `decoded` input.
 """
 
 import numpy as np
@@ -20,7 +20,7 @@ from s_cnn_rnn.metrics import caption_scores
 from s_cnn_rnn.metrics import multilabel
 
 # Captions: concepts kept per image in predictions.jsonl, by probability (the report leaves the
-# function words among them out, see tasks/caption.py STOP_WORDS).
+# function words among them out, see evaluation/report.py STOP_WORDS).
 CAPTION_CONCEPTS_KEPT = 20
 
 
@@ -133,3 +133,34 @@ def score_captions(trained: inference.TrainedModel, decoded: dict, data_dir: str
     summary = {"notes": notes, "num_scored": len(scored),
                "decoding": {"method": "beam", "beam_width": beam_width}}
     return scores, predictions, table, summary
+
+
+def _score_multilabel(trained, decoded: dict, *, data_dir: str, split: str, beam_width: int, convention: str,
+                      exclude_absent_classes: bool) -> tuple[dict, list, str, dict]:
+    del data_dir, split, beam_width  # the truth is in the decoded batches
+    return score_multilabel(trained, decoded, convention, exclude_absent_classes)
+
+
+def _score_captions(trained, decoded: dict, *, data_dir: str, split: str, beam_width: int, convention: str,
+                    exclude_absent_classes: bool) -> tuple[dict, list, str, dict]:
+    del convention, exclude_absent_classes  # multi-label only
+    return score_captions(trained, decoded, data_dir, split, beam_width)
+
+
+# Task name -> its scorer.
+SCORERS = {"caption": _score_captions, "multilabel": _score_multilabel}
+
+
+def score(trained: inference.TrainedModel, decoded: dict, *, data_dir: str, split: str, beam_width: int,
+          convention: str, exclude_absent_classes: bool) -> tuple[dict, list, str, dict]:
+    """A decoded split -> (metrics, predictions.jsonl entries, table, metrics.json extras), as its task scores.
+
+    Args:
+      trained: the model (its task, config and vocabularies).
+      decoded: `decode_split`'s NumPy rows.
+      data_dir, split: where the reference captions are (captions).
+      beam_width: the beam width decoded with (captions: the table's row name).
+      convention, exclude_absent_classes: multi-label's O-* convention and absent classes.
+    """
+    return SCORERS[trained.task](trained, decoded, data_dir=data_dir, split=split, beam_width=beam_width,
+                                 convention=convention, exclude_absent_classes=exclude_absent_classes)

@@ -1,6 +1,7 @@
 """The paper's tables, formatted: Table 1/2 (multi-label, x100) and Table 3/4 (captioning).
 
-Pure Python (no TensorFlow): `s-cnn-rnn-demo` rebuilds tables from metrics.json.
+Pure Python (no TensorFlow): `s-cnn-rnn-demo` rebuilds tables and reads the headline metrics
+from metrics.json (`table_from_summary`, `headline_metrics`).
 """
 
 from s_cnn_rnn.metrics import multilabel
@@ -68,3 +69,31 @@ def caption_table(rows: dict, notes: dict, num_images: int) -> str:
         lines.append(name.ljust(name_width) + "".join(cells))
     lines.extend(f"note: {name}: {reason}" for name, reason in notes.items())
     return "\n".join(lines)
+
+
+def _caption_table_from_summary(summary: dict) -> str:
+    beam_width = summary.get("decoding", {}).get("beam_width", 3)
+    return caption_table({f"{summary['model_name']} (beam {beam_width})": summary["metrics"]},
+                         summary.get("notes", {}), summary["num_images"])
+
+
+def _multilabel_table_from_summary(summary: dict) -> str:
+    return multilabel_table(summary["metrics_by_convention"], summary["rows"], summary["convention"],
+                            summary["num_images"])
+
+
+# Task name -> (the table out of a metrics.json payload, the decoded outputs' metrics out of it).
+FROM_SUMMARY = {
+    "caption": (_caption_table_from_summary, lambda summary: summary["metrics"]),
+    "multilabel": (_multilabel_table_from_summary, lambda summary: summary["metrics"]["decoded"]),
+}
+
+
+def table_from_summary(summary: dict) -> str:
+    """The paper's table rebuilt from a metrics.json payload (its "task" picks which)."""
+    return FROM_SUMMARY[summary["task"]][0](summary)
+
+
+def headline_metrics(summary: dict) -> dict:
+    """The decoded outputs' metrics out of a metrics.json payload ({metric: value})."""
+    return FROM_SUMMARY[summary["task"]][1](summary)

@@ -41,7 +41,8 @@ flags.DEFINE_enum("table", None, [str(number) for number in tables_lib.TABLES],
 flags.DEFINE_string("data_dir", None, "Converted data (s-cnn-rnn-convert) every row trains and is evaluated on.")
 flags.DEFINE_string("output_dir", None, "Model dirs (<row>/seed<k>) and table<N>.md/.json/.png go here.")
 flags.DEFINE_float("scale", 1.0, "Multiplies every stage's step count and its log, checkpoint and validation "
-                   "intervals (the training's --step_scale), so that a table fits a CPU.")
+                   "intervals (the training's --step_scale), so that a table fits a CPU; a scaled stage "
+                   "checkpoints and validates at most about 20 times.")
 flags.DEFINE_list("seeds", None, "Training (test) seeds; several give mean +- std, paired per-seed differences and "
                   "a verdict per claim of the paper. Default: 0-7 under --protocol=fair, 0 under flagfiles.")
 flags.DEFINE_integer("selection_seed", 100, "fair: the seed the --lr_grid runs train at; never a test seed, so "
@@ -53,14 +54,14 @@ flags.DEFINE_enum("protocol", "flagfiles", ["flagfiles", "fair"],
                   "flagfiles: every row trains its flagfile's step counts (times --scale). fair: every row gets "
                   "the same budget (--budget_*: every CNN C+J image steps, every decoder R updates first; "
                   "BUILD_NOTES 'The fair protocol').")
-flags.DEFINE_integer("budget_cnn_steps", 150, "fair: C, the image steps of stage 1.", lower_bound=1)
-flags.DEFINE_integer("budget_decoder_steps", 400, "fair: R, the decoder's updates before the joint stage (on "
+flags.DEFINE_integer("budget_cnn_steps", 100, "fair: C, the image steps of stage 1.", lower_bound=1)
+flags.DEFINE_integer("budget_decoder_steps", 300, "fair: R, the decoder's updates before the joint stage (on "
                      "ground-truth concepts for Ours, on the frozen CNN's features for NIC-F/NIC-deeply/RIA).",
                      lower_bound=1)
-flags.DEFINE_integer("budget_joint_steps", 150, "fair: J, the image steps of the joint stage.", lower_bound=1)
-flags.DEFINE_integer("budget_tags_steps", 200, "fair: T, the tag MLP's image-free updates (Tag1K rows).",
+flags.DEFINE_integer("budget_joint_steps", 100, "fair: J, the image steps of the joint stage.", lower_bound=1)
+flags.DEFINE_integer("budget_tags_steps", 150, "fair: T, the tag MLP's image-free updates (Tag1K rows).",
                      lower_bound=1)
-flags.DEFINE_integer("budget_head_steps", 50, "fair: H, the head-only steps among the C of a row whose recipe "
+flags.DEFINE_integer("budget_head_steps", 20, "fair: H, the head-only steps among the C of a row whose recipe "
                      "learns the concept layer alone first (the captioning rows, Sec. 5.1).", lower_bound=0)
 flags.DEFINE_string("pretrained_backbone", None, "A .weights.h5 path every row's backbone starts from (the "
                     "miniature's ImageNet): made by s-cnn-rnn-pretrain-backbone at the rows' backbone settings when "

@@ -59,19 +59,7 @@ def markdown(table: tables_lib.Table, records: list, settings: dict, verdicts: l
             scores = ", ".join((f"**x{factor} {grid_score(score)}**" if float(factor) == selection["chosen"] else
                                 f"x{factor} {grid_score(score)}") for factor, score in selection["scores"].items())
             lines.append(f"- {record['name']}: {selection['metric']} {scores}")
-    costs = [record for record in records if record.get("efficiency")]
-    if costs:
-        lines += ["", "Training cost (validation score against cumulative training wall seconds, validation "
-                  "excluded, and image steps; image-free stages cost seconds only; mean over the seeds; "
-                  f"table{table.number}_efficiency.png):", "",
-                  "| row | final val score | seconds to 90% | image steps to 90% | training seconds | image steps |",
-                  "|---|---|---|---|---|---|"]
-        for record in costs:
-            cost = record["efficiency"]
-            cells = (_number(cost["final"], 3), _spread(cost["seconds_to_90"], cost["seconds_to_90_std"], 0),
-                     _number(cost["image_steps_to_90"], 0), _number(cost["total_wall_seconds"], 0),
-                     _number(cost["image_steps"], 0))
-            lines.append(f"| {record['name']} | " + " | ".join(cells) + " |")
+    lines += _efficiency_lines(table, records)
     paired = [record for record in records if record.get("paired_minus_reference")]
     if paired:
         lines += ["", f"Paired differences from {tables_lib.REFERENCE_ROW}, seed by seed (row - "
@@ -94,6 +82,33 @@ def _protocol_text(settings: dict) -> str:
                 f"{budget['decoder_steps']} updates before the joint stage, tag MLP {budget['tags_steps']}; every "
                 f"run --deterministic), --scale={settings['scale']:g}")
     return f"each row's flagfile, --scale={settings['scale']:g}"
+
+
+# The efficiency table's columns: (title, summary key, digits); each cell the mean±std over the seeds.
+EFFICIENCY_COLUMNS = (("best val score", "best", 3), ("final stage steps to 90%", "stage_steps_to_90", 0),
+                      ("final stage CPU s to 90%", "stage_cpu_seconds_to_90", 1),
+                      ("run CPU s to 90%", "cpu_seconds_to_90", 1), ("training CPU s", "total_cpu_seconds", 1),
+                      ("training wall s", "total_wall_seconds", 1), ("image steps", "image_steps", 0))
+
+
+def _efficiency_lines(table: tables_lib.Table, records: list) -> list:
+    """The training-cost table (`reproduce/efficiency.py` `summary`): Markdown lines, [] without costs."""
+    costs = [record for record in records if record.get("efficiency")]
+    if not costs:
+        return []
+    rule = costs[0]["efficiency"]["image_step_rule"]
+    lines = ["", "Training cost, mean±std over the seeds (validation excluded; CPU seconds: the training "
+             "process', which charge every pass at its cost, a frozen CNN's forward pass included; \"to 90%\": "
+             "the first validation reaching 90% of that curve's best score; the final stage (joint; "
+             "CNN+logistic: cnn) counted from its own step 0, which scores what the earlier stages handed over; "
+             f"{rule}; table{table.number}_efficiency.png):", "",
+             "| row | final stage | " + " | ".join(title for title, _, _ in EFFICIENCY_COLUMNS) + " |",
+             "|---" * (len(EFFICIENCY_COLUMNS) + 2) + "|"]
+    for record in costs:
+        cost = record["efficiency"]
+        cells = [_spread(cost.get(key), cost.get(f"{key}_std"), digits) for _, key, digits in EFFICIENCY_COLUMNS]
+        lines.append(f"| {record['name']} | {cost.get('stage') or 'n/a'} | " + " | ".join(cells) + " |")
+    return lines
 
 
 def payload(table: tables_lib.Table, records: list, settings: dict, verdicts: list | None = None) -> dict:

@@ -39,6 +39,7 @@ from s_cnn_rnn import record_schema
 from s_cnn_rnn import inference
 from s_cnn_rnn import model_dir as model_dir_lib
 from s_cnn_rnn import output_guard
+from s_cnn_rnn import tasks
 from s_cnn_rnn.serving import image_input
 from s_cnn_rnn.serving import outputs as outputs_lib
 
@@ -173,6 +174,12 @@ def signature_docs(functions: ServingFunctions, beam_width: int, max_length: int
     }
 
 
+def decoding_info(task: tasks.Task, has_decoder: bool, beam_width: int) -> dict:
+    """model_info.json's decoding {"method", "beam_width"}: the task's decoding, "top_k" without decoder."""
+    return {"method": task.decoding if has_decoder else "top_k",
+            "beam_width": beam_width if task.decoding == "beam_search" else 1}
+
+
 def _model_info(trained: inference.TrainedModel, functions: ServingFunctions, model_dir: str,
                 beam_width: int) -> dict:
     vocabularies = trained.vocabularies
@@ -186,7 +193,7 @@ def _model_info(trained: inference.TrainedModel, functions: ServingFunctions, mo
         "pixel_scaling": config.preprocessing_mode,
         "uses_tags": functions.uses_tags,
         "decoding": {
-            **trained.task_spec.serving_decoding(config.has_decoder, beam_width),
+            **decoding_info(trained.task_spec, config.has_decoder, beam_width),
             "max_length": annotator.max_length,
             "length_normalization": annotator.length_normalization,
         },

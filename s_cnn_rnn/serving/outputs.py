@@ -6,6 +6,9 @@ constants in the graph. Decoding mirrors `inference.label_lists` / `inference.ca
 empty beams.
 """
 
+import dataclasses
+from collections.abc import Callable
+
 import tensorflow as tf
 
 from s_cnn_rnn import record_schema
@@ -31,7 +34,7 @@ def concept_vocabulary(trained: TrainedModel) -> list[str]:
 
 def output_names(trained: TrainedModel) -> list[str]:
     """The outputs `string_outputs` gives for this model, in `OUTPUT_DOCS` order."""
-    names = trained.task_spec.output_names(trained.config)
+    names = list(TASK_OUTPUTS[trained.task].names(trained.config.has_decoder))
     if trained.config.has_concept_loss:
         names += ["concept_probs", "top_concepts", "top_concept_probs"]
     return names
@@ -85,6 +88,36 @@ def caption_strings(raw: dict, word_tokens: list[str]) -> dict:
     }
 
 
+def _caption_outputs(raw: dict, trained: TrainedModel) -> dict:
+    return caption_strings(raw, trained.vocabularies.words.tokens) if trained.config.has_decoder else {}
+
+
+def _label_outputs(raw: dict, trained: TrainedModel) -> dict:
+    # A model without decoder reports its top_k labels under the same names (SPEC I3).
+    tokens = trained.vocabularies.labels.tokens
+    return label_strings(raw, tokens) if trained.config.has_decoder else top_k_label_strings(raw, tokens)
+
+
+@dataclasses.dataclass(frozen=True)
+class TaskOutputs:
+    """A task's serving outputs besides the concept layer's.
+
+    Attributes:
+      names: has_decoder -> the output names (`OUTPUT_DOCS` keys).
+      strings: (Annotator outputs, trained model) -> those outputs, in-graph.
+    """
+
+    names: Callable[[bool], tuple[str, ...]]
+    strings: Callable[[dict, TrainedModel], dict]
+
+
+# Task name -> its outputs.
+TASK_OUTPUTS = {
+    "caption": TaskOutputs(lambda has_decoder: ("captions", "log_probs") if has_decoder else (), _caption_outputs),
+    "multilabel": TaskOutputs(lambda has_decoder: ("labels", "label_scores", "num_labels"), _label_outputs),
+}
+
+
 def _concepts(raw: dict, concept_tokens: list[str]) -> dict:
     return {
         "concept_probs": tf.cast(raw["concept_probs"], tf.float32),
@@ -106,7 +139,7 @@ def string_outputs(raw: dict, trained: TrainedModel) -> dict:
       string `[B, beam]`, "log_probs" float32 `[B, beam]`; with a concept layer also
       "concept_probs" `[B, k]`, "top_concepts" / "top_concept_probs" `[B, top_k]`.
     """
-    outputs = trained.task_spec.serving_outputs(raw, trained)  # the task's labels or captions
+    outputs = TASK_OUTPUTS[trained.task].strings(raw, trained)  # the task's labels or captions
     if "concept_probs" in raw:
         outputs.update(_concepts(raw, concept_vocabulary(trained)))
     return outputs

@@ -64,6 +64,26 @@ class Prediction:
         return "\n".join(lines)
 
 
+def _caption_entries(raw: dict, trained: inference.TrainedModel, per_image: list[dict]) -> None:
+    if trained.config.has_decoder:
+        for entry, captions in zip(per_image, inference.caption_lists(raw, trained.vocabularies)):
+            entry["captions"] = captions
+
+
+def _label_entries(raw: dict, trained: inference.TrainedModel, per_image: list[dict]) -> None:
+    if trained.config.has_decoder:
+        decoded = inference.label_lists(raw, trained.vocabularies)
+    else:  # fixed-length model (SPEC I3): its top-3 concepts are its labels
+        decoded = [entry["concepts"] for entry in per_image]
+    for entry, labels in zip(per_image, decoded):
+        entry["labels"] = labels
+
+
+# Task name -> (NumPy Annotator outputs, trained model, per-image dicts) -> sets each image's
+# "captions" or "labels".
+PREDICTION_ENTRIES = {"caption": _caption_entries, "multilabel": _label_entries}
+
+
 def _clean_tf_message(message: str) -> str:
     """A TF op error's message without the graph-node decorations."""
     message = re.sub(r"\{\{function_node [^}]*\}\}\s*", "", message)
@@ -154,7 +174,7 @@ class Predictor:
             tokens = outputs_lib.concept_vocabulary(trained)
             for entry, indices, probs in zip(per_image, raw["top_k_indices"], raw["top_k_probs"]):
                 entry["concepts"] = [(tokens[int(i)], float(p)) for i, p in zip(indices, probs)]
-        trained.task_spec.prediction_entries(raw, trained, per_image)  # "labels" or "captions"
+        PREDICTION_ENTRIES[trained.task](raw, trained, per_image)  # "labels" or "captions"
         return per_image
 
     def annotate_arrays(self, images: np.ndarray, tags: np.ndarray | None = None) -> list[dict]:

@@ -1,17 +1,18 @@
-"""The tasks (captioning, multi-label annotation) as objects, and their registry.
+"""The tasks (captioning, multi-label annotation) as records of facts, and their registry.
 
     task = tasks.get("caption")   # a `tasks.base.Task`
     num_concepts, vocab_size = task.sizes(data_dir.dataset_info(DATA_DIR))
 
-Imports no TensorFlow. To add a task: subclass `base.Task` in a new module, implement its
-abstract methods, and add an instance to `_REGISTRY` below (BUILD_NOTES.md, "Tasks").
+Low in the house: imports only `record_schema` (no TensorFlow); the modules that do a job per
+task import it, never the other way round. To add a task: a `base.Task` record in a new
+module, added to `_REGISTRY` below, and its entry in each per-task table (BUILD_NOTES.md, "Tasks").
 """
 
 from s_cnn_rnn.tasks.base import Task
-from s_cnn_rnn.tasks.caption import CaptionTask
-from s_cnn_rnn.tasks.multilabel import MultiLabelTask
+from s_cnn_rnn.tasks.caption import CAPTION
+from s_cnn_rnn.tasks.multilabel import MULTILABEL
 
-_REGISTRY = {task.name: task for task in (CaptionTask(), MultiLabelTask())}
+_REGISTRY = {task.name: task for task in (CAPTION, MULTILABEL)}
 # The `--task` values, in the order flags and messages list them.
 NAMES = tuple(_REGISTRY)
 

@@ -37,8 +37,10 @@ from absl import logging
 
 from s_cnn_rnn import atomic_files
 from s_cnn_rnn import inference
+from s_cnn_rnn import record_schema
 from s_cnn_rnn.model_dir import BEST_DIR, BEST_FILE, read_best  # noqa: F401  (read_best re-exported)
 from s_cnn_rnn import tasks
+from s_cnn_rnn.metrics import caption_scores
 from s_cnn_rnn.metrics import multilabel
 from s_cnn_rnn.models import variants
 from s_cnn_rnn.tasks import caption as caption_task
@@ -46,7 +48,44 @@ from s_cnn_rnn.tasks import caption as caption_task
 AUTO = "auto"
 # SPEC I3: the concept layer read as a fixed-length classifier predicts its 3 best.
 CONCEPT_TOP_K = 3
+# Captions are scored without Java (METEOR needs it), with the scorer's Python PTB tokenizer: these
+# groups, these keys, and the suffix that marks them.
+VALIDATION_GROUPS = ("Bleu", "ROUGE_L", "CIDEr")
+VALIDATION_KEYS = ("Bleu_4", "ROUGE_L", "CIDEr")
 PYTHON_TOKENIZER_SUFFIX = caption_task.PYTHON_TOKENIZER_SUFFIX
+
+
+def _caption_sequence_scores(decoded: dict, trained: inference.TrainedModel, references: dict | None) -> dict:
+    """BLEU-4, ROUGE-L and CIDEr of the best beams, Python tokenizer ("val_CIDEr_pytok", ...).
+
+    Args:
+      decoded: the Annotator's NumPy outputs plus "image_id" `[N]` and "truth" `[N, k]`.
+      trained: the `TrainedModel` view of the model being trained.
+      references: {image_id: [caption, ...]} of the validation split.
+    """
+    references = references or {}
+    beams = inference.caption_lists(decoded, trained.vocabularies)
+    results = {int(i): (b[0][0] if b else "") for i, b in zip(decoded["image_id"], beams) if references.get(int(i))}
+    if not results:
+        return {}
+    scores = caption_scores.score_captions({i: references[i] for i in results}, results,
+                                           metrics=VALIDATION_GROUPS, python_tokenizer=True)
+    return {f"val_{key}{PYTHON_TOKENIZER_SUFFIX}": scores[key] for key in VALIDATION_KEYS}
+
+
+def _label_sequence_scores(decoded: dict, trained: inference.TrainedModel, references: dict | None) -> dict:
+    """Pooled C-F1 and O-F1 of the greedy label sequences ("val_C-F1", "val_O-F1")."""
+    del trained, references  # the truth is in the decoded rows
+    truth = decoded["truth"] > 0.5  # [N, k]
+    sequences = [ids[:length] for ids, length in zip(decoded["token_ids"], decoded["lengths"])]
+    predicted = multilabel.sequences_to_multi_hot(
+        sequences, truth.shape[1], offset=len(record_schema.LABEL_SPECIALS), end_id=record_schema.END_ID)
+    scores = multilabel.multilabel_metrics(truth, predicted, "pooled")
+    return {f"val_{key}": scores[key] for key in ("C-F1", "O-F1")}
+
+
+# Task name -> {history key: value} of the decoded sequences of one validation.
+SEQUENCE_SCORES = {"caption": _caption_sequence_scores, "multilabel": _label_sequence_scores}
 
 
 def default_metric(stage: str, task: str) -> str:
@@ -179,7 +218,7 @@ class DecodedValidation:
             scores.update({f"val_concept_{key}": concept[key] for key in ("C-F1", "O-F1")})
         if "token_ids" not in decoded:
             return scores
-        scores.update(self.trained.task_spec.validation_scores(decoded, self.trained, self._references))
+        scores.update(SEQUENCE_SCORES[self.trained.task](decoded, self.trained, self._references))
         return scores
 
     # ----------------------------------------------------------------- the hook

@@ -1,7 +1,7 @@
 """Writes `MODEL_DIR/<stage>/history.jsonl`: one JSON object per logged step, appended and flushed.
 
 Reading it (and what a line cut by a crash means) is `model_dir.read_history`'s, re-exported here.
-`StageClock` stamps each record with the wall-clock seconds the stage has cost so far.
+`StageClock` stamps each record with the wall-clock and CPU seconds the stage has cost so far.
 """
 
 import contextlib
@@ -11,7 +11,7 @@ import time
 
 from s_cnn_rnn import atomic_files
 from s_cnn_rnn.model_dir import HistoryError  # noqa: F401  (re-exported)
-from s_cnn_rnn.model_dir import VALIDATION_WALL_SECONDS, WALL_SECONDS, read_history
+from s_cnn_rnn.model_dir import CPU_SECONDS, VALIDATION_WALL_SECONDS, WALL_SECONDS, read_history
 
 
 class HistoryWriter:
@@ -42,7 +42,7 @@ class HistoryWriter:
 
 
 class StageClock:
-    """Wall-clock seconds a stage has cost, over every process that trained it.
+    """Wall-clock and CPU seconds a stage has cost, over every process that trained it.
 
     "wall_seconds" is the training cost a user pays: from the stage's start (the trainer's
     construction: restoring or handing over the weights, building the dataset, tracing the
@@ -52,28 +52,45 @@ class StageClock:
     newest record of the earlier process (the seconds between that record and its checkpoint
     are lost; the steps that process trained past its checkpoint are trained again and counted).
 
+    "cpu_seconds" is the process' CPU time over the same span (`time.process_time`: every thread,
+    the input pipeline's image decoding included), validation left out likewise. It charges every
+    pass at its cost (a forward pass through a frozen CNN included, an image-free step only its
+    LSTM) and depends less than wall seconds on what else shares the machine. A record of an
+    older process without it leaves it out of the new records: the stage's CPU cost is unknown.
+
     Args:
       started: `time.perf_counter()` at the stage's start in this process.
       resumed: the newest earlier record with a clock (`HistoryWriter.resumed`), or {}.
+      started_cpu: `time.process_time()` at the stage's start in this process.
     """
 
-    def __init__(self, started: float, resumed: dict):
+    def __init__(self, started: float, resumed: dict, started_cpu: float | None = None):
         self._started = started
+        self._started_cpu = time.process_time() if started_cpu is None else started_cpu
         self._earlier = resumed.get(WALL_SECONDS) or 0.0
         self._earlier_validation = resumed.get(VALIDATION_WALL_SECONDS) or 0.0
+        # None: an earlier process trained the stage without counting CPU seconds.
+        self._earlier_cpu = resumed.get(CPU_SECONDS) if resumed else 0.0
         self._validation = 0.0  # validating, in this process
+        self._validation_cpu = 0.0
 
     @contextlib.contextmanager
     def validating(self):
         """Counts the block's seconds as validation, not training."""
-        begun = time.perf_counter()
+        begun, begun_cpu = time.perf_counter(), time.process_time()
         try:
             yield
         finally:
             self._validation += time.perf_counter() - begun
+            self._validation_cpu += time.process_time() - begun_cpu
 
     def stamp(self) -> dict:
-        """{"wall_seconds", "validation_wall_seconds"} so far, to add to a history record."""
+        """{"wall_seconds", "validation_wall_seconds", "cpu_seconds" (when known)} so far, to add to a
+        history record."""
         elapsed = time.perf_counter() - self._started
-        return {WALL_SECONDS: round(self._earlier + elapsed - self._validation, 3),
-                VALIDATION_WALL_SECONDS: round(self._earlier_validation + self._validation, 3)}
+        stamp = {WALL_SECONDS: round(self._earlier + elapsed - self._validation, 3),
+                 VALIDATION_WALL_SECONDS: round(self._earlier_validation + self._validation, 3)}
+        if self._earlier_cpu is not None:
+            cpu = time.process_time() - self._started_cpu - self._validation_cpu
+            stamp[CPU_SECONDS] = round(self._earlier_cpu + cpu, 3)
+        return stamp

@@ -44,13 +44,15 @@ class StageTrainer:
       decoded_validation: `(step, validation, checkpoint, stage_dir) -> dict` run after each
         loss validation (decoded metrics, best checkpoint: `decoded_validation.py`), or None.
         With a true `decodes_images`, a fresh stage also validates at step 0 (what it was handed).
-    Every history record gets `history.StageClock`'s "wall_seconds" and "validation_wall_seconds".
+    Every history record gets `history.StageClock`'s "wall_seconds", "validation_wall_seconds" and
+    "cpu_seconds".
     """
 
     def __init__(self, model, strategy, settings: StageSettings, stage_dir: str,
                  train_dataset_fn: Callable[[int], tf.data.Dataset],
                  val_dataset_fn: Callable[[], tf.data.Dataset] | None = None, decoded_validation=None):
-        self._started = time.perf_counter()  # the stage's start: its wall_seconds count from here
+        # The stage's start: its wall_seconds and cpu_seconds count from here.
+        self._started, self._started_cpu = time.perf_counter(), time.process_time()
         self.model = model
         self.strategy = strategy
         self.settings = settings
@@ -238,7 +240,7 @@ class StageTrainer:
             summaries = tf.summary.create_file_writer(os.path.join(self.stage_dir, "tensorboard"))
         else:
             history, summaries = chief.NullHistory(), tf.summary.create_noop_writer()
-        clock = history_lib.StageClock(self._started, history.resumed)
+        clock = history_lib.StageClock(self._started, history.resumed, self._started_cpu)
         iterator = iter(chief.distribute_dataset(self.strategy, self._train_dataset_fn(start)))
         head_step = self.make_train_step(head_only=True) if settings.head_steps > 0 else None
         full_step = self.make_train_step(head_only=False)
