@@ -190,10 +190,11 @@ def _exit_status(code) -> int:
 
 
 def run(module: str, *args: str, env: dict | None = None, cwd=None) -> Completed:
-    """`python -m MODULE ARGS` in this process.
+    """`python -m MODULE ARGS` (or `python SCRIPT.py ARGS`) in this process.
 
     Args:
-      module: the command's module, e.g. "s_cnn_rnn.evaluate" or "s_cnn_rnn.reproduce".
+      module: the command's module, e.g. "s_cnn_rnn.evaluate" or "s_cnn_rnn.reproduce", or the path of
+        a script (ending in .py).
       *args: its command-line arguments.
       env: the whole environment of the run (default: this process's); restored afterwards.
       cwd: the working directory of the run (default: the current one).
@@ -205,7 +206,10 @@ def run(module: str, *args: str, env: dict | None = None, cwd=None) -> Completed
     argv = [module, *args]
     with _fresh_absl(), _captured_output() as text, _process_settings(argv, env, cwd):
         try:
-            runpy.run_module(module, run_name="__main__", alter_sys=True)
+            if module.endswith(".py"):
+                runpy.run_path(module, run_name="__main__")
+            else:
+                runpy.run_module(module, run_name="__main__", alter_sys=True)
             returncode = 0
         except SystemExit as exit_:
             returncode = _exit_status(exit_.code)
