@@ -9,8 +9,6 @@ import json
 import os
 import pathlib
 import shutil
-import subprocess
-import sys
 
 import pytest
 
@@ -22,6 +20,7 @@ from s_cnn_rnn.metrics.caption_scores import (
     score_captions,
 )
 from s_cnn_rnn.metrics.ptb_tokenizer import python_ptb_tokenize
+from tests import cli_runner
 
 PROJECT_ROOT = pathlib.Path(__file__).resolve().parents[1]
 needs_java = pytest.mark.skipif(shutil.which("java") is None, reason="java is not installed")
@@ -257,14 +256,7 @@ def test_missing_and_corrupt_files_name_the_file(tmp_path):
 
 
 def run_cli(*args, env=None):
-    return subprocess.run(
-        [sys.executable, "-m", "s_cnn_rnn.score_captions", *args],
-        cwd=PROJECT_ROOT,
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=300,
-    )
+    return cli_runner.run("s_cnn_rnn.score_captions", *args, env=env, cwd=PROJECT_ROOT)
 
 
 @needs_java

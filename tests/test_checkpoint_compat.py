@@ -9,9 +9,10 @@ variable, moves a layer or changes the model dir layout fails here instead of in
 (im2txt users lost their checkpoints to such a rename). The fixture is never regenerated; a
 format change comes with a converter and a new `checkpoints_vN/` fixture beside this one.
 
-Everything runs as a user would: the real commands in subprocesses (cwd at the project root),
-the SavedModel loaded with TensorFlow alone. This file imports nothing of the project, so it
-keeps working whatever moves inside it.
+Everything runs as a user would: the real commands by module name, as `python -m` runs them
+(tests/cli_runner.py, in this process; cwd at the project root), the SavedModel loaded with
+TensorFlow alone. This file imports nothing of the project, so it keeps working whatever moves
+inside it.
 `tests/fixtures/make_checkpoint_fixtures.py` recorded `expected.json` with the functions below.
 """
 
@@ -20,10 +21,10 @@ import math
 import os
 import pathlib
 import shutil
-import subprocess
-import sys
 
 import pytest
+
+from tests import cli_runner
 
 PROJECT_ROOT = pathlib.Path(__file__).resolve().parents[1]
 FIXTURE_DIR = PROJECT_ROOT / "tests" / "fixtures" / "checkpoints_v1"
@@ -53,19 +54,15 @@ def _environment(work_dir: pathlib.Path) -> dict:
 
 
 def _run_all(commands: dict, env: dict) -> dict:
-    """Runs {name: python args} at once (each pays TensorFlow's import; together they share the
-    cores), asserts each exits 0 and returns {name: its stdout}."""
-    processes = {
-        name: subprocess.Popen([sys.executable, *args], cwd=PROJECT_ROOT, env=env, stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True)
-        for name, args in commands.items()
-    }
+    """Runs {name: [module, args...]} one after another as `python -m` runs them, in this process
+    (tests/cli_runner.py: each command's own entry point and flags, one TensorFlow start-up for all);
+    asserts each exits 0 and returns {name: its stdout}."""
     outputs, failures = {}, []
-    for name, process in processes.items():
-        stdout, stderr = process.communicate(timeout=900)
-        outputs[name] = stdout
-        if process.returncode != 0:
-            failures.append(f"{name} exited {process.returncode}:\n{stderr[-3000:]}")
+    for name, (module, *args) in commands.items():
+        completed = cli_runner.run(module, *args, env=env, cwd=PROJECT_ROOT)
+        outputs[name] = completed.stdout
+        if completed.returncode != 0:
+            failures.append(f"{name} exited {completed.returncode}:\n{completed.stderr[-3000:]}")
     assert not failures, "\n\n".join(failures)
     return outputs
 
@@ -130,11 +127,11 @@ def run_commands(fixture: pathlib.Path, work_dir: pathlib.Path) -> dict:
     for task in TASKS:
         model_dir = fixture / f"{task}_model"
         commands[f"evaluate_{task}"] = [
-            "-m", "s_cnn_rnn.evaluate", f"--model_dir={model_dir}", f"--data_dir={fixture / 'data'}",
+            "s_cnn_rnn.evaluate", f"--model_dir={model_dir}", f"--data_dir={fixture / 'data'}",
             "--split=test", f"--output_dir={work_dir / ('eval_' + task)}", "--batch_size=8", "--noprogress"]
-        commands[f"predict_{task}"] = ["-m", "s_cnn_rnn.predict", f"--model_dir={model_dir}", "--json",
+        commands[f"predict_{task}"] = ["s_cnn_rnn.predict", f"--model_dir={model_dir}", "--json",
                                        *image_paths(fixture)]
-        commands[f"export_{task}"] = ["-m", "s_cnn_rnn.export", f"--model_dir={model_dir}",
+        commands[f"export_{task}"] = ["s_cnn_rnn.export", f"--model_dir={model_dir}",
                                       f"--export_dir={work_dir / ('export_' + task)}"]
     stdout = _run_all(commands, _environment(work_dir))
     return {

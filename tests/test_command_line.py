@@ -15,6 +15,7 @@ from data_prep import convert_lib
 from s_cnn_rnn import command_line
 from s_cnn_rnn import errors
 from s_cnn_rnn import option_flags
+from tests import cli_runner
 
 PROJECT_ROOT = pathlib.Path(__file__).resolve().parents[1]
 
@@ -260,16 +261,16 @@ def test_first_line_of_a_command_is_ours_and_a_missing_data_dir_is_one_line(tmp_
 
 
 def test_a_bad_flag_is_one_line(tmp_path):
-    completed = _run_quietly(["data_prep.convert", "--dataset=coco", f"--output_dir={tmp_path}"])
+    completed = cli_runner.run("data_prep.convert", "--dataset=coco", f"--output_dir={tmp_path}")
     assert completed.returncode == 2
     assert completed.stderr.splitlines() == [completed.stderr.strip()]
     assert completed.stderr.startswith("s-cnn-rnn-convert: error: flag --dataset=coco")
 
 
 def test_offline_imagenet_weights_are_one_line(tiny_synthetic_data, tmp_path):
-    completed = _run_quietly(["s_cnn_rnn.train", f"--data_dir={tiny_synthetic_data}", f"--model_dir={tmp_path}",
-                              "--backbone=vgg16_pool5", "--backbone_weights=imagenet", "--image_size=32", "--stage=cnn",
-                              "--train_steps=1"])
+    completed = cli_runner.run("s_cnn_rnn.train", f"--data_dir={tiny_synthetic_data}", f"--model_dir={tmp_path}",
+                               "--backbone=vgg16_pool5", "--backbone_weights=imagenet", "--image_size=32",
+                               "--stage=cnn", "--train_steps=1")
     assert completed.returncode == 2
     lines = completed.stderr.splitlines()
     assert len(lines) == 1 and "Traceback" not in completed.stderr, completed.stderr

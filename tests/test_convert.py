@@ -3,8 +3,6 @@
 import io
 import json
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -16,6 +14,7 @@ from data_prep.sources.base import AnnotationError
 from s_cnn_rnn import record_schema
 from s_cnn_rnn import tokenizer
 from s_cnn_rnn.vocabulary import Vocabularies
+from tests import cli_runner
 
 
 def _jpeg_bytes(seed: int, size=(40, 32), mode="RGB", fmt="JPEG") -> bytes:
@@ -202,11 +201,11 @@ def test_missing_annotation_file_is_a_clear_error_before_work(tmp_path):
 def test_cli_converts_synthetic_in_parallel(tmp_path):
     output_dir = tmp_path / "synth"
     command = [
-        sys.executable, "-m", "data_prep.convert", "--dataset=synthetic", f"--output_dir={output_dir}",
+        "data_prep.convert", "--dataset=synthetic", f"--output_dir={output_dir}",
         "--synthetic_num_train=40", "--synthetic_num_val=8", "--synthetic_num_test=8",
         "--synthetic_image_size=48", "--num_workers=2", "--examples_per_shard=16", "--noprogress",
     ]
-    completed = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
+    completed = cli_runner.run(*command)
     assert completed.returncode == 0, completed.stderr
     assert "converted 56 images" in completed.stdout
     manifest = json.loads((output_dir / "manifest.json").read_text())
@@ -220,7 +219,7 @@ def test_cli_converts_synthetic_in_parallel(tmp_path):
     # Label sequences are rare-first: ascending indices into the rare-first labels.txt.
     assert all(list(r[record_schema.LABEL_SEQUENCE]) == sorted(r[record_schema.LABEL_SEQUENCE]) for r in records)
     assert sum(len(r[record_schema.TAG_INDICES]) for r in records) > 0
-    again = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
+    again = cli_runner.run(*command)
     assert again.returncode == 2 and "--overwrite" in again.stderr
 
 

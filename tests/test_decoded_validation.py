@@ -1,8 +1,6 @@
 """Decoded validation in the training loop, the best checkpoint it keeps, and --checkpoint."""
 
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -14,6 +12,7 @@ from s_cnn_rnn.training import decoded_validation
 from s_cnn_rnn.training import history as history_lib
 from s_cnn_rnn.training import stage_runner
 from s_cnn_rnn.training import trainer
+from tests import cli_runner
 
 PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -121,8 +120,7 @@ def test_multilabel_joint_stage_scores_decoded_labels(tiny_synthetic_data, tmp_p
 
 def test_inference_commands_take_checkpoint_with_best_as_default():
     for module in ("s_cnn_rnn.evaluate", "s_cnn_rnn.predict", "s_cnn_rnn.export"):
-        shown = subprocess.run([sys.executable, "-m", module, "--helpshort"], capture_output=True, text=True,
-                               cwd=PROJECT_ROOT, timeout=300, check=False)
+        shown = cli_runner.run(module, "--helpshort", cwd=PROJECT_ROOT)
         text = shown.stdout + shown.stderr
         assert "--checkpoint" in text and "(default: 'best')" in text, module
 

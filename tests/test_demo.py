@@ -9,12 +9,28 @@ import sys
 PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def _demo(output_dir, no_java_dir):
+# Every step of the demo runs as it does for a user, its flagfiles read and parsed; only the models
+# are the suite's tiny size: what this test checks (the steps, their outputs, the rerun) does not
+# depend on the model's size, and the demo's width-32/256-unit models cost most of its CPU time.
+TINY_MODEL_FLAGS = ("--image_size=32", "--small_cnn_width=8", "--embedding_dim=16", "--lstm_units=16",
+                    "--batch_size=8", "--validation_steps=1")
+
+
+def _tiny_flags_dir(folder):
+    """Demo flagfiles that include the real ones and shrink the models."""
+    folder.mkdir(exist_ok=True)
+    for name in ("demo_multilabel.flags", "demo_caption.flags"):
+        (folder / name).write_text("\n".join([f"--flagfile={os.path.join(PROJECT_ROOT, 'flags', name)}",
+                                              *TINY_MODEL_FLAGS]) + "\n")
+    return folder
+
+
+def _demo(output_dir, no_java_dir, flags_dir):
     """The demo with Java hidden: METEOR is n/a and the caption evaluation skips its two JVM starts
     (~15 of the demo's ~120 CPU s); the Java path is caption_scores' own test's business."""
     command = [
         sys.executable, "-m", "s_cnn_rnn.demo", f"--output_dir={output_dir}", "--num_train=48", "--num_val=8",
-        "--num_test=8", "--train_steps=3",
+        "--num_test=8", "--train_steps=3", f"--flags_dir={flags_dir}",
     ]
     env = dict(os.environ, PATH=str(no_java_dir))  # the demo starts its steps with sys.executable, not PATH
     env.pop("JAVA_HOME", None)
@@ -26,7 +42,8 @@ def test_demo_writes_results_report_and_curves_and_reuses_work(tmp_path):
     output_dir = tmp_path / "demo"
     no_java_dir = tmp_path / "no_java_bin"
     no_java_dir.mkdir()
-    first = _demo(output_dir, no_java_dir)
+    flags_dir = _tiny_flags_dir(tmp_path / "flags")
+    first = _demo(output_dir, no_java_dir, flags_dir)
     assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
     results = json.loads((output_dir / "results.json").read_text())
     assert set(results) == {"multilabel", "captioning"}
@@ -41,7 +58,7 @@ def test_demo_writes_results_report_and_curves_and_reuses_work(tmp_path):
     # Both tables are printed.
     assert "C-F1" in first.stdout and "CIDEr" in first.stdout
     # A rerun converts, trains and evaluates nothing again.
-    second = _demo(output_dir, no_java_dir)
+    second = _demo(output_dir, no_java_dir, flags_dir)
     assert second.returncode == 0, second.stderr[-3000:]
     assert "data: reusing" in second.stdout
     assert "already finished" in second.stderr

@@ -4,8 +4,6 @@ import json
 import os
 import pathlib
 import shutil
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -17,6 +15,7 @@ from s_cnn_rnn.metrics import caption_scores
 from s_cnn_rnn.metrics import multilabel
 from s_cnn_rnn import model_dir as model_dir_lib
 from s_cnn_rnn.vocabulary import Vocabulary
+from tests import cli_runner
 
 PROJECT_ROOT = pathlib.Path(__file__).resolve().parents[1]
 SUMMARY_KEYS = {"task", "split", "num_images", "model_dir", "checkpoints", "metrics", "convention"}
@@ -40,17 +39,13 @@ def _assert_columns_in_order(table: str, columns) -> None:
     assert positions == sorted(positions), header
 
 
-def _run_cli(*flags, without_java: bool = False) -> subprocess.CompletedProcess:
-    """`python -m s_cnn_rnn.evaluate FLAGS`; `without_java` runs the same entry point with java hidden
-    from caption_scores (METEOR's JVM start costs ~10 s)."""
-    command = [sys.executable, "-m", "s_cnn_rnn.evaluate", *flags]
-    if without_java:
-        command[1:3] = ["-c", "import sys; from s_cnn_rnn.metrics import caption_scores; "
-                        "caption_scores.find_java = lambda: None; from s_cnn_rnn import evaluate; "
-                        "sys.argv[0] = 'evaluate'; evaluate.run()"]
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
-    return subprocess.run(command, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=300,
-                          check=False)
+def _run_cli(*flags, without_java: bool = False) -> cli_runner.Completed:
+    """`python -m s_cnn_rnn.evaluate FLAGS` (in this process); `without_java` hides java from
+    caption_scores (METEOR's JVM start costs ~10 s)."""
+    with pytest.MonkeyPatch.context() as patch:
+        if without_java:
+            patch.setattr(caption_scores, "find_java", lambda: None)
+        return cli_runner.run("s_cnn_rnn.evaluate", *flags, cwd=PROJECT_ROOT)
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,6 @@ import json
 import os
 import pathlib
 import shutil
-import subprocess
 import sys
 
 import numpy as np
@@ -13,21 +12,24 @@ import pytest
 
 from s_cnn_rnn.evaluation import outputs
 from s_cnn_rnn.evaluation import runner
+from s_cnn_rnn.metrics import caption_scores
 from s_cnn_rnn.metrics import multilabel
 from s_cnn_rnn.vocabulary import Vocabulary
+from tests import cli_runner
 
 PROJECT_ROOT = pathlib.Path(__file__).resolve().parents[1]
-# The evaluate entry point with METEOR's Java hidden (fast) and a line on stderr when decoding starts.
-_ENTRY = ("import sys; from s_cnn_rnn.metrics import caption_scores; caption_scores.find_java = lambda: None; "
-          "from s_cnn_rnn.evaluation import runner; decode = runner.decode_split; "
-          "runner.decode_split = lambda *a, **k: (print('DECODING STARTED', file=sys.stderr), decode(*a, **k))[1]; "
-          "from s_cnn_rnn import evaluate; sys.argv[0] = 'evaluate'; evaluate.run()")
+def _run(*flags) -> cli_runner.Completed:
+    """The evaluate command with METEOR's Java hidden (fast) and a line on stderr when decoding starts."""
+    decode = runner.decode_split
 
+    def announced_decode(*args, **kwargs):
+        print("DECODING STARTED", file=sys.stderr)
+        return decode(*args, **kwargs)
 
-def _run(*flags) -> subprocess.CompletedProcess:
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
-    return subprocess.run([sys.executable, "-c", _ENTRY, *flags, "--noprogress"], cwd=PROJECT_ROOT, env=env,
-                          capture_output=True, text=True, timeout=300, check=False)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(caption_scores, "find_java", lambda: None)
+        patch.setattr(runner, "decode_split", announced_decode)
+        return cli_runner.run("s_cnn_rnn.evaluate", *flags, "--noprogress", cwd=PROJECT_ROOT)
 
 
 def test_unwritable_output_dir_is_refused_before_any_decoding(tiny_synthetic_data, tiny_multilabel_model_dir,

@@ -15,6 +15,7 @@ import serving_fixtures
 from s_cnn_rnn import inference
 from s_cnn_rnn.serving import export_lib
 from s_cnn_rnn import model_dir as model_dir_lib
+from tests import cli_runner
 
 PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 NUM_RECORDS = 3
@@ -103,12 +104,8 @@ def exports(model_dirs, tmp_path_factory) -> dict:
     for name, model_dir in model_dirs.items():
         if name != "multilabel":
             export_lib.export_saved_model(model_dir, dirs[name])
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
-    cli = subprocess.run(
-        [sys.executable, "-m", "s_cnn_rnn.export", f"--model_dir={model_dirs['multilabel']}",
-         f"--export_dir={dirs['multilabel']}"], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True,
-        timeout=300, check=False,
-    )
+    cli = cli_runner.run("s_cnn_rnn.export", f"--model_dir={model_dirs['multilabel']}",
+                         f"--export_dir={dirs['multilabel']}", cwd=PROJECT_ROOT)
     assert cli.returncode == 0, cli.stderr[-3000:]
     assert json.loads(cli.stdout)["export_dir"] == dirs["multilabel"]
     return dirs
@@ -331,11 +328,7 @@ def test_existing_export_dir_is_refused_then_replaced_atomically(model_dirs, tmp
 
 
 def test_cli_refuses_an_existing_dir(exports, model_dirs):
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
-    completed = subprocess.run(
-        [sys.executable, "-m", "s_cnn_rnn.export", f"--model_dir={model_dirs['caption']}",
-         f"--export_dir={exports['caption']}"], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True,
-        timeout=300, check=False,
-    )
+    completed = cli_runner.run("s_cnn_rnn.export", f"--model_dir={model_dirs['caption']}",
+                               f"--export_dir={exports['caption']}", cwd=PROJECT_ROOT)
     assert completed.returncode == 2
     assert "already exists" in completed.stderr and "--overwrite" in completed.stderr

@@ -17,6 +17,7 @@ from data_prep.sources.base import AnnotationError
 from s_cnn_rnn import output_guard
 from s_cnn_rnn.serving import export_lib
 from test_convert import _jpeg_bytes
+from tests import cli_runner
 
 PROJECT_ROOT = pathlib.Path(__file__).resolve().parents[1]
 
@@ -55,11 +56,9 @@ def _options(raw_dir: pathlib.Path, output_dir, **kwargs) -> convert_lib.Convert
 def test_convert_cli_with_output_dir_raw_and_overwrite_keeps_the_raw_data(raw):
     """The issue's reproduction: today it converts, then deletes raw/ (rc 0)."""
     before = _raw_files(raw)
-    command = [sys.executable, "-m", "data_prep.convert", "--dataset=coco_captions",
-               "--captions_json=raw/captions.json", "--image_dir=raw/images", "--output_dir=raw", "--overwrite",
-               "--num_workers=0", "--noprogress"]
-    completed = subprocess.run(command, cwd=raw.parent, env=_env(), capture_output=True, text=True, timeout=300,
-                               check=False)
+    completed = cli_runner.run("data_prep.convert", "--dataset=coco_captions", "--captions_json=raw/captions.json",
+                               "--image_dir=raw/images", "--output_dir=raw", "--overwrite", "--num_workers=0",
+                               "--noprogress", cwd=raw.parent)
     assert completed.returncode == 2, completed.stderr[-2000:]
     assert "--output_dir=raw contains the input --image_dir=raw/images" in completed.stderr
     assert "Traceback" not in completed.stderr
@@ -127,10 +126,8 @@ def _checkpoint_files(model_dir) -> list[str]:
 def test_export_cli_into_the_model_dir_with_overwrite_keeps_the_checkpoints(logistic_model_dir):
     """The issue's reproduction: today the export replaces M and the checkpoints are gone."""
     before = _checkpoint_files(logistic_model_dir)
-    command = [sys.executable, "-m", "s_cnn_rnn.export", f"--model_dir={logistic_model_dir}",
-               f"--export_dir={logistic_model_dir}", "--overwrite"]
-    completed = subprocess.run(command, cwd=PROJECT_ROOT, env=_env(), capture_output=True, text=True, timeout=300,
-                               check=False)
+    completed = cli_runner.run("s_cnn_rnn.export", f"--model_dir={logistic_model_dir}",
+                               f"--export_dir={logistic_model_dir}", "--overwrite", cwd=PROJECT_ROOT)
     assert completed.returncode == 2, completed.stderr[-2000:]
     assert f"is the input --model_dir={logistic_model_dir}" in completed.stderr
     assert _checkpoint_files(logistic_model_dir) == before

@@ -3,8 +3,6 @@
 import dataclasses
 import json
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -14,6 +12,7 @@ import serving_fixtures
 from s_cnn_rnn import inference
 from s_cnn_rnn.serving import image_input
 from s_cnn_rnn.serving import predict_lib
+from tests import cli_runner
 
 PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -63,10 +62,8 @@ def _assert_scored_lists_equal(actual: list, expected: list) -> None:
     np.testing.assert_allclose([score for _, score in actual], [score for _, score in expected], rtol=1e-6, atol=1e-5)
 
 
-def _run_cli(*args) -> subprocess.CompletedProcess:
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
-    return subprocess.run([sys.executable, "-m", "s_cnn_rnn.predict", *args], cwd=PROJECT_ROOT, env=env,
-                          capture_output=True, text=True, timeout=300, check=False)
+def _run_cli(*args) -> cli_runner.Completed:
+    return cli_runner.run("s_cnn_rnn.predict", *args, cwd=PROJECT_ROOT)
 
 
 # ----------------------------------------------------------------------------- library

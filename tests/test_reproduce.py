@@ -5,8 +5,6 @@ import dataclasses
 import json
 import os
 import shutil
-import subprocess
-import sys
 
 import pytest
 
@@ -15,6 +13,7 @@ from s_cnn_rnn.reproduce import paper_results
 from s_cnn_rnn.reproduce import protocol
 from s_cnn_rnn.reproduce import runner
 from s_cnn_rnn.reproduce import tables
+from tests import cli_runner
 
 PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FLAGS_DIR = os.path.join(PROJECT_ROOT, "flags")
@@ -288,23 +287,22 @@ def test_train_step_and_learning_rate_scales_reach_every_stage():
         "cnn": pytest.approx(5e-5), "rnn": pytest.approx(5e-5), "joint": pytest.approx(5e-6)}  # x0.5
 
 
-def _reproduce(*args, timeout=900, no_java_dir=None):
-    """`python -m s_cnn_rnn.reproduce ARGS`; with `no_java_dir` on a PATH without Java (the evaluations'
-    METEOR is then n/a and they skip their JVM starts; the Java path is caption_scores' own test's)."""
-    command = [sys.executable, "-m", "s_cnn_rnn.reproduce", *args]
+def _reproduce(*args, no_java_dir=None):
+    """`python -m s_cnn_rnn.reproduce ARGS` (in this process: it starts every training and evaluation as
+    a subprocess itself); with `no_java_dir` on a PATH without Java (the evaluations' METEOR is then n/a
+    and they skip their JVM starts; the Java path is caption_scores' own test's)."""
     env = dict(os.environ, PYTHONPATH=PROJECT_ROOT)
     if no_java_dir is not None:
         env["PATH"] = str(no_java_dir)  # every command starts with sys.executable, not from PATH
         env.pop("JAVA_HOME", None)
-    return subprocess.run(command, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=timeout, check=False,
-                          env=env)
+    return cli_runner.run("s_cnn_rnn.reproduce", *args, env=env, cwd=PROJECT_ROOT)
 
 
 def test_a_row_the_data_cannot_train_is_in_the_table_with_its_reason(tmp_path):
     data_dir = _fake_data(tmp_path / "data", 0)
     output_dir = tmp_path / "out"
     done = _reproduce("--table=2", f"--data_dir={data_dir}", f"--output_dir={output_dir}",
-                      "--rows=coco_multilabel_ours_tag1k", timeout=120)
+                      "--rows=coco_multilabel_ours_tag1k")
     assert done.returncode == 0, done.stderr[-2000:]
     assert "skipped: needs user tags" in done.stdout
     result = json.loads((output_dir / "table2.json").read_text())
@@ -312,7 +310,7 @@ def test_a_row_the_data_cannot_train_is_in_the_table_with_its_reason(tmp_path):
     assert result["rows"][0]["paper"]["O-F1"] == 75.16
     assert "| Ours+Tag1K | skipped: needs user tags" in (output_dir / "table2.md").read_text()
     assert not (output_dir / "coco_multilabel_ours_tag1k").exists()
-    bad = _reproduce("--table=2", f"--data_dir={data_dir}", f"--output_dir={output_dir}", "--model_dir=x", timeout=120)
+    bad = _reproduce("--table=2", f"--data_dir={data_dir}", f"--output_dir={output_dir}", "--model_dir=x")
     assert bad.returncode == 2 and "sets --model_dir for every row itself" in bad.stderr
 
 
@@ -387,7 +385,7 @@ def test_table_4_fair_protocol_end_to_end_with_lr_grid_skip_and_resume(tiny_synt
     assert (output_dir / "table4.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
     # A rerun trains nothing: every run is finished.
-    again = _reproduce(*args, timeout=120, no_java_dir=no_java)
+    again = _reproduce(*args, no_java_dir=no_java)
     assert again.returncode == 0 and ": training" not in again.stdout
     assert again.stdout.count("trained earlier") == 2 and again.stdout.count("finished earlier") == 2
     assert json.loads((output_dir / "table4.json").read_text())["rows"] == result["rows"]
@@ -408,5 +406,5 @@ def test_table_4_fair_protocol_end_to_end_with_lr_grid_skip_and_resume(tiny_synt
     assert (interrupted / "decoder" / "checkpoints" / "checkpoint").read_text() == decoder_checkpoint
 
     # Other settings in the same output dir are refused before any work.
-    other = _reproduce(*args[:-1], "--validation_decode_examples=4", timeout=120, no_java_dir=no_java)
+    other = _reproduce(*args[:-1], "--validation_decode_examples=4", no_java_dir=no_java)
     assert other.returncode == 2 and "was trained with other train" in other.stderr
