@@ -8,6 +8,8 @@ import shutil
 
 import pytest
 
+from s_cnn_rnn import pretrain_backbone
+from s_cnn_rnn.pretrain_options import PretrainOptions
 from s_cnn_rnn.reproduce import aggregate
 from s_cnn_rnn.reproduce import paper_results
 from s_cnn_rnn.reproduce import protocol
@@ -319,10 +321,16 @@ def test_table_4_fair_protocol_end_to_end_with_lr_grid_skip_and_resume(tiny_synt
     grid at the selection seed (its folders, the rate factor and lr_selection.json; the choice among several
     factors is `test_the_grid_keeps_each_row_its_best_factor_on_validation`'s), and the claims' verdicts."""
     output_dir = tmp_path / "table4"
+    # Every row starts from one pretrained backbone (here a tiny one, made in this process; the table
+    # checks that it fits the rows' backbone and hands it to every training).
+    backbone = tmp_path / "backbone" / "small_cnn_32.weights.h5"
+    pretrain_backbone.make_backbone_weights(str(backbone), PretrainOptions(
+        image_size=32, small_cnn_width=8, render_size=32, num_train_images=37, num_heldout_images=37,
+        train_steps=2, batch_size=8), log=lambda line: None)
     args = ("--table=4", f"--data_dir={tiny_synthetic_data}", f"--output_dir={output_dir}", "--protocol=fair",
             "--budget_cnn_steps=1", "--budget_decoder_steps=2", "--budget_joint_steps=1", "--budget_head_steps=0",
             "--lr_grid=2", "--rows=NIC-F,Ours", "--seeds=0", "--parallel=2", *TINY_FLAGS[:-1], "--validate_every=1",
-            "--validation_steps=1", "--validation_decode_examples=8")
+            "--validation_steps=1", "--validation_decode_examples=8", f"--pretrained_backbone={backbone}")
     no_java = tmp_path / "no_java_bin"
     no_java.mkdir()
     done = _reproduce(*args, no_java_dir=no_java)
@@ -330,6 +338,12 @@ def test_table_4_fair_protocol_end_to_end_with_lr_grid_skip_and_resume(tiny_synt
     result = json.loads((output_dir / "table4.json").read_text())
     rows = {record["name"]: record for record in result["rows"]}
     assert list(rows) == ["NIC-F", "Ours"]  # the paper's order
+    assert f"pretrained backbone {backbone}: held-out top-1" in done.stdout
+    for key in ("coco_caption_nic_f", "coco_caption_ours"):
+        for seed_dir in (output_dir / key / "lr2").iterdir():
+            train_command = json.loads((seed_dir / runner.RUN_FILE).read_text())["train"]
+            weights = [arg for arg in train_command if arg.startswith("--backbone_weights=")]
+            assert weights[-1] == f"--backbone_weights={backbone}", seed_dir  # after the user's =none
     assert result["settings"]["budget"] == {"cnn_steps": 1, "decoder_steps": 2, "joint_steps": 1,
                                             "tags_steps": 150, "head_steps": 0}
     for name, record in rows.items():

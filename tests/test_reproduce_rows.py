@@ -104,3 +104,24 @@ def test_an_existing_backbone_file_must_fit_the_rows(tmp_path):
         pretrained_backbone.ensure(str(weights), FLAGS_DIR, _planned(tmp_path, "--backbone=vgg16"), print)
     with pytest.raises(ValueError, match="ending in .weights.h5"):
         pretrained_backbone.ensure(str(tmp_path / "bb.h5"), FLAGS_DIR, runs, print)
+
+
+def test_a_missing_backbone_is_made_once_at_the_rows_settings(tmp_path, monkeypatch):
+    weights = tmp_path / "made" / "bb.weights.h5"
+    commands = []
+
+    def fake_pretraining(command, log_path, cwd, threads):  # what s-cnn-rnn-pretrain-backbone leaves
+        commands.append(command)
+        weights.write_bytes(b"weights")
+        report = {"backbone": "small_cnn", "image_size": 64, "small_cnn_width": 32, "heldout_top1": 0.8}
+        (tmp_path / "made" / "bb.json").write_text(json.dumps(report), encoding="utf-8")
+        return 1.0, 1.0
+
+    monkeypatch.setattr(runner, "run_logged", fake_pretraining)
+    runs = _planned(tmp_path)
+    for _ in range(2):  # the second table finds it and reuses it
+        assert pretrained_backbone.ensure(str(weights), FLAGS_DIR, runs, lambda line: None)["heldout_top1"] == 0.8
+    assert len(commands) == 1
+    assert commands[0][:2] == ("-m", pretrained_backbone.PRETRAIN_MODULE)
+    assert {"--backbone=small_cnn", "--image_size=64", "--small_cnn_width=32", "--seed=0",
+            f"--output={weights}"} <= set(commands[0])
