@@ -55,7 +55,12 @@ _IMAGE_FREE_STEPS = flags.DEFINE_integer("image_free_steps", 20, "Steps of the r
 _EVAL_IMAGES = flags.DEFINE_integer("eval_images", 5000, "Karpathy test images evaluated (beam 3).")
 _CAPTION_IMAGES = flags.DEFINE_integer("caption_images_per_split", None, "Fewer images (None: all 40,504).")
 _MULTILABEL_IMAGES = flags.DEFINE_integer("multilabel_images_per_set", None, "Fewer images (None: all 122,218).")
+_SKIP_STAGES = flags.DEFINE_list(
+    "skip_stages", [], "FLAGFILE:STAGE entries not run (e.g. coco_caption_nic_f:joint); the schedule then takes "
+    "that stage's cost per step from the same stage of the part's first flagfile, and says so.")
 _KEEP_DATA = flags.DEFINE_bool("keep_data", False, "Keep the converted data dirs at the end.")
+_REPORT_ONLY = flags.DEFINE_string(
+    "report_only", None, "Render bench/results/ from a finished run's WORK_DIR/paper_scale_progress.json; run nothing.")
 _RESULTS = flags.DEFINE_string("results_dir", os.path.join(PROJECT_ROOT, "bench", "results"),
                                "Where paper_scale.json and paper_scale.md go.")
 
@@ -259,18 +264,47 @@ def paper_steps(flagfile: str) -> dict:
             "validate_every": values["validate_every"].value, "validation_steps": values["validation_steps"].value}
 
 
-def train_flagfiles(flagfiles, data_dir: str, work_dir: str, logs: str, sequence_length: int) -> dict:
-    """Every stage of each flagfile, in order, then its FLOPs per step."""
-    results = {}
+class Progress:
+    """The result so far: each phase's outcome is saved as it ends, so that a failure late in a long
+    run keeps the measurements made before it (`--report_only` renders them). A phase that fails at
+    full size is itself a finding: its error is recorded and the run goes on with what does not need it."""
+
+    def __init__(self, path: str, result: dict):
+        self.path, self.result, self.failed = path, result, []
+
+    def save(self) -> None:
+        atomic_files.write_json(self.path, self.result)
+
+    def phase(self, name: str, function, *args):
+        """`function(*args)`, or None (its error recorded under result["errors"][name]) if it raises."""
+        try:
+            value = function(*args)
+        except Exception as error:  # pylint: disable=broad-except  (recorded, the run goes on)
+            log(f"FAILED {name}: {error}")
+            self.result.setdefault("errors", {})[name] = f"{type(error).__name__}: {error}"
+            self.failed.append(name)
+            value = None
+        self.save()
+        return value
+
+
+def train_flagfiles(flagfiles, data_dir: str, work_dir: str, logs: str, sequence_length: int,
+                    progress: Progress, part: dict) -> None:
+    """Every stage of each flagfile, in order, then its FLOPs per step, into part["training"]."""
+    part["training"] = results = {}
     for flagfile in flagfiles:
         model_dir = os.path.join(work_dir, "models", flagfile)
         plan = paper_steps(flagfile)
-        stages = [stage for stage in plan["steps"] if stage != "cnn_head"]
-        results[flagfile] = {"paper": plan, "stages": [train_stage(flagfile, stage, data_dir, model_dir, logs)
-                                                       for stage in stages],
-                             "flops": flops(model_dir, plan["batch_size"], sequence_length, logs),
-                             "model_dir": model_dir}
-    return results
+        results[flagfile] = entry = {"paper": plan, "stages": [], "model_dir": model_dir}
+        for stage in plan["steps"]:
+            if stage == "cnn_head" or f"{flagfile}:{stage}" in _SKIP_STAGES.value:
+                continue
+            trained = progress.phase(f"{flagfile}:{stage}", train_stage, flagfile, stage, data_dir, model_dir, logs)
+            if trained is None:
+                break  # the next stages start from this one
+            entry["stages"].append(trained)
+        entry["flops"] = progress.phase(f"{flagfile}:flops", flops, model_dir, plan["batch_size"], sequence_length,
+                                        logs)
 
 
 # ----------------------------------------------------------------------------- evaluation and serving
@@ -316,59 +350,74 @@ def export_and_serve(model_dir: str, work_dir: str, logs: str, images: list) -> 
 # ----------------------------------------------------------------------------- main
 
 
-def caption_part(work_dir: str, logs: str, disk: Disk) -> dict:
+def caption_part(work_dir: str, logs: str, disk: Disk, progress: Progress) -> None:
     """Captions: inputs, conversion, the two caption flagfiles' stages, evaluation, export, serving."""
+    progress.result["captions"] = part = {}
     started = time.perf_counter()
     made = inputs_lib.make_caption_inputs(os.path.join(work_dir, "raw_captions"), _DATA_ROOT.value,
                                           _CAPTION_IMAGES.value)
-    inputs = {"seconds": round(time.perf_counter() - started, 1), **dataclasses.asdict(made)}
+    part["inputs"] = {"seconds": round(time.perf_counter() - started, 1), **dataclasses.asdict(made)}
     log(f"caption inputs: {made.images} images, {made.captions} captions, splits {made.split_counts}")
     data_dir = os.path.join(work_dir, "data_captions")
-    conversion = convert("captions", [
+    part["conversion"] = conversion = convert("captions", [
         "--dataset=coco_captions", f"--captions_json={made.captions_json}", f"--image_dir={made.image_dir}",
         f"--splits=val:{made.val_ids},test:{made.test_ids}"], data_dir, logs)
     conversion["vocabulary"] = inputs_lib.vocabulary_facts(data_dir)
     log(f"vocabulary: {conversion['vocabulary']}")
     disk.measure("caption conversion")
-    training = train_flagfiles(CAPTION_FLAGFILES, data_dir, work_dir, logs, sequence_length=21)
+    progress.save()
+    train_flagfiles(CAPTION_FLAGFILES, data_dir, work_dir, logs, 21, progress, part)
     disk.measure("caption training")
-    model_dir = training["coco_caption_ours"]["model_dir"]
-    evaluation = evaluate(model_dir, data_dir, work_dir, logs)
-    jpegs = sorted(os.path.join(work_dir, "raw_captions", "jpegs", n)
-                   for n in os.listdir(os.path.join(work_dir, "raw_captions", "jpegs")))
-    serving = export_and_serve(model_dir, work_dir, logs, jpegs)
+    model_dir = part["training"]["coco_caption_ours"]["model_dir"]
+    part["evaluation"] = progress.phase("evaluation", evaluate, model_dir, data_dir, work_dir, logs)
+    jpeg_dir = os.path.join(work_dir, "raw_captions", "jpegs")
+    jpegs = sorted(os.path.join(jpeg_dir, name) for name in os.listdir(jpeg_dir))
+    part["serving"] = progress.phase("export and serving", export_and_serve, model_dir, work_dir, logs, jpegs)
     disk.measure("evaluation and export")
     if not _KEEP_DATA.value:
         shutil.rmtree(data_dir)
         shutil.rmtree(os.path.join(work_dir, "raw_captions"))
-    return {"inputs": inputs, "conversion": conversion, "training": training, "evaluation": evaluation,
-            "serving": serving}
 
 
-def multilabel_part(work_dir: str, logs: str, disk: Disk) -> dict:
+def multilabel_part(work_dir: str, logs: str, disk: Disk, progress: Progress) -> None:
     """COCO multi-label: inputs, conversion (with the stand-in user tags), the two flagfiles' stages."""
+    progress.result["multilabel"] = part = {}
     started = time.perf_counter()
     made = inputs_lib.make_multilabel_inputs(os.path.join(work_dir, "raw_multilabel"), _DATA_ROOT.value,
                                              _MULTILABEL_IMAGES.value)
-    inputs = {"seconds": round(time.perf_counter() - started, 1), **dataclasses.asdict(made)}
+    part["inputs"] = {"seconds": round(time.perf_counter() - started, 1), **dataclasses.asdict(made)}
     log(f"multi-label inputs: {made.images} images, {made.annotations} object annotations")
     data_dir = os.path.join(work_dir, "data_multilabel")
-    conversion = convert("multilabel", [
+    part["conversion"] = convert("multilabel", [
         "--dataset=coco_multilabel", f"--instances_json={','.join(made.instances_json)}",
         f"--image_dir={','.join(made.image_dirs)}", f"--user_tags_json={made.user_tags_json}"], data_dir, logs)
     disk.measure("multi-label conversion")
-    training = train_flagfiles(MULTILABEL_FLAGFILES, data_dir, work_dir, logs,
-                               sequence_length=inputs_lib.longest_label_sequence(_DATA_ROOT.value))
+    progress.save()
+    train_flagfiles(MULTILABEL_FLAGFILES, data_dir, work_dir, logs,
+                    inputs_lib.longest_label_sequence(_DATA_ROOT.value), progress, part)
     disk.measure("multi-label training")
     if not _KEEP_DATA.value:
         shutil.rmtree(data_dir)
         shutil.rmtree(os.path.join(work_dir, "raw_multilabel"))
-    return {"inputs": inputs, "conversion": conversion, "training": training}
+
+
+def write_report(result: dict) -> str:
+    """paper_scale.json (with the schedule) and paper_scale.md into --results_dir; returns the Markdown."""
+    result["schedule"] = report_lib.schedule(result)
+    text = report_lib.markdown(result)
+    os.makedirs(_RESULTS.value, exist_ok=True)
+    atomic_files.write_json(os.path.join(_RESULTS.value, "paper_scale.json"), result)
+    atomic_files.write_text(os.path.join(_RESULTS.value, "paper_scale.md"), text)
+    return text
 
 
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+    if _REPORT_ONLY.value:
+        with open(_REPORT_ONLY.value, encoding="utf-8") as handle:
+            print(write_report(json.load(handle)))
+        return 0
     if not _WORK_DIR.value:
         raise app.UsageError("--work_dir is required: a folder outside the project for the data and models")
     work_dir = os.path.abspath(_WORK_DIR.value)
@@ -379,6 +428,10 @@ def main(argv):
     missing = inputs_lib.missing_inputs(_DATA_ROOT.value)
     if missing:
         raise app.UsageError(f"--data_root={_DATA_ROOT.value} lacks {missing[0]}; pass the shared/data folder")
+    for entry in _SKIP_STAGES.value:
+        if entry.split(":")[0] not in CAPTION_FLAGFILES + MULTILABEL_FLAGFILES or ":" not in entry:
+            raise app.UsageError(f"--skip_stages={entry}: use FLAGFILE:STAGE with a flagfile of "
+                                 f"{', '.join(CAPTION_FLAGFILES + MULTILABEL_FLAGFILES)}")
     unknown = set(_PARTS.value) - {"captions", "multilabel"}
     if unknown:
         raise app.UsageError(f"--parts: unknown {sorted(unknown)}; use captions and/or multilabel")
@@ -386,17 +439,20 @@ def main(argv):
     os.makedirs(logs)
     started, cpu_started = time.perf_counter(), os.times()
     disk = Disk(work_dir)
-    result = {"load_average_start": [round(v, 2) for v in os.getloadavg()], "cpus": os.cpu_count(),
-              "pixels": "stand-ins: every image is a hard link to one of 12 real COCO JPEGs; no accuracy measured",
-              "settings": {"steps": _STEPS.value, "head_steps": _HEAD_STEPS.value,
-                           "image_free_steps": _IMAGE_FREE_STEPS.value, "eval_images": _EVAL_IMAGES.value,
-                           "caption_images_per_split": _CAPTION_IMAGES.value,
-                           "multilabel_images_per_set": _MULTILABEL_IMAGES.value}}
+    progress = Progress(os.path.join(work_dir, "paper_scale_progress.json"), {
+        "load_average_start": [round(v, 2) for v in os.getloadavg()], "cpus": os.cpu_count(),
+        "pixels": "stand-ins: every image is a hard link to one of 12 real COCO JPEGs; no accuracy measured",
+        "settings": {"steps": _STEPS.value, "head_steps": _HEAD_STEPS.value,
+                     "image_free_steps": _IMAGE_FREE_STEPS.value, "eval_images": _EVAL_IMAGES.value,
+                     "caption_images_per_split": _CAPTION_IMAGES.value,
+                     "multilabel_images_per_set": _MULTILABEL_IMAGES.value, "skip_stages": _SKIP_STAGES.value},
+        "argv": sys.argv[1:]})
+    result = progress.result
     if "captions" in _PARTS.value:
-        result["captions"] = caption_part(work_dir, logs, disk)
+        caption_part(work_dir, logs, disk, progress)
         result["load_average_after_captions"] = [round(v, 2) for v in os.getloadavg()]
     if "multilabel" in _PARTS.value:
-        result["multilabel"] = multilabel_part(work_dir, logs, disk)
+        multilabel_part(work_dir, logs, disk, progress)
     ended = os.times()
     result.update({
         "load_average_end": [round(v, 2) for v in os.getloadavg()],
@@ -405,13 +461,10 @@ def main(argv):
                                       - cpu_started.children_user - cpu_started.children_system, 1),
         "disk": {"peak_bytes": disk.peak, "points": disk.points, "left_bytes": disk_bytes(work_dir)},
     })
-    result["schedule"] = report_lib.schedule(result)
-    os.makedirs(_RESULTS.value, exist_ok=True)
-    atomic_files.write_json(os.path.join(_RESULTS.value, "paper_scale.json"), result)
-    atomic_files.write_text(os.path.join(_RESULTS.value, "paper_scale.md"), report_lib.markdown(result))
-    print(report_lib.markdown(result))
+    progress.save()
+    print(write_report(result))
     print(json.dumps(result, sort_keys=True, default=str), flush=True)
-    return 0
+    return 1 if progress.failed else 0
 
 
 if __name__ == "__main__":

@@ -17,22 +17,35 @@ def _phase(stage_result: dict, key: str) -> dict:
 
 
 def schedule(result: dict) -> dict:
-    """{flagfile: {"rows": [...], totals}} from a result of `paper_scale.main`."""
+    """{flagfile: {"rows": [...], totals}} from a result of `paper_scale.main`.
+
+    A stage that was not run (`--skip_stages`) takes its cost per step from the same stage of the
+    part's first flagfile that ran it (row "measured_in"): the models differ only in small parts
+    (NIC-F's bridge, the tag MLP), whose FLOPs the row still counts.
+    """
     table = {}
     for part in ("captions", "multilabel"):
-        for flagfile, trained in result.get(part, {}).get("training", {}).items():
-            by_stage = {stage["stage"]: stage for stage in trained["stages"]}
+        trainings = result.get(part, {}).get("training", {})
+        measured_stages = {}
+        for flagfile, trained in trainings.items():
+            for stage in trained["stages"]:
+                measured_stages.setdefault(stage["stage"], (flagfile, stage))
+        for flagfile, trained in trainings.items():
+            by_stage = {stage["stage"]: (flagfile, stage) for stage in trained["stages"]}
             rows = []
             for key, steps in trained["paper"]["steps"].items():
-                measured = _phase(by_stage[key.replace("_head", "")], key)
-                flops = trained["flops"]["train_step"][key]
+                stage_name = key.replace("_head", "")
+                source, stage_result = by_stage.get(stage_name) or measured_stages.get(stage_name, (None, None))
+                measured = _phase(stage_result, key) if stage_result else {}
+                flops = (trained.get("flops") or {}).get("train_step", {}).get(key)
                 cpu, wall = measured.get("cpu_per_step"), measured.get("wall_per_step")
-                rows.append({"stage": key, "steps": steps, "gflops_per_step": round(flops / 1e9, 1),
-                             "cpu_per_step": cpu, "wall_per_step": wall,
+                rows.append({"stage": key, "steps": steps,
+                             "gflops_per_step": None if flops is None else round(flops / 1e9, 1),
+                             "cpu_per_step": cpu, "wall_per_step": wall, "measured_in": source,
                              "cpu_days": None if cpu is None else round(cpu * steps / _DAY, 2),
                              "wall_days": None if wall is None else round(wall * steps / _DAY, 2),
-                             "pflops": round(flops * steps / 1e15, 2)})
-            total_flops = sum(r["pflops"] for r in rows) * 1e15
+                             "pflops": None if flops is None else round(flops * steps / 1e15, 2)})
+            total_flops = sum(r["pflops"] or 0 for r in rows) * 1e15
             entry = {"rows": rows, "pflops": round(total_flops / 1e15, 1),
                      "cpu_days": round(sum(r["cpu_days"] or 0 for r in rows), 1),
                      "wall_days": round(sum(r["wall_days"] or 0 for r in rows), 1)}
@@ -78,8 +91,10 @@ def _schedule_rows(result: dict) -> list[str]:
              "|---|---|---|---|---|---|---|---|"]
     for flagfile, entry in result["schedule"].items():
         for row in entry["rows"]:
+            cost = row["cpu_per_step"] if row["measured_in"] in (flagfile, None) else \
+                f"{row['cpu_per_step']} (as {row['measured_in']})"
             lines.append(f"| {flagfile} | {row['stage']} | {row['steps']:,} | {row['gflops_per_step']} | "
-                         f"{row['cpu_per_step']} | {row['cpu_days']} | {row['wall_days']} | {row['pflops']} |")
+                         f"{cost} | {row['cpu_days']} | {row['wall_days']} | {row['pflops']} |")
         lines.append(f"| {flagfile} | **total** | | | | **{entry['cpu_days']}** | **{entry['wall_days']}** | "
                      f"**{entry['pflops']}** |")
     return lines
@@ -88,23 +103,29 @@ def _schedule_rows(result: dict) -> list[str]:
 def markdown(result: dict) -> str:
     """The measured tables (conversion, stages, evaluation and serving, schedule, disk)."""
     lines = [f"Pixels: {result['pixels']}. Load average {result['load_average_start']} at the start, "
-             f"{result['load_average_end']} at the end ({result['cpus']} CPUs); wall {result['wall_seconds']:.0f} s, "
-             f"CPU of the commands {result['cpu_seconds_children']:.0f} s.", "", *_conversion_rows(result)]
+             f"{result.get('load_average_end')} at the end ({result['cpus']} CPUs); wall {result.get('wall_seconds')} s, "
+             f"CPU of the commands {result.get('cpu_seconds_children')} s. Settings: {result['settings']}.", "",
+             *_conversion_rows(result)]
+    for name, error in result.get("errors", {}).items():
+        lines.append(f"FAILED {name}: {error}")
     vocabulary = result.get("captions", {}).get("conversion", {}).get("vocabulary")
     if vocabulary:
         lines += ["", f"Vocabulary (train split): {vocabulary['words']:,} words, {vocabulary['concepts']:,} concepts; "
                       f"the 1,000 most frequent words cover {100 * vocabulary['top1000_share']:.2f}% of "
                       f"{vocabulary['train_word_occurrences']:,} train word occurrences (paper: about 92%)."]
     lines += ["", *_stage_rows(result)]
-    if "captions" in result:
-        e, s = result["captions"]["evaluation"], result["captions"]["serving"]
-        lines += ["", "| evaluation / serving | value |", "|---|---|",
+    e = result.get("captions", {}).get("evaluation")
+    if e:
+        lines += ["", "| evaluation | value |", "|---|---|",
                   f"| test images, beam 3 | {e['images']:,} |",
                   f"| load + decode s | {e['load_and_decode_seconds']} ({e['decode_seconds_per_image']} s/image) |",
                   f"| scoring s | {e['score_seconds']} |",
                   f"| evaluate process: wall s / CPU s / peak MB | {e['wall_seconds']} / {e['cpu_seconds']} / "
                   f"{e['peak_memory_mb']} |",
-                  f"| mean caption words (untrained model) | {e['mean_caption_words']} |",
+                  f"| mean caption words (untrained model) | {e['mean_caption_words']} |"]
+    s = result.get("captions", {}).get("serving")
+    if s:
+        lines += ["", "| export and serving | value |", "|---|---|",
                   f"| export: wall s / peak MB / SavedModel MB | {s['export_wall_seconds']} / "
                   f"{s['export_peak_memory_mb']} / {_mb(s['saved_model_bytes'])} |",
                   f"| serve ({s['serve']['batch']} images): load s / first call s / second call s / peak MB | "
@@ -116,7 +137,7 @@ def markdown(result: dict) -> str:
     if implied:
         lines += ["", "Sustained TFLOP/s the paper's two days on one Titan X imply: "
                   + ", ".join(f"{k} {v}" for k, v in implied.items()) + "."]
-    disk = result["disk"]
+    disk = result.get("disk", {"peak_bytes": 0, "left_bytes": 0, "points": []})
     lines += ["", f"Disk: peak {_gb(disk['peak_bytes'])} GB under the work dir, "
                   f"{_gb(disk['left_bytes'])} GB left at the end; "
                   + ", ".join(f"{_gb(p['bytes'])} GB after {p['after']}" for p in disk["points"]) + "."]
