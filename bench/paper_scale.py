@@ -45,6 +45,7 @@ from absl import flags  # noqa: E402
 from bench import paper_scale_inputs as inputs_lib  # noqa: E402
 from bench import paper_scale_report as report_lib  # noqa: E402
 from s_cnn_rnn import atomic_files  # noqa: E402
+from s_cnn_rnn.evaluation import outputs  # noqa: E402
 
 _WORK_DIR = flags.DEFINE_string("work_dir", None, "Everything the bench makes goes here (outside the project).")
 _DATA_ROOT = flags.DEFINE_string("data_root", inputs_lib.DATA_ROOT, "The real-data folder (../shared/data).")
@@ -316,10 +317,11 @@ def evaluate(model_dir: str, data_dir: str, work_dir: str, logs: str) -> dict:
                       f"--max_images={_EVAL_IMAGES.value}", "--beam_width=3", "--noprogress",
                       f"--output_dir={output_dir}")
     run = run_command(command, os.path.join(logs, "evaluate.log"))
-    with open(os.path.join(output_dir, "metrics.json"), encoding="utf-8") as handle:
+    written = outputs.results_dir(output_dir, _EVAL_IMAGES.value)  # a partial split's own subfolder
+    with open(os.path.join(written, outputs.METRICS_FILE), encoding="utf-8") as handle:
         metrics = json.load(handle)
     seconds = metrics["seconds"]
-    with open(os.path.join(output_dir, "predictions.jsonl"), encoding="utf-8") as handle:
+    with open(os.path.join(written, outputs.PREDICTIONS_FILE), encoding="utf-8") as handle:
         lengths = [len(str(json.loads(line).get("caption", "")).split()) for line in handle if line.strip()]
     result = {"command": " ".join(command[1:]), "images": metrics["num_images"], "wall_seconds": round(run.wall, 1),
               "cpu_seconds": round(run.cpu, 1), "peak_memory_mb": round(run.peak_mb),
