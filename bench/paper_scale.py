@@ -61,7 +61,8 @@ _SKIP_STAGES = flags.DEFINE_list(
     "that stage's cost per step from the same stage of the part's first flagfile, and says so.")
 _KEEP_DATA = flags.DEFINE_bool("keep_data", False, "Keep the converted data dirs at the end.")
 _REPORT_ONLY = flags.DEFINE_string(
-    "report_only", None, "Render bench/results/ from a finished run's WORK_DIR/paper_scale_progress.json; run nothing.")
+    "report_only", None, "Render --results_dir from finished runs' WORK_DIR/paper_scale_progress.json (several, "
+    "comma-separated: e.g. --parts=captions and --parts=multilabel run side by side); run nothing.")
 _RESULTS = flags.DEFINE_string("results_dir", os.path.join(PROJECT_ROOT, "bench", "results"),
                                "Where paper_scale.json and paper_scale.md go.")
 
@@ -154,20 +155,18 @@ def disk_bytes(path: str) -> int:
 
 
 class Disk:
-    """The work dir's size at each measuring point; `peak` is the largest seen."""
+    """The work dir's size at each measuring point, kept in `result["disk"]` as it is measured."""
 
-    def __init__(self, work_dir: str):
-        self.work_dir, self.points = work_dir, []
+    def __init__(self, work_dir: str, result: dict):
+        self.work_dir = work_dir
+        self.record = result["disk"] = {"peak_bytes": 0, "points": []}
 
     def measure(self, label: str) -> int:
         size = disk_bytes(self.work_dir)
-        self.points.append({"after": label, "bytes": size})
+        self.record["points"].append({"after": label, "bytes": size})
+        self.record["peak_bytes"] = max(self.record["peak_bytes"], size)
         log(f"disk: {size / 1e9:.2f} GB under the work dir after {label}")
         return size
-
-    @property
-    def peak(self) -> int:
-        return max((p["bytes"] for p in self.points), default=0)
 
 
 def _python(*args: str) -> list:
@@ -403,6 +402,34 @@ def multilabel_part(work_dir: str, logs: str, disk: Disk, progress: Progress) ->
         shutil.rmtree(os.path.join(work_dir, "raw_multilabel"))
 
 
+def merged_progress(paths: list) -> dict:
+    """One result from the progress files of runs of different --parts (the first one's header).
+
+    Each run's own header (load averages, wall and CPU seconds, disk, settings, command line) is
+    kept under "runs"; the disk peak is the sum of the runs' peaks (they ran side by side).
+    """
+    results = []
+    for path in paths:
+        with open(path, encoding="utf-8") as handle:
+            results.append(json.load(handle))
+    if len(results) == 1:
+        return results[0]
+    merged = dict(results[0])
+    merged["runs"] = [{k: v for k, v in r.items() if k not in ("captions", "multilabel", "schedule")} for r in results]
+    for result in results[1:]:
+        for key in ("captions", "multilabel"):
+            if key in result:
+                merged[key] = result[key]
+        merged.setdefault("errors", {}).update(result.get("errors", {}))
+    merged["disk"] = {"peak_bytes": sum(r.get("disk", {}).get("peak_bytes", 0) for r in results),
+                      "left_bytes": sum(r.get("disk", {}).get("left_bytes", 0) for r in results),
+                      "points": [p for r in results for p in r.get("disk", {}).get("points", [])]}
+    merged["wall_seconds"] = max(r.get("wall_seconds") or 0 for r in results)
+    merged["cpu_seconds_children"] = round(sum(r.get("cpu_seconds_children") or 0 for r in results), 1)
+    merged["load_average_end"] = results[-1].get("load_average_end")
+    return merged
+
+
 def write_report(result: dict) -> str:
     """paper_scale.json (with the schedule) and paper_scale.md into --results_dir; returns the Markdown."""
     result["schedule"] = report_lib.schedule(result)
@@ -417,8 +444,7 @@ def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
     if _REPORT_ONLY.value:
-        with open(_REPORT_ONLY.value, encoding="utf-8") as handle:
-            print(write_report(json.load(handle)))
+        print(write_report(merged_progress(_REPORT_ONLY.value.split(","))))
         return 0
     if not _WORK_DIR.value:
         raise app.UsageError("--work_dir is required: a folder outside the project for the data and models")
@@ -440,7 +466,6 @@ def main(argv):
     logs = os.path.join(work_dir, "logs")
     os.makedirs(logs)
     started, cpu_started = time.perf_counter(), os.times()
-    disk = Disk(work_dir)
     progress = Progress(os.path.join(work_dir, "paper_scale_progress.json"), {
         "load_average_start": [round(v, 2) for v in os.getloadavg()], "cpus": os.cpu_count(),
         "pixels": "stand-ins: every image is a hard link to one of 12 real COCO JPEGs; no accuracy measured",
@@ -450,6 +475,7 @@ def main(argv):
                      "multilabel_images_per_set": _MULTILABEL_IMAGES.value, "skip_stages": _SKIP_STAGES.value},
         "argv": sys.argv[1:]})
     result = progress.result
+    disk = Disk(work_dir, result)
     if "captions" in _PARTS.value:
         caption_part(work_dir, logs, disk, progress)
         result["load_average_after_captions"] = [round(v, 2) for v in os.getloadavg()]
@@ -461,8 +487,8 @@ def main(argv):
         "wall_seconds": round(time.perf_counter() - started, 1),
         "cpu_seconds_children": round(ended.children_user + ended.children_system
                                       - cpu_started.children_user - cpu_started.children_system, 1),
-        "disk": {"peak_bytes": disk.peak, "points": disk.points, "left_bytes": disk_bytes(work_dir)},
     })
+    result["disk"]["left_bytes"] = disk_bytes(work_dir)
     progress.save()
     print(write_report(result))
     print(json.dumps(result, sort_keys=True, default=str), flush=True)

@@ -102,10 +102,14 @@ def _schedule_rows(result: dict) -> list[str]:
 
 def markdown(result: dict) -> str:
     """The measured tables (conversion, stages, evaluation and serving, schedule, disk)."""
-    lines = [f"Pixels: {result['pixels']}. Load average {result['load_average_start']} at the start, "
-             f"{result.get('load_average_end')} at the end ({result['cpus']} CPUs); wall {result.get('wall_seconds')} s, "
-             f"CPU of the commands {result.get('cpu_seconds_children')} s. Settings: {result['settings']}.", "",
-             *_conversion_rows(result)]
+    runs = result.get("runs", [result])
+    lines = [f"Pixels: {result['pixels']}.", ""]
+    for run in runs:
+        lines.append(f"- `python bench/paper_scale.py {' '.join(run.get('argv', []))}`: load average "
+                     f"{run['load_average_start']} at the start, {run.get('load_average_end')} at the end "
+                     f"({run['cpus']} CPUs); wall {run.get('wall_seconds')} s, CPU of its commands "
+                     f"{run.get('cpu_seconds_children')} s.")
+    lines += ["", *_conversion_rows(result)]
     for name, error in result.get("errors", {}).items():
         lines.append(f"FAILED {name}: {error}")
     vocabulary = result.get("captions", {}).get("conversion", {}).get("vocabulary")
@@ -137,8 +141,8 @@ def markdown(result: dict) -> str:
     if implied:
         lines += ["", "Sustained TFLOP/s the paper's two days on one Titan X imply: "
                   + ", ".join(f"{k} {v}" for k, v in implied.items()) + "."]
-    disk = result.get("disk", {"peak_bytes": 0, "left_bytes": 0, "points": []})
-    lines += ["", f"Disk: peak {_gb(disk['peak_bytes'])} GB under the work dir, "
-                  f"{_gb(disk['left_bytes'])} GB left at the end; "
-                  + ", ".join(f"{_gb(p['bytes'])} GB after {p['after']}" for p in disk["points"]) + "."]
+    disk = result.get("disk", {})
+    lines += ["", f"Disk: peak {_gb(disk.get('peak_bytes', 0))} GB under the work dir, "
+                  f"{_gb(disk.get('left_bytes', 0))} GB left at the end; "
+                  + ", ".join(f"{_gb(p['bytes'])} GB after {p['after']}" for p in disk.get("points", [])) + "."]
     return "\n".join(lines) + "\n"
