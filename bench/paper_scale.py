@@ -203,8 +203,11 @@ def _median(values):
 
 
 def step_costs(steps: list) -> dict:
-    """Per phase ("head" / "all"): median wall and CPU seconds per step, each phase's first step
-    (it traces the step function) left out, and the first step's own wall seconds."""
+    """Per phase ("head" / "all"): median wall seconds per step and mean CPU seconds per step, each
+    phase's first step (it traces the step function) left out, and the first step's own wall seconds.
+
+    CPU is read when a record appears, so steps faster than the poll share one reading (the first
+    gets it all, the others 0): only their mean is right, not their median."""
     phases = {}
     for step, phase, wall, cpu in steps:
         phases.setdefault(phase, []).append((step, wall, cpu))
@@ -212,8 +215,10 @@ def step_costs(steps: list) -> dict:
     for phase, rows in phases.items():
         rows.sort()
         timed = rows[1:] or rows
+        cpus = [c for _, _, c in timed if c is not None]
         costs[phase] = {"steps_timed": len(timed), "wall_per_step": _median(w for _, w, _ in timed),
-                        "cpu_per_step": _median(c for _, _, c in timed), "first_step_wall": round(rows[0][1], 2)}
+                        "cpu_per_step": round(statistics.mean(cpus), 3) if cpus else None,
+                        "first_step_wall": round(rows[0][1], 2)}
     return costs
 
 
@@ -234,7 +239,8 @@ def train_stage(flagfile: str, stage: str, data_dir: str, model_dir: str, logs: 
               "checkpoint_bytes": disk_bytes(checkpoints) if os.path.isdir(checkpoints) else 0,
               "checkpoints_kept": len([n for n in os.listdir(checkpoints) if n.endswith(".index")])
               if os.path.isdir(checkpoints) else 0,
-              "stage_dir_bytes": disk_bytes(os.path.join(model_dir, stage)), "phases": step_costs(run.steps)}
+              "stage_dir_bytes": disk_bytes(os.path.join(model_dir, stage)), "phases": step_costs(run.steps),
+              "step_samples": run.steps}
     log(f"trained {flagfile} {stage}: {json.dumps(result['phases'])}, {result['peak_memory_mb']} MB, "
         f"checkpoint {result['checkpoint_bytes'] / 1e6:.0f} MB")
     return result
