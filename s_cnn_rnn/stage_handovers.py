@@ -34,7 +34,7 @@ class Handover:
 
 # A part of the model (`variants.Stage.starts_from`'s names) -> (its name in messages, the
 # `tf.train.Checkpoint` items that restore only it from a stage checkpoint; `models/layout.py`
-# fixes their names). A stage checkpoint holds the whole model, so the tag MLP sits under concept_cnn.
+# fixes their names). The tag MLP sits under concept_cnn, as in a whole-model checkpoint.
 _PARTS = {
     "cnn": ("CNN", lambda model: model.cnn_checkpoint_items()),
     "decoder": ("decoder", lambda model: model.decoder_checkpoint_items()),
@@ -51,6 +51,30 @@ HANDOVERS = tuple(
 def part_items(model, part: str) -> dict:
     """The checkpoint items of one part of `model` ("cnn", "decoder", "tag_mlp")."""
     return _PARTS[part][1](model)
+
+
+def _merged(first: dict, second: dict) -> dict:
+    """Checkpoint item dicts merged key by key (nested dicts merged too)."""
+    merged = dict(first)
+    for key, value in second.items():
+        merged[key] = _merged(merged[key], value) if isinstance(merged.get(key), dict) and isinstance(value, dict) \
+            else value
+    return merged
+
+
+def saved_items(model, stage: str) -> dict:
+    """What a stage's own checkpoint holds: the parts it hands to later stages (`HANDOVERS`); the
+    final stage, and a stage that hands nothing on, the whole model.
+
+    A stage that left a part untouched would otherwise save it again: every rnn and tags checkpoint
+    held the random backbone (VGG16 made each rnn checkpoint of an 83-word decoder 552 MB).
+    A resumed stage restores what it saved, which is everything it trains.
+    """
+    parts = sorted({row.items for row in HANDOVERS if row.source == stage}) if stage != FINAL_STAGE else []
+    items = {}
+    for part in parts:
+        items = _merged(items, part_items(model, part))
+    return items or model.checkpoint_items()
 
 
 def handovers_into(stage: str, variant_stages: tuple[str, ...]) -> tuple[Handover, ...]:

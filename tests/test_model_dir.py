@@ -97,6 +97,29 @@ def test_every_handover_names_stages_in_order_and_a_model_part():
     assert model_dir_lib.FINAL_STAGE == variants.STAGE_ORDER[-1]
 
 
+def test_each_stage_saves_the_parts_it_hands_on(tmp_path):
+    model = builder.build_model(models.ModelConfig(
+        variant="s_cnn_rnn", backbone="small_cnn", backbone_weights="none", image_size=32, num_concepts=6,
+        vocab_size=11, embedding_dim=8, lstm_units=8, small_cnn_width=8, use_tags=True, num_tags=5))
+
+    def saved_variables(stage):
+        path = tf.train.Checkpoint(**stage_handovers.saved_items(model, stage)).save(str(tmp_path / stage / "ckpt"))
+        return {name.split("/")[0] + "/" + name.split("/")[1] for name, _ in tf.train.list_variables(path)
+                if not name.startswith(("_CHECKPOINTABLE", "save_counter"))}
+
+    def tops(stage):
+        return {name.split("/")[0] for name in saved_variables(stage)}
+
+    whole = saved_variables("joint")  # the final stage: the whole model
+    backbone = {name for name in whole if name.startswith("concept_cnn/")} - {"concept_cnn/tag_mlp"}
+    assert backbone and tops("joint") == {"concept_cnn", "decoder"}
+    # The image-free stages leave the backbone untouched and do not save it (VGG16: ~550 MB each).
+    assert tops("rnn") == {"decoder"} and saved_variables("rnn") == {n for n in whole if n.startswith("decoder/")}
+    assert saved_variables("tags") == {"concept_cnn/tag_mlp"}
+    assert tops("cnn") == {"concept_cnn"} and backbone | {"concept_cnn/tag_mlp"} <= saved_variables("cnn")
+    assert saved_variables("decoder") == whole  # NIC-F's decoder stage hands the CNN and the decoder on
+
+
 def _tiny_model(seed: int, variant: str = "s_cnn_rnn"):
     tf.keras.utils.set_random_seed(seed)
     return builder.build_model(models.ModelConfig(

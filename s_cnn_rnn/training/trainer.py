@@ -15,6 +15,7 @@ from absl import logging
 
 from s_cnn_rnn import errors
 from s_cnn_rnn import model_dir as model_dir_lib
+from s_cnn_rnn import stage_handovers
 from s_cnn_rnn.training import chief
 from s_cnn_rnn.training import history as history_lib
 from s_cnn_rnn.training import stages
@@ -71,7 +72,8 @@ class StageTrainer:
             self.optimizer = make()
             # A separate optimizer for the head-only phase: its slots cover fewer variables.
             self.head_optimizer = make() if settings.head_steps > 0 else None
-        items = dict(model.checkpoint_items(), step=self.step, optimizer=self.optimizer)
+        # Only the parts this stage hands on (the rnn stage: the decoder, not the untouched backbone).
+        items = dict(stage_handovers.saved_items(model, settings.stage), step=self.step, optimizer=self.optimizer)
         if self.head_optimizer is not None:
             items["head_optimizer"] = self.head_optimizer
         self.checkpoint = tf.train.Checkpoint(**items)
