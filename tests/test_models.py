@@ -258,7 +258,7 @@ def test_tag_model_requires_tags():
 
 def test_freeze_cnn_freezes_the_backbone_only():
     """T7 "Fix": the CNN subnet keeps its weights; the concept layer above it, the tag MLP and the
-    decoder learn (issue 9, point 1)."""
+    decoder learn."""
     model = models.build_model(tiny_config(use_tags=True, num_tags=NUM_TAGS, freeze_cnn=True))
     trainable = {id(variable) for variable in model.trainable_variables}
     frozen = model.concept_cnn.backbone.weights

@@ -1,4 +1,4 @@
-"""Every row of Tables 1, 2 and 4 built and trained as the paper does (issue 9).
+"""Every row of Tables 1, 2 and 4 built and trained as the paper does.
 
 Point 4: NIC-deeply differs from Ours in its embedding only. Point 1: Fix freezes the backbone
 only. Point 7: the head-only phase comes first, backbone in inference mode. Point 2: the tags stage.
@@ -165,7 +165,7 @@ def test_every_decoder_gets_as_many_updates_as_ours(row):
         assert (values[f"{stage}_train_steps"].value, values[f"{stage}_learning_rate"].value) == (
             ours.rnn_train_steps, ours.rnn_learning_rate)
         assert values.joint_learning_rate == ours.joint_learning_rate
-    # Sec. 5.1's head-only phase is the captioning recipe (issue 9, point 7).
+    # Sec. 5.1's head-only phase is the captioning recipe.
     assert values.cnn_head_steps == (5000 if values.task == "caption" else 0)
     assert values.backbone == ("inception_v3" if values.task == "caption" else "vgg16")
 

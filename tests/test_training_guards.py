@@ -1,4 +1,4 @@
-"""What training guards (issue 11): a lock per stage, crash-tolerant history and config, leftovers.
+"""What training guards: a lock per stage, crash-tolerant history and config, leftovers.
 
 Each test here fails on the code before the guard: two runs on one stage both trained, a
 cut history line made the stage unresumable, a failed first run bound the model dir to its
