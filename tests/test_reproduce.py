@@ -4,12 +4,9 @@ end on the built-in dataset (rows, paper numbers beside them, skip and resume)."
 import dataclasses
 import json
 import os
-import shutil
 
 import pytest
 
-from s_cnn_rnn import pretrain_backbone
-from s_cnn_rnn.pretrain_options import PretrainOptions
 from s_cnn_rnn.reproduce import aggregate
 from s_cnn_rnn.reproduce import paper_results
 from s_cnn_rnn.reproduce import protocol
@@ -289,7 +286,7 @@ def test_train_step_and_learning_rate_scales_reach_every_stage():
         "cnn": pytest.approx(5e-5), "rnn": pytest.approx(5e-5), "joint": pytest.approx(5e-6)}  # x0.5
 
 
-def _reproduce(*args, no_java_dir=None):
+def run_reproduce(*args, no_java_dir=None):
     """`python -m s_cnn_rnn.reproduce ARGS` (in this process: it starts every training and evaluation as
     a subprocess itself); with `no_java_dir` on a PATH without Java (the evaluations' METEOR is then n/a
     and they skip their JVM starts; the Java path is caption_scores' own test's)."""
@@ -303,7 +300,7 @@ def _reproduce(*args, no_java_dir=None):
 def test_a_row_the_data_cannot_train_is_in_the_table_with_its_reason(tmp_path):
     data_dir = _fake_data(tmp_path / "data", 0)
     output_dir = tmp_path / "out"
-    done = _reproduce("--table=2", f"--data_dir={data_dir}", f"--output_dir={output_dir}",
+    done = run_reproduce("--table=2", f"--data_dir={data_dir}", f"--output_dir={output_dir}",
                       "--rows=coco_multilabel_ours_tag1k")
     assert done.returncode == 0, done.stderr[-2000:]
     assert "skipped: needs user tags" in done.stdout
@@ -312,113 +309,5 @@ def test_a_row_the_data_cannot_train_is_in_the_table_with_its_reason(tmp_path):
     assert result["rows"][0]["paper"]["O-F1"] == 75.16
     assert "| Ours+Tag1K | skipped: needs user tags" in (output_dir / "table2.md").read_text()
     assert not (output_dir / "coco_multilabel_ours_tag1k").exists()
-    bad = _reproduce("--table=2", f"--data_dir={data_dir}", f"--output_dir={output_dir}", "--model_dir=x")
+    bad = run_reproduce("--table=2", f"--data_dir={data_dir}", f"--output_dir={output_dir}", "--model_dir=x")
     assert bad.returncode == 2 and "sets --model_dir for every row itself" in bad.stderr
-
-
-def test_table_4_fair_protocol_end_to_end_with_lr_grid_skip_and_resume(tiny_synthetic_data, tmp_path):
-    """Two rows of Table 4 under the fair protocol, two jobs at a time, through a one-point learning-rate
-    grid at the selection seed (its folders, the rate factor and lr_selection.json; the choice among several
-    factors is `test_the_grid_keeps_each_row_its_best_factor_on_validation`'s), and the claims' verdicts."""
-    output_dir = tmp_path / "table4"
-    # Every row starts from one pretrained backbone (here a tiny one, made in this process; the table
-    # checks that it fits the rows' backbone and hands it to every training).
-    backbone = tmp_path / "backbone" / "small_cnn_32.weights.h5"
-    pretrain_backbone.make_backbone_weights(str(backbone), PretrainOptions(
-        image_size=32, small_cnn_width=8, render_size=32, num_train_images=37, num_heldout_images=37,
-        train_steps=2, batch_size=8), log=lambda line: None)
-    args = ("--table=4", f"--data_dir={tiny_synthetic_data}", f"--output_dir={output_dir}", "--protocol=fair",
-            "--budget_cnn_steps=1", "--budget_decoder_steps=2", "--budget_joint_steps=1", "--budget_head_steps=0",
-            "--lr_grid=2", "--rows=NIC-F,Ours", "--seeds=0", "--parallel=2", *TINY_FLAGS[:-1], "--validate_every=1",
-            "--validation_steps=1", "--validation_decode_examples=8", f"--pretrained_backbone={backbone}")
-    no_java = tmp_path / "no_java_bin"
-    no_java.mkdir()
-    done = _reproduce(*args, no_java_dir=no_java)
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    result = json.loads((output_dir / "table4.json").read_text())
-    rows = {record["name"]: record for record in result["rows"]}
-    assert list(rows) == ["NIC-F", "Ours"]  # the paper's order
-    assert f"pretrained backbone {backbone}: held-out top-1" in done.stdout
-    for key in ("coco_caption_nic_f", "coco_caption_ours"):
-        for seed_dir in (output_dir / key / "lr2").iterdir():
-            train_command = json.loads((seed_dir / runner.RUN_FILE).read_text())["train"]
-            weights = [arg for arg in train_command if arg.startswith("--backbone_weights=")]
-            assert weights[-1] == f"--backbone_weights={backbone}", seed_dir  # after the user's =none
-    assert result["settings"]["budget"] == {"cnn_steps": 1, "decoder_steps": 2, "joint_steps": 1,
-                                            "tags_steps": 150, "head_steps": 0}
-    for name, record in rows.items():
-        assert record["status"] == "done" and record["seeds"] == [0]
-        assert record["paper"] == paper_results.PAPER_RESULTS[4][name]
-        for column in ("CIDEr", "ROUGE_L", "Bleu_4"):
-            assert 0.0 <= record["mean"][column] <= 10.0
-            assert record["minus_paper"][column] == pytest.approx(record["mean"][column] - record["paper"][column])
-        assert record["mean"]["METEOR"] is None  # no Java here: n/a in the table, never 0
-        # The factor kept is the one that scored best on validation, and the table was trained with it.
-        selection = record["lr_selection"]
-        assert selection["metric"] == "val_CIDEr_pytok" and set(selection["scores"]) == {"2"}
-        assert selection["chosen"] == protocol.pick({float(k): v for k, v in selection["scores"].items()})
-        assert (output_dir / record["key"] / f"lr{selection['chosen']:g}" / "seed0" / "eval_test" /
-                "metrics.json").is_file()
-        # The grid trained at the selection seed, never a test seed.
-        assert selection["seed"] == 100 and result["settings"]["selection_seed"] == 100
-        assert (output_dir / record["key"] / f"lr{selection['chosen']:g}" / "seed100" / runner.TIMING_FILE).is_file()
-    assert rows["NIC-F"]["paired_minus_reference"]["CIDEr"]["per_seed"]["0"] == pytest.approx(
-        rows["NIC-F"]["mean"]["CIDEr"] - rows["Ours"]["mean"]["CIDEr"])
-    # A verdict per claim and metric: one seed gives no test; NIC-deeply was not selected; METEOR is n/a.
-    verdicts = {(verdict["claim"], verdict["metric"]): verdict for verdict in result["verdicts"]}
-    assert len(verdicts) == 12 and verdicts[("t4_ours_vs_nic_f", "CIDEr")]["verdict"] == "not separated"
-    assert verdicts[("t4_ours_vs_nic_f", "CIDEr")]["mean_difference"] == pytest.approx(
-        rows["Ours"]["mean"]["CIDEr"] - rows["NIC-F"]["mean"]["CIDEr"])
-    assert verdicts[("t4_ours_vs_nic_deeply", "CIDEr")]["verdict"] == "not run"
-    assert "Table 4 claims: 0 reproduced, 3 not separated, 0 contradicted, 9 not run" in done.stdout
-    # The budget reached the trainer: every CNN 1 + 1 image steps, every decoder 2 updates first.
-    def stage_steps(key, factor):
-        model_dir = output_dir / key / f"lr{factor}" / "seed0"
-        return {stage.name: max(json.loads(line)["step"] for line in stage.joinpath("history.jsonl").read_text().splitlines())
-                for stage in sorted(model_dir.iterdir()) if stage.joinpath("history.jsonl").is_file()}
-    assert stage_steps("coco_caption_ours", "2") == {"cnn": 1, "rnn": 2, "joint": 1}
-    assert stage_steps("coco_caption_nic_f", "2") == {"decoder": 2, "joint": 2}
-    rnn_history = (output_dir / "coco_caption_ours" / "lr2" / "seed0" / "rnn" / "history.jsonl").read_text()
-    learning_rates = [record["learning_rate"] for record in map(json.loads, rnn_history.splitlines())
-                      if "learning_rate" in record]  # validation-only records carry none
-    assert learning_rates[0] == pytest.approx(2 * 1e-4)  # x2 of the flagfile's rnn rate
-    # The efficiency curves: Ours' rnn stage costs seconds but no image steps; NIC-F's decoder stage reads images.
-    assert (rows["Ours"]["efficiency"]["image_steps"], rows["NIC-F"]["efficiency"]["image_steps"]) == (2, 4)
-    for record in rows.values():
-        cost = record["efficiency"]
-        assert 0 < cost["seconds_to_90"] <= cost["total_wall_seconds"]
-        assert 0 < cost["cpu_seconds_to_90"] <= cost["total_cpu_seconds"]
-        # The joint stage from its step 0 (validated there: what the earlier stages handed over).
-        assert cost["stage"] == "joint" and cost["per_seed"][0]["stage_steps_to_90"] in (0, 1, 2)
-    assert "| Ours | joint |" in (output_dir / "table4.md").read_text()
-    assert (output_dir / "table4_efficiency.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    markdown = (output_dir / "table4.md").read_text()
-    cider = rows["Ours"]["mean"]["CIDEr"]
-    assert f"| Ours | {cider:.3f} (1.054; {cider - 1.054:+.3f})" in markdown and markdown in done.stdout
-    assert "fair protocol (every CNN 1+1 image steps, every decoder 2 updates" in markdown
-    assert (output_dir / "table4.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-
-    # A rerun trains nothing: every run is finished.
-    again = _reproduce(*args, no_java_dir=no_java)
-    assert again.returncode == 0 and ": training" not in again.stdout
-    assert again.stdout.count("trained earlier") == 2 and again.stdout.count("finished earlier") == 2
-    assert json.loads((output_dir / "table4.json").read_text())["rows"] == result["rows"]
-
-    # A run killed in its last stage (no timing.json, no joint checkpoint, no metrics.json) is resumed,
-    # and only it: its finished decoder stage is kept, the joint stage trains again.
-    factor = f"{rows['NIC-F']['lr_selection']['chosen']:g}"
-    interrupted = output_dir / "coco_caption_nic_f" / f"lr{factor}" / "seed0"
-    for path in ("eval_test", "joint"):
-        shutil.rmtree(interrupted / path)
-    (interrupted / runner.TIMING_FILE).unlink()
-    decoder_checkpoint = (interrupted / "decoder" / "checkpoints" / "checkpoint").read_text()
-    resumed = _reproduce(*args, no_java_dir=no_java)
-    assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
-    assert resumed.stdout.count("finished earlier") == 1 and resumed.stdout.count("trained earlier") == 2
-    assert f"row NIC-F (coco_caption_nic_f) lr x{factor} seed 0: training and evaluating in" in resumed.stdout
-    assert (interrupted / "eval_test" / "metrics.json").is_file() and (interrupted / "joint" / "history.jsonl").is_file()
-    assert (interrupted / "decoder" / "checkpoints" / "checkpoint").read_text() == decoder_checkpoint
-
-    # Other settings in the same output dir are refused before any work.
-    other = _reproduce(*args[:-1], "--validation_decode_examples=4", no_java_dir=no_java)
-    assert other.returncode == 2 and "was trained with other train" in other.stderr
