@@ -310,14 +310,14 @@ def parse_flags(argv: list[str], command: str, flag_values: flags.FlagValues = f
         sys.exit(2)
 
 
-def show_flags_in_help(module_name: str) -> None:
+def show_flags_in_help(module_name: str, flag_values: flags.FlagValues = flags.FLAGS) -> None:
     """Makes `--help` list the flags of the command module `module_name` however it was started.
 
     absl's --help lists the key flags of the module named `sys.argv[0]`; for a console script that is
     pip's launcher, which defines none, so `s-cnn-rnn-train --help` would list no flag.
     """
-    for flag in flags.FLAGS.get_key_flags_for_module(module_name):
-        flags.FLAGS.register_key_flag_for_module(sys.argv[0], flag)
+    for flag in flag_values.get_key_flags_for_module(module_name):
+        flag_values.register_key_flag_for_module(sys.argv[0], flag)
 
 
 def run(main: Callable[[list[str]], int | None], command: str, argv: list[str] | None = None) -> None:

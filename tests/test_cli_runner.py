@@ -11,13 +11,13 @@ from tests import cli_runner
 def test_each_run_starts_from_fresh_flags_and_leaves_none_behind(tmp_path):
     absent = tmp_path / "absent"
     first = cli_runner.run("s_cnn_rnn.evaluate", f"--model_dir={absent}", f"--data_dir={tmp_path}")
-    assert first.returncode == 1 and "holds no trained model" in first.stderr
+    assert first.returncode == 2 and "holds no trained model" in first.stderr
     # Without --model_dir the required flag is missing again: the last run's value did not stay.
     again = cli_runner.run("s_cnn_rnn.evaluate", f"--data_dir={tmp_path}")
     assert again.returncode == 2 and "--model_dir" in again.stderr and "holds no trained model" not in again.stderr
     # Another command that defines flags of the same names (--output_dir) runs after it.
     other = cli_runner.run("s_cnn_rnn.score_captions", f"--references={absent}.json", f"--results={absent}.json")
-    assert other.returncode == 1 and f"references file {absent}.json does not exist" in other.stderr
+    assert other.returncode == 2 and f"references file {absent}.json does not exist" in other.stderr
     assert "model_dir" not in flags.FLAGS and "references" not in flags.FLAGS
 
 

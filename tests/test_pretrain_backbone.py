@@ -108,11 +108,11 @@ def _file_arrays(path: str) -> list:
 
 @pytest.fixture(scope="module")
 def weights_file(tmp_path_factory):
-    from s_cnn_rnn import pretrain_backbone  # pylint: disable=import-outside-toplevel
+    from s_cnn_rnn import pretrained_weights  # pylint: disable=import-outside-toplevel
 
     path = str(tmp_path_factory.mktemp("pretrained") / "small_cnn.weights.h5")
     lines = []
-    report = pretrain_backbone.make_backbone_weights(path, TINY, log=lines.append)
+    report = pretrained_weights.make_backbone_weights(path, TINY, log=lines.append)
     return path, report, lines
 
 
@@ -149,16 +149,16 @@ def test_report_is_written_beside_the_weights(weights_file):
 
 
 def test_same_seed_same_weights_and_overwrite_replaces_our_output(weights_file, tmp_path):
-    from s_cnn_rnn import pretrain_backbone  # pylint: disable=import-outside-toplevel
+    from s_cnn_rnn import pretrained_weights  # pylint: disable=import-outside-toplevel
 
     path, _, _ = weights_file
     copy = str(tmp_path / "again.weights.h5")
-    pretrain_backbone.make_backbone_weights(copy, TINY)
+    pretrained_weights.make_backbone_weights(copy, TINY)
     for ours, theirs in zip(_file_arrays(path), _file_arrays(copy)):
         np.testing.assert_array_equal(ours, theirs)
-    with pytest.raises(pretrain_backbone.OutputError, match="--overwrite"):
-        pretrain_backbone.make_backbone_weights(copy, TINY)
-    pretrain_backbone.make_backbone_weights(copy, dataclasses.replace(TINY, seed=6), overwrite=True)
+    with pytest.raises(pretrained_weights.OutputError, match="--overwrite"):
+        pretrained_weights.make_backbone_weights(copy, TINY)
+    pretrained_weights.make_backbone_weights(copy, dataclasses.replace(TINY, seed=6), overwrite=True)
     assert not np.array_equal(_file_arrays(path)[0], _file_arrays(copy)[0])
     assert sorted(os.listdir(tmp_path)) == ["again.json", "again.weights.h5"]  # no temporary files left
 
@@ -205,11 +205,11 @@ def test_options_are_checked():
 
 
 def test_report_holds_what_reproduce_checks(weights_file):
-    from s_cnn_rnn import pretrain_backbone  # pylint: disable=import-outside-toplevel
+    from s_cnn_rnn import pretrained_weights  # pylint: disable=import-outside-toplevel
     from s_cnn_rnn.reproduce import pretrained_backbone  # pylint: disable=import-outside-toplevel
 
     path, report, _ = weights_file
-    assert pretrained_backbone.report_path(path) == pretrain_backbone.report_path(path)
+    assert pretrained_backbone.report_path(path) == pretrained_weights.report_path(path)
     assert {name: report[name] for name in pretrained_backbone.BACKBONE_FLAGS} == {
         "backbone": "small_cnn", "image_size": SIZE, "small_cnn_width": 8}
 

@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 
-from s_cnn_rnn import pretrain_backbone
+from s_cnn_rnn import pretrained_weights
 from s_cnn_rnn.pretrain_options import PretrainOptions
 from s_cnn_rnn.reproduce import paper_results
 from s_cnn_rnn.reproduce import protocol
@@ -23,7 +23,7 @@ def test_table_4_fair_protocol_end_to_end_with_lr_grid_skip_and_resume(tiny_synt
     # Every row starts from one pretrained backbone (here a tiny one, made in this process; the table
     # checks that it fits the rows' backbone and hands it to every training).
     backbone = tmp_path / "backbone" / "small_cnn_32.weights.h5"
-    pretrain_backbone.make_backbone_weights(str(backbone), PretrainOptions(
+    pretrained_weights.make_backbone_weights(str(backbone), PretrainOptions(
         image_size=32, small_cnn_width=8, render_size=32, num_train_images=37, num_heldout_images=37,
         train_steps=2, batch_size=8), log=lambda line: None)
     args = ("--table=4", f"--data_dir={tiny_synthetic_data}", f"--output_dir={output_dir}", "--protocol=fair",
