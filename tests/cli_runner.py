@@ -104,6 +104,11 @@ def _fresh_absl():
     levels = logging.getLogger().level, logging.getLogger("absl").level
     run_init_done = getattr(app._run_init, "done", False)  # pylint: disable=protected-access
     flags.FLAGS.__dict__.update(_fresh_flag_values())
+    # absl defines --help/--helpshort once per process; a runner that restored flags saved before that
+    # (tests/command_runner.py) leaves them out: let app.run define them again into these flags.
+    help_defined = app._define_help_flags_called  # pylint: disable=protected-access
+    if "helpshort" not in flags.FLAGS:
+        app._define_help_flags_called = False  # pylint: disable=protected-access
     app._run_init.done = False  # pylint: disable=protected-access
     app._register_and_parse_flags_with_usage.done = False  # pylint: disable=protected-access
     try:
@@ -113,6 +118,7 @@ def _fresh_absl():
         flags.FLAGS.__dict__.update(outer_state)
         _reimport(outer_modules)
         app._run_init.done = run_init_done  # pylint: disable=protected-access
+        app._define_help_flags_called = help_defined  # pylint: disable=protected-access
         app._register_and_parse_flags_with_usage.done = run_init_done  # pylint: disable=protected-access
         logging.getLogger().handlers[:] = root_handlers
         logging.getLogger().setLevel(levels[0])
