@@ -15,7 +15,7 @@ flagfile, so a comparison is not won by giving one model more updates:
 
 So NIC-F's and RIA's decoders get R + C + J updates against Ours' R + J: the baselines' favour.
 A row's learning rates are its flagfile's times one factor from `--lr_grid`, the factor whose
-seed-0 run scores best on the validation split (the metric its final stage keeps the best
+run at the selection seed (never a test seed) scores best on the validation split (the metric its final stage keeps the best
 checkpoint by: CIDEr, the decoded O-F1, or CNN+logistic's top-3 O-F1), the same grid and budget for
 every row. No TensorFlow here.
 """
