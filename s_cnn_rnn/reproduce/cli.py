@@ -138,7 +138,7 @@ def main(argv) -> int:
         settings = _settings(table, [int(seed) for seed in seeds], extra_flags)
         backbone = settings.pretrained_backbone
         output_dir_lib.check(settings.output_dir, settings.data_dir, settings.flags_dir, own_files=(
-            (backbone, pretrained_backbone.report_path(backbone), backbone.removesuffix(".weights.h5") + ".log")
+            (backbone, pretrained_backbone.report_path(backbone), pretrained_backbone.log_path(backbone))
             if backbone else ()))
         rows = tables_lib.select_rows(table, FLAGS.rows)
         skipped = {row.key: reason for row in rows

@@ -11,6 +11,7 @@ pretraining runs as a subprocess.
 import json
 import os
 
+from s_cnn_rnn import pretrained_weights
 from s_cnn_rnn.reproduce import runner
 
 # The model flags the weights must match: the backbone they were trained as.
@@ -19,9 +20,13 @@ PRETRAIN_MODULE = "s_cnn_rnn.pretrain_backbone"
 PRETRAIN_SEED = 0  # one backbone for every row and seed, as one ImageNet model serves the paper's rows
 
 
-def report_path(weights_path: str) -> str:
-    """The pretraining's JSON report beside its weights (`x.weights.h5` -> `x.json`)."""
-    return weights_path.removesuffix(".weights.h5") + ".json"
+# The pretraining's JSON report beside its weights (`x.weights.h5` -> `x.json`): where the command writes it.
+report_path = pretrained_weights.report_path
+
+
+def log_path(weights_path: str) -> str:
+    """Where the table writes the pretraining's output (`x.weights.h5` -> `x.log`)."""
+    return weights_path.removesuffix(pretrained_weights.WEIGHTS_SUFFIX) + ".log"
 
 
 def row_flags(weights_path: str | None) -> tuple:
@@ -64,7 +69,7 @@ def ensure(weights_path: str, flags_dir: str, runs: list, log) -> dict:
       ValueError: a path that is not `.weights.h5`, a report missing beside existing weights, or weights
         made at other backbone settings, naming the file and the fix; runner.RunError: the pretraining failed.
     """
-    if not weights_path.endswith(".weights.h5"):
+    if not weights_path.endswith(pretrained_weights.WEIGHTS_SUFFIX):
         raise ValueError(f"--pretrained_backbone={weights_path}: expected a path ending in .weights.h5")
     settings = backbone_settings(flags_dir, runs)
     report = report_path(weights_path)
@@ -73,7 +78,7 @@ def ensure(weights_path: str, flags_dir: str, runs: list, log) -> dict:
         log(f"pretrained backbone: making {weights_path} ({', '.join(f'{k}={v}' for k, v in settings.items())})")
         command = ("-m", PRETRAIN_MODULE, f"--output={weights_path}", f"--seed={PRETRAIN_SEED}",
                    *(f"--{name}={value}" for name, value in settings.items() if value is not None))
-        seconds, _ = runner.run_logged(command, weights_path.removesuffix(".weights.h5") + ".log",
+        seconds, _ = runner.run_logged(command, log_path(weights_path),
                                        os.path.dirname(flags_dir), None)
         log(f"pretrained backbone: made in {seconds:.0f} s")
     if not os.path.isfile(report):
