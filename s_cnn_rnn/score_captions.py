@@ -45,13 +45,13 @@ def check_coverage(references: dict, results: dict, allow_partial: bool) -> dict
     """
     missing = [image_id for image_id in references if image_id not in results]
     coverage = {"scored_images": len(references) - len(missing), "reference_images": len(references)}
-    logging.info("the results cover %d of the %d reference images", *coverage.values())
     if missing and not allow_partial:
         named = ", ".join(map(str, missing[:3])) + (", ..." if len(missing) > 3 else "")
         raise errors.UserError(
             f"--results={FLAGS.results} covers {coverage['scored_images']} of the {len(references)} images of "
             f"--references={FLAGS.references} (no caption for {named}): give a result for every image, or pass "
             "--allow_partial to score only the images it covers")
+    logging.info("the results cover %d of the %d reference images", *coverage.values())
     return coverage
 
 

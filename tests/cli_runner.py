@@ -104,8 +104,8 @@ def _fresh_absl():
     levels = logging.getLogger().level, logging.getLogger("absl").level
     run_init_done = getattr(app._run_init, "done", False)  # pylint: disable=protected-access
     flags.FLAGS.__dict__.update(_fresh_flag_values())
-    # absl defines --help/--helpshort once per process; a runner that restored flags saved before that
-    # (tests/command_runner.py) leaves them out: let app.run define them again into these flags.
+    # absl defines --help/--helpshort once per process; a test that restored flags saved before that
+    # leaves them out: let app.run define them again into these flags.
     help_defined = app._define_help_flags_called  # pylint: disable=protected-access
     if "helpshort" not in flags.FLAGS:
         app._define_help_flags_called = False  # pylint: disable=protected-access

@@ -1,6 +1,6 @@
 """The contract of every console script: a user's mistake is ONE line `<command>: error: ...`, exit status 2.
 
-Each command runs through its own entry point (`run()`, as the installed script), in this process.
+Each command runs as `python -m MODULE` would, in this process (tests/cli_runner.py).
 """
 
 import os
@@ -8,7 +8,7 @@ import os
 import pytest
 
 import serving_fixtures
-from command_runner import run_command
+from tests import cli_runner
 from s_cnn_rnn.reproduce import runner
 
 # (console script, module, a command line with a mistake the user can fix: {tmp}, {data}, {model} filled in)
@@ -22,7 +22,7 @@ MISTAKES = [
     ("s-cnn-rnn-predict", "s_cnn_rnn.predict", ["--model_dir={tmp}/no_model", "{tmp}/photo.jpg"]),
     ("s-cnn-rnn-export", "s_cnn_rnn.export", ["--model_dir={tmp}/no_model", "--export_dir={tmp}/export"]),
     ("s-cnn-rnn-demo", "s_cnn_rnn.demo", ["--output_dir={tmp}/a_file"]),
-    ("s-cnn-rnn-reproduce", "s_cnn_rnn.reproduce.cli", ["--table=4", "--data_dir={tmp}/no_data",
+    ("s-cnn-rnn-reproduce", "s_cnn_rnn.reproduce", ["--table=4", "--data_dir={tmp}/no_data",
                                                         "--output_dir={tmp}/table"]),
 ]
 
@@ -41,11 +41,11 @@ def paths(tiny_synthetic_data, tmp_path_factory) -> dict:
 
 
 @pytest.mark.parametrize("command, module, args", MISTAKES, ids=[f"{c}-{i}" for i, (c, _, _) in enumerate(MISTAKES)])
-def test_every_user_error_is_one_line_and_exit_status_2(command, module, args, paths, capsys):
-    done = run_command(module, command, [arg.format(**paths) for arg in args], capsys, entry_point=True)
-    assert done.code == 2, (done.out, done.err)
-    assert "Traceback" not in done.err
-    lines = done.err.strip().splitlines()
+def test_every_user_error_is_one_line_and_exit_status_2(command, module, args, paths):
+    done = cli_runner.run(module, *[arg.format(**paths) for arg in args])
+    assert done.returncode == 2, (done.stdout, done.stderr)
+    assert "Traceback" not in done.stderr
+    lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"{command}: error: "), lines
 
 

@@ -5,7 +5,7 @@ import pytest
 import tensorflow as tf
 
 import serving_fixtures
-from command_runner import run_command
+from tests import cli_runner
 from s_cnn_rnn import decode_options
 from s_cnn_rnn import errors
 from s_cnn_rnn import inference
@@ -32,7 +32,7 @@ def test_plain_greedy_may_repeat_a_label_masked_greedy_never(no_repeat, expected
     np.testing.assert_array_equal(result["token_ids"].numpy(), [expected, expected])
 
 
-def test_the_option_is_checked_and_reaches_the_annotator(tiny_synthetic_data, tmp_path, capsys):
+def test_the_option_is_checked_and_reaches_the_annotator(tiny_synthetic_data, tmp_path):
     with pytest.raises(errors.OptionError, match="label_decoding"):
         decode_options.DecodeOptions(label_decoding="sampled")
     model_dir = serving_fixtures.make_model_dir(tiny_synthetic_data, str(tmp_path / "model"), "multilabel")
@@ -40,8 +40,6 @@ def test_the_option_is_checked_and_reaches_the_annotator(tiny_synthetic_data, tm
     assert inference.Annotator(trained).no_repeat and not inference.Annotator(trained, label_decoding="plain").no_repeat
     image = tmp_path / "photo.jpg"
     image.write_bytes(serving_fixtures.record_images(tiny_synthetic_data, count=1)[0]["jpeg"])
-    done = run_command("s_cnn_rnn.predict", "s-cnn-rnn-predict",
-                       [f"--model_dir={model_dir}", "--label_decoding=sampled", str(image)], capsys)
-    assert done.code == 2 and "--label_decoding" in done.err
-    assert run_command("s_cnn_rnn.predict", "s-cnn-rnn-predict",
-                       [f"--model_dir={model_dir}", "--label_decoding=plain", str(image)], capsys).code == 0
+    done = cli_runner.run("s_cnn_rnn.predict", f"--model_dir={model_dir}", "--label_decoding=sampled", str(image))
+    assert done.returncode == 2 and "--label_decoding" in done.stderr
+    assert cli_runner.run("s_cnn_rnn.predict", f"--model_dir={model_dir}", "--label_decoding=plain", str(image)).returncode == 0

@@ -10,6 +10,7 @@ import pytest
 
 from s_cnn_rnn.reproduce import runner
 from s_cnn_rnn.training import locks
+from tests import cli_runner
 
 PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FLAGS_DIR = os.path.join(PROJECT_ROOT, "flags")
@@ -84,21 +85,19 @@ def _alive(pid: int) -> bool:
 # ----------------------------------------------------------------------------- the command's own errors
 
 
-def _reproduce(capsys, *args):
-    from command_runner import run_command  # pylint: disable=import-outside-toplevel
-
-    return run_command("s_cnn_rnn.reproduce.cli", "s-cnn-rnn-reproduce", list(args), capsys, entry_point=True)
+def _reproduce(*args):
+    return cli_runner.run("s_cnn_rnn.reproduce", *args)
 
 
 def _one_line(done, code: int) -> str:
-    assert done.code == code, (done.out, done.err)
-    lines = [line for line in done.err.strip().splitlines() if line]
-    assert len(lines) == 1 and "Traceback" not in done.err, lines
+    assert done.returncode == code, (done.stdout, done.stderr)
+    lines = [line for line in done.stderr.strip().splitlines() if line]
+    assert len(lines) == 1 and "Traceback" not in done.stderr, lines
     return lines[0]
 
 
 @pytest.mark.parametrize("what", ["data dir", "model dir", "user files", "under a file"])
-def test_output_dir_that_is_not_reproduces_is_refused(what, tiny_synthetic_data, tmp_path, capsys):
+def test_output_dir_that_is_not_reproduces_is_refused(what, tiny_synthetic_data, tmp_path):
     folder = tmp_path / "out"
     folder.mkdir()
     output = str(folder)
@@ -112,7 +111,7 @@ def test_output_dir_that_is_not_reproduces_is_refused(what, tiny_synthetic_data,
         (folder / "a_file").write_text("x")
         output = str(folder / "a_file" / "table")
     before = sorted(os.listdir(output if what != "under a file" else folder))
-    done = _reproduce(capsys, "--table=4", f"--data_dir={tiny_synthetic_data}", f"--output_dir={output}",
+    done = _reproduce("--table=4", f"--data_dir={tiny_synthetic_data}", f"--output_dir={output}",
                       "--rows=coco_caption_ours")
     line = _one_line(done, 2)
     assert line.startswith("s-cnn-rnn-reproduce: error: "), line
@@ -132,12 +131,12 @@ def test_an_earlier_output_is_resumed_into(tmp_path):
         output_dir.check(str(tmp_path), "/elsewhere/data", FLAGS_DIR)
 
 
-def test_ctrl_c_is_one_line_and_status_130(tiny_synthetic_data, tmp_path, capsys, monkeypatch):
+def test_ctrl_c_is_one_line_and_status_130(tiny_synthetic_data, tmp_path, monkeypatch):
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt  # where os.wait4 receives Ctrl-C
 
     monkeypatch.setattr(runner, "run_logged", interrupted)
-    done = _reproduce(capsys, "--table=4", f"--data_dir={tiny_synthetic_data}", f"--output_dir={tmp_path / 'table'}",
+    done = _reproduce("--table=4", f"--data_dir={tiny_synthetic_data}", f"--output_dir={tmp_path / 'table'}",
                       "--rows=coco_caption_ours")
     assert _one_line(done, 130) == "s-cnn-rnn-reproduce: interrupted"
 

@@ -11,6 +11,7 @@ from s_cnn_rnn import errors
 from s_cnn_rnn import model_dir as model_dir_lib
 from s_cnn_rnn.training import stage_runner
 from test_training import _options
+from tests import cli_runner
 
 
 @pytest.fixture
@@ -43,28 +44,25 @@ def test_resuming_with_another_float16_setting_is_refused_in_one_line(tiny_synth
     assert model_dir_lib.check_config(str(tmp_path / "model"), config, may_change=False) is False
 
 
-def test_a_best_checkpoint_that_lost_files_is_named_not_replaced(tiny_synthetic_data, tmp_path, capsys):
+def test_a_best_checkpoint_that_lost_files_is_named_not_replaced(tiny_synthetic_data, tmp_path):
     import shutil  # pylint: disable=import-outside-toplevel
 
     import serving_fixtures  # pylint: disable=import-outside-toplevel
-    from command_runner import run_command  # pylint: disable=import-outside-toplevel
-
     model_dir = serving_fixtures.make_model_dir(tiny_synthetic_data, str(tmp_path / "model"), "caption")
     joint = tmp_path / "model" / "joint"
     shutil.copytree(joint / "checkpoints", joint / model_dir_lib.BEST_DIR)  # the stage kept a best: step 1
     assert model_dir_lib.checkpoint_path(model_dir, "joint", "best") == str(joint / "best" / "ckpt-1")
 
     def export(*flags):
-        return run_command("s_cnn_rnn.export", "s-cnn-rnn-export",
-                           [f"--model_dir={model_dir}", f"--export_dir={tmp_path / 'export'}", *flags], capsys)
+        return cli_runner.run("s_cnn_rnn.export", f"--model_dir={model_dir}", f"--export_dir={tmp_path / 'export'}", *flags)
 
     (joint / "best" / "ckpt-1.data-00000-of-00001").unlink()
     for _ in ("data gone", "index gone too"):
         with pytest.raises(model_dir_lib.CheckpointFilesError, match="best checkpoint .* has lost"):
             model_dir_lib.checkpoint_path(model_dir, "joint", "best")
         done = export()
-        assert done.code == 2 and not (tmp_path / "export").exists()
-        lines = done.err.strip().splitlines()
+        assert done.returncode == 2 and not (tmp_path / "export").exists()
+        lines = done.stderr.strip().splitlines()
         assert len(lines) == 1 and "ckpt-1.data-00000-of-00001" in lines[0] and "--checkpoint=latest" in lines[0]
         (joint / "best" / "ckpt-1.index").unlink(missing_ok=True)
     # The fix the line gives: the latest checkpoint is whole.

@@ -6,7 +6,7 @@ import os
 import pytest
 
 import serving_fixtures
-from command_runner import run_command
+from tests import cli_runner
 
 
 # ----------------------------------------------------------------------------- predict with a tag model
@@ -28,8 +28,8 @@ def tag_model(tiny_synthetic_data, tmp_path_factory) -> dict:
     return {"model_dir": model_dir, "images": images, "tags": tags, "folder": folder}
 
 
-def _predict(capsys, *args):
-    return run_command("s_cnn_rnn.predict", "s-cnn-rnn-predict", list(args), capsys)
+def _predict(*args):
+    return cli_runner.run("s_cnn_rnn.predict", *args)
 
 
 def _tags_file(folder, name: str, content: dict) -> str:
@@ -38,37 +38,37 @@ def _tags_file(folder, name: str, content: dict) -> str:
     return str(path)
 
 
-def test_a_tag_model_refuses_images_without_tags(tag_model, capsys):
+def test_a_tag_model_refuses_images_without_tags(tag_model):
     model_dir, images, tags = tag_model["model_dir"], tag_model["images"], tag_model["tags"]
-    no_file = _predict(capsys, f"--model_dir={model_dir}", *images)
-    assert no_file.code == 2 and no_file.out == ""
-    assert no_file.error_lines() == no_file.err.strip().splitlines()  # one line, no traceback
-    assert "--tags_json" in no_file.err and "--allow_untagged" in no_file.err
+    no_file = _predict(f"--model_dir={model_dir}", *images)
+    assert no_file.returncode == 2 and no_file.stdout == ""
+    assert no_file.stderr.strip().splitlines() == [no_file.stderr.strip()] and ": error: " in no_file.stderr  # one line, no traceback
+    assert "--tags_json" in no_file.stderr and "--allow_untagged" in no_file.stderr
 
     # One image named, the other one with only tags the model does not know.
     partial = _tags_file(tag_model["folder"], "partial.json",
                          {os.path.basename(images[0]): [tags[0]], images[1]: ["no-such-tag"]})
-    refused = _predict(capsys, f"--model_dir={model_dir}", f"--tags_json={partial}", *images)
-    assert refused.code == 2 and refused.out == ""
-    assert len(refused.err.strip().splitlines()) == 1
-    assert "1 of 2 images" in refused.err and images[1] in refused.err and images[0] not in refused.err
+    refused = _predict(f"--model_dir={model_dir}", f"--tags_json={partial}", *images)
+    assert refused.returncode == 2 and refused.stdout == ""
+    assert len(refused.stderr.strip().splitlines()) == 1
+    assert "1 of 2 images" in refused.stderr and images[1] in refused.stderr and images[0] not in refused.stderr
 
-    allowed = _predict(capsys, f"--model_dir={model_dir}", f"--tags_json={partial}", "--allow_untagged", *images)
-    assert allowed.code == 0 and all(path in allowed.out for path in images)
-    assert "1 of 2 images have no tag" in allowed.log
+    allowed = _predict(f"--model_dir={model_dir}", f"--tags_json={partial}", "--allow_untagged", *images)
+    assert allowed.returncode == 0 and all(path in allowed.stdout for path in images)
+    assert "1 of 2 images have no tag" in allowed.stderr
 
     full = _tags_file(tag_model["folder"], "full.json", {images[0]: [tags[0]], images[1]: [tags[1], "unknown"]})
-    tagged = _predict(capsys, f"--model_dir={model_dir}", f"--tags_json={full}", *images)
-    assert tagged.code == 0 and tagged.error_lines() == []
+    tagged = _predict(f"--model_dir={model_dir}", f"--tags_json={full}", *images)
+    assert tagged.returncode == 0 and ": error: " not in tagged.stderr
 
 
-def test_tags_given_to_a_model_without_tags_are_reported(tiny_synthetic_data, tag_model, capsys):
+def test_tags_given_to_a_model_without_tags_are_reported(tiny_synthetic_data, tag_model):
     model_dir = serving_fixtures.make_model_dir(tiny_synthetic_data, str(tag_model["folder"] / "plain"), "multilabel")
     tags_json = _tags_file(tag_model["folder"], "ignored.json", {tag_model["images"][0]: [tag_model["tags"][0]]})
-    done = _predict(capsys, f"--model_dir={model_dir}", f"--tags_json={tags_json}",
+    done = _predict(f"--model_dir={model_dir}", f"--tags_json={tags_json}",
                     tag_model["images"][0])
-    assert done.code == 0
-    assert "the model uses no tags" in done.log and "ignored" in done.log
+    assert done.returncode == 0
+    assert "the model uses no tags" in done.stderr and "ignored" in done.stderr
 
 
 # ----------------------------------------------------------------------------- convert: annotations counted twice
@@ -85,15 +85,14 @@ def _captions_file(folder, name: str, repeat_one: bool = False) -> str:
     return str(path)
 
 
-def test_convert_refuses_an_annotation_file_given_twice(tmp_path, capsys):
+def test_convert_refuses_an_annotation_file_given_twice(tmp_path):
     captions = _captions_file(tmp_path, "captions.json")
     os.symlink(captions, tmp_path / "same.json")
     for twice in (f"{captions},{captions}", f"{captions},{tmp_path / 'same.json'}"):
-        done = run_command("data_prep.convert", "s-cnn-rnn-convert",
-                           ["--dataset=coco_captions", f"--captions_json={twice}", f"--output_dir={tmp_path / 'out'}",
-                            "--num_workers=0", "--noprogress"], capsys)
-        assert done.code == 2, done.err
-        lines = done.err.strip().splitlines()
+        done = cli_runner.run("data_prep.convert", "--dataset=coco_captions", f"--captions_json={twice}", f"--output_dir={tmp_path / 'out'}",
+                            "--num_workers=0", "--noprogress")
+        assert done.returncode == 2, done.stderr
+        lines = done.stderr.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith("s-cnn-rnn-convert: error: --captions_json"), lines
         assert "twice" in lines[0]
     assert not (tmp_path / "out").exists()
@@ -118,7 +117,7 @@ def test_convert_reports_repeated_identical_captions(tmp_path):
 # ----------------------------------------------------------------------------- score-captions: partial results
 
 
-def test_score_captions_refuses_results_for_part_of_the_references(tmp_path, capsys, monkeypatch):
+def test_score_captions_refuses_results_for_part_of_the_references(tmp_path, monkeypatch):
     from s_cnn_rnn.metrics import caption_scores  # pylint: disable=import-outside-toplevel
 
     monkeypatch.setattr(caption_scores, "find_java", lambda: None)  # no JVM start-up: Python tokenizer
@@ -130,24 +129,23 @@ def test_score_captions_refuses_results_for_part_of_the_references(tmp_path, cap
     results.write_text(json.dumps([{"image_id": 1, "caption": "a dog on grass"},
                                    {"image_id": 3, "caption": "a cat"}]))
     args = [f"--references={references}", f"--results={results}"]
-    refused = run_command("s_cnn_rnn.score_captions", "s-cnn-rnn-score-captions", args, capsys)
-    assert refused.code == 2 and refused.out == ""
-    lines = refused.err.strip().splitlines()
+    refused = cli_runner.run("s_cnn_rnn.score_captions", *args)
+    assert refused.returncode == 2 and refused.stdout == ""
+    lines = refused.stderr.strip().splitlines()
     assert len(lines) == 1 and "covers 2 of the 4 images" in lines[0] and "--allow_partial" in lines[0], lines
     assert "2, 4" in lines[0]  # the images without a caption are named
 
-    partial = run_command("s_cnn_rnn.score_captions", "s-cnn-rnn-score-captions", [*args, "--allow_partial"], capsys)
-    assert partial.code == 0, partial.err
-    assert json.loads(partial.out)["coverage"] == {"scored_images": 2, "reference_images": 4}
+    partial = cli_runner.run("s_cnn_rnn.score_captions", *args, "--allow_partial")
+    assert partial.returncode == 0, partial.stderr
+    assert json.loads(partial.stdout)["coverage"] == {"scored_images": 2, "reference_images": 4}
 
 
-def test_convert_refuses_a_word_vocabulary_of_specials_only(tmp_path, capsys):
+def test_convert_refuses_a_word_vocabulary_of_specials_only(tmp_path):
     captions = _captions_file(tmp_path, "captions.json")  # "a" occurs 36 times, the most
-    done = run_command("data_prep.convert", "s-cnn-rnn-convert",
-                       ["--dataset=coco_captions", f"--captions_json={captions}", f"--output_dir={tmp_path / 'out'}",
-                        "--min_word_count=37", "--num_workers=0", "--noprogress"], capsys)
-    assert done.code == 2
-    lines = done.err.strip().splitlines()
+    done = cli_runner.run("data_prep.convert", "--dataset=coco_captions", f"--captions_json={captions}", f"--output_dir={tmp_path / 'out'}",
+                        "--min_word_count=37", "--num_workers=0", "--noprogress")
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and "--min_word_count=37 keeps none of the" in lines[0], lines
     assert "occurs 36 times" in lines[0]
     assert not (tmp_path / "out").exists() and os.listdir(tmp_path) == ["captions.json"]  # no staging dir left

@@ -92,6 +92,11 @@ class StageTrainer:
         variables = stages.trainable_variables(stage, model, head_only)
         if not variables:
             raise ValueError(f"stage {stage!r} has no trainable variable (is the CNN frozen?)")
+        if not optimizer.built:
+            # Its slot variables made now, not in the first call: a tf.function that creates variables
+            # is traced twice, and the train step is the costliest trace of a stage.
+            with strategy.scope():
+                optimizer.build(variables)
 
         @tf.function(jit_compile=self.settings.jit_compile)
         def compute_gradients(batch):
