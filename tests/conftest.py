@@ -1,5 +1,7 @@
 """Shared pytest fixtures."""
 
+import contextlib
+import fcntl
 import os
 import pathlib
 
@@ -15,7 +17,17 @@ if _WORKERS > 1:
         os.environ.setdefault(_name, str(max(1, (os.cpu_count() or 1) // _WORKERS)))
 
 PROJECT_ROOT = pathlib.Path(__file__).resolve().parents[1]
+# The files that cost the most CPU seconds (measured: BUILD_NOTES.md "Test suite") are collected first:
+# pytest-xdist's --dist loadfile hands files to the workers in collection order, so the long ones start
+# at once instead of finishing the run on one worker while the other waits.
+COSTLIEST_FIRST = ("test_demo.py", "test_reproduce_end_to_end.py", "test_training_processes.py",
+                   "test_paper_rows.py", "test_training.py", "test_export.py")
 SHARED_DATA_DIR = PROJECT_ROOT.parent / "shared" / "data"
+
+
+def pytest_collection_modifyitems(items):
+    rank = {name: index for index, name in enumerate(COSTLIEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: the rest keep their order
 
 
 @pytest.fixture
@@ -29,12 +41,27 @@ def shared_data_dir() -> pathlib.Path:
     return SHARED_DATA_DIR
 
 
-@pytest.fixture(scope="session")
-def tiny_synthetic_data(tmp_path_factory) -> str:
-    """A converted built-in dataset small enough for training tests (64 images of 32 px)."""
+def _made_once(tmp_path_factory, name: str, make) -> str:
+    """`make(path)`'s output, made once per test run: under pytest-xdist the workers share one copy (the
+    first to take the lock makes it, the others wait and reuse it), so a session fixture is not paid for
+    once per worker. Returns the path (str)."""
+    base = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        base = base.parent  # the run's folder, shared by its workers (each has its own basetemp below it)
+    path = base / name
+    with open(base / f"{name}.lock", "w", encoding="utf-8") as lock, contextlib.ExitStack() as unlock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        unlock.callback(fcntl.flock, lock, fcntl.LOCK_UN)
+        done = base / f"{name}.done"
+        if not done.exists():
+            make(path)
+            done.write_text("")
+    return str(path)
+
+
+def _convert_tiny_synthetic(output_dir: pathlib.Path) -> None:
     from data_prep import convert_lib  # pylint: disable=import-outside-toplevel
 
-    output_dir = tmp_path_factory.mktemp("tiny_synthetic") / "data"
     convert_lib.convert(
         convert_lib.ConvertOptions(
             dataset="synthetic",
@@ -46,7 +73,12 @@ def tiny_synthetic_data(tmp_path_factory) -> str:
             show_progress=False,
         )
     )
-    return str(output_dir)
+
+
+@pytest.fixture(scope="session")
+def tiny_synthetic_data(tmp_path_factory) -> str:
+    """A converted built-in dataset small enough for training tests (64 images of 32 px). Read-only."""
+    return _made_once(tmp_path_factory, "tiny_synthetic_data", _convert_tiny_synthetic)
 
 
 def _train_tiny_model(data_dir: str, model_dir: str, task: str) -> str:
@@ -71,11 +103,13 @@ def _train_tiny_model(data_dir: str, model_dir: str, task: str) -> str:
 
 @pytest.fixture(scope="session")
 def tiny_caption_model_dir(tiny_synthetic_data, tmp_path_factory) -> str:
-    """A model dir of a tiny captioning S-CNN-RNN trained for a few steps on `tiny_synthetic_data`."""
-    return _train_tiny_model(tiny_synthetic_data, str(tmp_path_factory.mktemp("caption_model")), "caption")
+    """A model dir of a tiny captioning S-CNN-RNN trained for a few steps on `tiny_synthetic_data`. Read-only."""
+    return _made_once(tmp_path_factory, "caption_model",
+                      lambda path: _train_tiny_model(tiny_synthetic_data, str(path), "caption"))
 
 
 @pytest.fixture(scope="session")
 def tiny_multilabel_model_dir(tiny_synthetic_data, tmp_path_factory) -> str:
-    """A model dir of a tiny multi-label S-CNN-RNN trained for a few steps on `tiny_synthetic_data`."""
-    return _train_tiny_model(tiny_synthetic_data, str(tmp_path_factory.mktemp("label_model")), "multilabel")
+    """A model dir of a tiny multi-label S-CNN-RNN trained for a few steps on `tiny_synthetic_data`. Read-only."""
+    return _made_once(tmp_path_factory, "label_model",
+                      lambda path: _train_tiny_model(tiny_synthetic_data, str(path), "multilabel"))

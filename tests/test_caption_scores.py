@@ -53,14 +53,6 @@ def assert_scores_match(scores: dict, expected: dict, tolerance: float) -> None:
         assert abs(scores[name] - value) <= tolerance, (name, scores[name], value)
 
 
-@needs_java
-def test_reproduces_coco_caption_demo_scores(coco_eval_files):
-    references_path, results_path, expected = coco_eval_files
-    scores = score_captions(load_references(references_path), load_results(results_path))
-    assert list(scores) == list(caption_scores.SCORE_KEYS)  # no "unavailable" entry
-    assert_scores_match(scores, expected["scores"], expected["tolerance"])
-
-
 def test_no_java_scores_all_but_meteor_close_to_coco_caption(no_java, coco_eval_files):
     references_path, results_path, expected = coco_eval_files
     scores = score_captions(load_references(references_path), load_results(results_path))
@@ -260,7 +252,9 @@ def run_cli(*args, env=None):
 
 
 @needs_java
-def test_cli_end_to_end_on_coco_caption_demo(tmp_path, coco_eval_files):
+def test_reproduces_coco_caption_demo_scores_end_to_end(tmp_path, coco_eval_files):
+    """The coco-caption demo's published scores, through the command (Java: METEOR and the PTB tokenizer;
+    the only scoring of the demo with Java in the suite, ~16 CPU s)."""
     references_path, results_path, expected = coco_eval_files
     output = tmp_path / "scores" / "fakecap.json"
     completed = run_cli(
@@ -268,7 +262,7 @@ def test_cli_end_to_end_on_coco_caption_demo(tmp_path, coco_eval_files):
     )
     assert completed.returncode == 0, completed.stderr
     scores = json.loads(completed.stdout)  # stdout is exactly one JSON object
-    assert list(scores) == [*caption_scores.SCORE_KEYS, "coverage"]
+    assert list(scores) == [*caption_scores.SCORE_KEYS, "coverage"]  # no "unavailable" entry
     assert scores["coverage"]["scored_images"] == scores["coverage"]["reference_images"]
     assert_scores_match(scores, expected["scores"], expected["tolerance"])
     assert json.loads(output.read_text()) == scores

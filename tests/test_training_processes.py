@@ -122,17 +122,10 @@ def test_two_loopback_workers_write_only_through_the_chief_and_resume(tiny_synth
     model_dir = tmp_path / "model"
     stage_dir = model_dir / "cnn"
     checkpoints = stage_dir / "checkpoints"
-    # Three runs in a row: a fresh one that finishes, one resuming the finished stage that is killed,
-    # one resuming after the kill that finishes.
-    _finish_all(_workers(tmp_path, "first", tiny_synthetic_data, model_dir, "--train_steps=4"))
-    assert sorted(os.listdir(stage_dir)) == ["LOCK", "checkpoints", "history.jsonl", "tensorboard"]  # no worker temp
-    assert len(os.listdir(stage_dir / "tensorboard")) == 1  # one events file per run: the chief's
-    assert tf.train.latest_checkpoint(str(checkpoints)).endswith("ckpt-4")
-
-    # Killed (kill -9, both workers) in the middle of a stage: the rerun resumes at its last checkpoint.
+    # Two runs in a row: one killed (kill -9, both workers) in the middle of the stage, then one resuming
+    # at its last checkpoint that finishes.
     killed = _workers(tmp_path, "killed", tiny_synthetic_data, model_dir, "--train_steps=100000")
     killed[0].wait_for(r"stage cnn step 11/100000")
-    assert "resuming stage cnn at step 4 of 100000" in killed[0].log()
     for run in killed:
         run.process.kill()
         run.process.wait()
@@ -145,5 +138,6 @@ def test_two_loopback_workers_write_only_through_the_chief_and_resume(tiny_synth
     steps = [r["step"] for r in history_lib.read_history(str(stage_dir / "history.jsonl"))]
     assert steps == list(range(1, saved + 3))
     assert tf.train.latest_checkpoint(str(checkpoints)).endswith(f"ckpt-{saved + 2}")
-    assert not [name for name in os.listdir(stage_dir) if name.startswith("workertemp")]
-    assert len(os.listdir(stage_dir / "tensorboard")) == 3  # first, killed, rerun: the chief's only
+    # Only the chief wrote: no worker's temporary dir is left, one events file per run (killed, rerun).
+    assert sorted(os.listdir(stage_dir)) == ["LOCK", "checkpoints", "history.jsonl", "tensorboard"]
+    assert len(os.listdir(stage_dir / "tensorboard")) == 2
