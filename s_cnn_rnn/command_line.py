@@ -157,6 +157,21 @@ def _flagfile_value(arg: str) -> str | None:
     return None
 
 
+def include_path(includer_dir: str, included: str, fallback_dir: str = "") -> str:
+    """Where a `--flagfile=INCLUDED` line of a flagfile in `includer_dir` points.
+
+    Relative to the including file; a flagfile written for absl's rule (relative to the working
+    directory, or to `fallback_dir` when given) still works when only that path exists. The one rule
+    every reader of flagfiles here follows (the commands, s-cnn-rnn-reproduce).
+    """
+    included = os.path.expanduser(included)
+    if os.path.isabs(included):
+        return included
+    beside = os.path.join(includer_dir, included)
+    fallback = os.path.join(fallback_dir, included)
+    return beside if os.path.exists(beside) or not os.path.exists(fallback) else fallback
+
+
 def _flagfile_lines(path: str, including: list[str]) -> list[str]:
     """The flag lines of a flagfile, nested flagfiles expanded in place (as absl does)."""
     path = os.path.expanduser(path)
@@ -176,13 +191,7 @@ def _flagfile_lines(path: str, including: list[str]) -> list[str]:
         if nested is None:
             flag_lines.append(line.strip())
             continue
-        nested = os.path.expanduser(nested)
-        beside = os.path.join(os.path.dirname(path), nested)
-        # Relative to the including file; a flagfile written for absl's rule (relative to the
-        # working directory) still works when only that path exists.
-        if not os.path.isabs(nested) and (os.path.exists(beside) or not os.path.exists(nested)):
-            nested = beside
-        flag_lines.extend(_flagfile_lines(nested, including + [path]))
+        flag_lines.extend(_flagfile_lines(include_path(os.path.dirname(path), nested), including + [path]))
     return flag_lines
 
 

@@ -9,6 +9,7 @@ import sys
 
 import pytest
 
+from s_cnn_rnn import command_line
 from s_cnn_rnn.reproduce import aggregate
 from s_cnn_rnn.reproduce import paper_results
 from s_cnn_rnn.reproduce import protocol
@@ -26,15 +27,8 @@ TINY_FLAGS = ("--backbone=small_cnn", "--backbone_weights=none", "--image_size=3
 
 def _resolved_flags(flagfile: str) -> dict:
     """{flag: value} of a flagfile with its includes, later lines winning (absl's order)."""
-    values = {}
-    for line in open(os.path.join(FLAGS_DIR, flagfile), encoding="utf-8").read().splitlines():
-        line = line.strip()
-        if line.startswith("--flagfile="):
-            values.update(_resolved_flags(os.path.basename(line.split("=", 1)[1])))
-        elif line.startswith("--"):
-            name, _, value = line[2:].partition("=")
-            values[name] = value
-    return values
+    lines = command_line.expand_flagfiles(["s-cnn-rnn-train", f"--flagfile={os.path.join(FLAGS_DIR, flagfile)}"])
+    return dict(line[2:].partition("=")[::2] for line in lines[1:] if line.startswith("--"))
 
 
 def test_paper_numbers_are_the_published_ones():

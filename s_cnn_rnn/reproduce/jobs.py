@@ -7,6 +7,7 @@ skipped, so a rerun resumes. No TensorFlow in this process: every job is a subpr
 
 import concurrent.futures
 import dataclasses
+import functools
 import json
 import os
 
@@ -70,12 +71,18 @@ class Settings:
         return max(1, (os.cpu_count() or 1) // self.parallel) if self.parallel > 1 else None
 
 
+@functools.lru_cache(maxsize=None)
+def _has_head_phase(flags_dir: str, flagfile: str) -> bool:
+    """Whether a row's flagfile (its includes read) gives stage 1 a head-only phase; read once per row."""
+    own_flagfile = [f"--flagfile={os.path.join(flags_dir, flagfile)}"]
+    return int(runner.flag_value(flags_dir, own_flagfile, "cnn_head_steps") or 0) > 0
+
+
 def plan(row, seed: int, settings: Settings, factor: float | None) -> runner.RowRun:
     """The commands of (row, seed) at learning-rate factor `factor` (None: no grid)."""
     budget_flags = ()
     if settings.budget:
-        own_flagfile = [f"--flagfile={os.path.join(settings.flags_dir, row.flagfile)}"]
-        head_phase = int(runner.flag_value(settings.flags_dir, own_flagfile, "cnn_head_steps") or 0) > 0
+        head_phase = _has_head_phase(settings.flags_dir, row.flagfile)
         budget_flags = protocol.step_flags(row.stages, settings.budget, head_phase) + protocol.RUN_FLAGS
     budget_flags += pretrained_backbone.row_flags(settings.pretrained_backbone)
     return runner.plan_run(row, seed, flags_dir=settings.flags_dir, data_dir=settings.data_dir,

@@ -33,6 +33,7 @@ import sys
 import time
 
 from s_cnn_rnn import atomic_files
+from s_cnn_rnn import command_line
 from s_cnn_rnn import errors
 from s_cnn_rnn.training import locks  # standard library only: no TensorFlow
 
@@ -136,11 +137,9 @@ def read_flagfiles(flags_dir: str, flagfile: str) -> dict:
             found[relative] = handle.read()
         for line in found[relative].splitlines():
             if line.strip().startswith("--flagfile="):
-                # As the commands read them (command_line.expand_flagfiles): relative to the including
-                # file, else (absl's old rule) to the project folder.
-                included = line.strip().split("=", 1)[1]
-                beside = os.path.join(os.path.dirname(relative), included)
-                pending.append(beside if os.path.isfile(os.path.join(project, beside)) else included)
+                # As the commands read them, absl's old rule taken relative to the project folder.
+                included = command_line.include_path(os.path.dirname(path), line.strip().split("=", 1)[1], project)
+                pending.append(os.path.relpath(included, project))
     return found
 
 
@@ -163,9 +162,7 @@ def flag_value(flags_dir: str, arguments: list, name: str) -> str | None:
         for line in lines:
             line = line.strip()
             if line.startswith("--flagfile="):
-                included = line.split("=", 1)[1]
-                beside = os.path.join(here, included)
-                path = beside if os.path.isfile(beside) else os.path.join(project, included)
+                path = command_line.include_path(here, line.split("=", 1)[1], project)
                 if not os.path.isfile(path):
                     raise FileNotFoundError(f"{path} not found: a flagfile the table's rows include")
                 with open(path, encoding="utf-8") as handle:
