@@ -304,12 +304,9 @@ def checkpoint_path(model_dir: str, stage: str, which: str = "latest") -> str | 
     import tensorflow as tf  # pylint: disable=import-outside-toplevel  (see the module docstring)
 
     checkpoints, best = checkpoints_dir(model_dir, stage), os.path.join(model_dir, stage, BEST_DIR)
-    if which == "latest":
-        return _complete(_recorded(checkpoints), "latest", "--checkpoint=STEP (a step kept in that folder)")
-    if which == "best":
-        recorded = _recorded(best)
-        if recorded is not None:  # the stage kept a best: it must be whole, never silently replaced
-            return _complete(recorded, "best", "--checkpoint=latest")
+    if which == "best" and (kept := _recorded(best)) is not None:  # whole, never silently replaced
+        return _complete(kept, "best", "--checkpoint=latest")
+    if which in ("best", "latest"):  # "best": the stage kept none
         return _complete(_recorded(checkpoints), "latest", "--checkpoint=STEP (a step kept in that folder)")
     for folder in (checkpoints, best):
         path = os.path.join(folder, f"ckpt-{which}")

@@ -81,10 +81,11 @@ def test_90_percent_of_the_best_score_not_of_the_last(tmp_path):
     curve = efficiency.read_curve(_model_dir(tmp_path / "ours", overfit), "val_CIDEr_pytok")
     # 90% of the best 0.6 is 0.54: first reached at joint step 20 (90% of the last, 0.27, at step 10).
     assert efficiency.first_reaching(curve.values, 0.9) == 2
-    assert efficiency.seconds_to_fraction(curve) == 34.0
-    assert efficiency.seconds_to_fraction(curve, 0.8) == 31.0   # 0.5 >= 0.48
-    assert efficiency.image_steps_to_fraction(curve, 0.8) == 110
+    at_80 = efficiency.seed_numbers(curve, 0.8)
     numbers = efficiency.seed_numbers(curve)
+    assert numbers["seconds_to_90"] == 34.0
+    assert at_80["seconds_to_80"] == 31.0   # 0.5 >= 0.48
+    assert at_80["image_steps_to_80"] == 110
     assert (numbers["best"], numbers["final"]) == (0.6, 0.3)
     assert (numbers["cpu_seconds_to_90"], numbers["stage_steps_to_90"], numbers["stage_cpu_seconds_to_90"]) == (
         48.0, 20, 12.0)
@@ -107,7 +108,7 @@ def test_cpu_seconds_charge_the_frozen_cnn_decoder_stage_and_image_steps_follow_
 def test_a_missing_metric_gives_an_empty_curve_and_none(tmp_path):
     curve = efficiency.read_curve(_model_dir(tmp_path / "ours", OURS), "val_O-F1")
     assert curve.values == () and curve.total_wall_seconds == 34.0
-    assert efficiency.seconds_to_fraction(curve) is None
+    assert efficiency.seed_numbers(curve)["seconds_to_90"] is None
     row = efficiency.summary({"Ours": [curve]})["Ours"]
     assert row["seconds_to_90"] is None and row["final"] is None and row["total_wall_seconds"] == 34.0
     assert row["stage_steps_to_90"] is None

@@ -193,16 +193,6 @@ def _at(costs: tuple, index: int | None):
     return None if index is None else costs[index]
 
 
-def seconds_to_fraction(curve: Curve, fraction: float = 0.9) -> float | None:
-    """The first cumulative wall second at which the score reaches `fraction` x its best value."""
-    return _at(curve.wall_seconds, first_reaching(curve.values, fraction))
-
-
-def image_steps_to_fraction(curve: Curve, fraction: float = 0.9) -> int | None:
-    """The first cumulative image step at which the score reaches `fraction` x its best value."""
-    return _at(curve.image_steps, first_reaching(curve.values, fraction))
-
-
 def seed_numbers(curve: Curve, fraction: float = 0.9) -> dict:
     """One run's numbers (see `summary`); None where the curve has no point or the cost is unknown."""
     key = f"{round(fraction * 100)}"
