@@ -107,13 +107,15 @@ def _train_dataset(train: LabelledImages, options: PretrainOptions, mode: str) -
         seed = tf.stack([tf.constant(options.seed, tf.int64), count])
         return tf.image.stateless_random_flip_left_right(image, seed), label
 
-    return examples.map(view, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True) \
-        .batch(options.batch_size, drop_remainder=True).prefetch(2)
+    # Plain TF ops: AutoGraph's source rewrite would change nothing but the start-up cost.
+    return examples.map(tf.autograph.experimental.do_not_convert(view), num_parallel_calls=tf.data.AUTOTUNE,
+                        deterministic=True).batch(options.batch_size, drop_remainder=True).prefetch(2)
 
 
 def _eval_dataset(images: np.ndarray, options: PretrainOptions, mode: str) -> tf.data.Dataset:
     return tf.data.Dataset.from_tensor_slices(images).map(
-        lambda image: image_preprocessing.preprocess(image, options.image_size, mode),
+        tf.autograph.experimental.do_not_convert(
+            lambda image: image_preprocessing.preprocess(image, options.image_size, mode)),
         num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).batch(_EVAL_BATCH)
 
 

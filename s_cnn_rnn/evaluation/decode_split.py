@@ -57,7 +57,8 @@ def decode_split(trained: inference.TrainedModel, data_dir: str, split: str, bat
     batch_size = max(1, min(batch_size, total or 1))
     dataset = input_pipeline.make_dataset(data_dir, split, pipeline_config(trained, batch_size))
     annotator = inference.Annotator(trained, beam_width=beam_width, label_decoding=label_decoding)
-    annotate = tf.function(annotator.__call__)
+    # Decoding is written in TF ops (it runs eagerly too): AutoGraph's rewrite would only cost seconds.
+    annotate = tf.function(annotator.__call__, autograph=False)
     chunks: dict[str, list] = {}
     done = 0
     with tqdm(total=total, unit="img", desc=f"decoding {split}", disable=not show_progress, file=sys.stderr) as bar:

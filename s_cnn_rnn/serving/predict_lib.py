@@ -118,15 +118,16 @@ class Predictor:
         image_spec = tf.TensorSpec([], tf.string)
         self._preprocess = tf.function(
             lambda encoded: image_input.decode_and_preprocess_image(encoded, self.image_size, self.mode),
-            input_signature=[image_spec],
+            input_signature=[image_spec], autograph=False,
         )
         images_spec = tf.TensorSpec([None, self.image_size, self.image_size, 3], tf.float32)
         if config.use_tags:
             tags_spec = tf.TensorSpec([None, config.num_tags], tf.float32)
             self._annotate = tf.function(lambda images, tags: self.annotator(images, tags),
-                                         input_signature=[images_spec, tags_spec])
+                                         input_signature=[images_spec, tags_spec], autograph=False)
         else:
-            self._annotate = tf.function(lambda images: self.annotator(images), input_signature=[images_spec])
+            self._annotate = tf.function(lambda images: self.annotator(images), input_signature=[images_spec],
+                                         autograph=False)
 
     @property
     def uses_tags(self) -> bool:

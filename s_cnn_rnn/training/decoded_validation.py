@@ -185,10 +185,10 @@ class DecodedValidation:
                     outputs = model.unary(images, tags if use_tags else None, training=False)
                     return {"concept_probs": outputs["concept_probs"]}
 
-                self._annotate = tf.function(concepts_only, reduce_retracing=True)
+                self._annotate = tf.function(concepts_only, reduce_retracing=True, autograph=False)
             else:
                 annotator = inference.Annotator(self.trained)
-                self._annotate = tf.function(annotator.__call__, reduce_retracing=True)
+                self._annotate = tf.function(annotator.__call__, reduce_retracing=True, autograph=False)
         return self._annotate
 
     def decode(self) -> dict:

@@ -98,7 +98,9 @@ class StageTrainer:
             with strategy.scope():
                 optimizer.build(variables)
 
-        @tf.function(jit_compile=self.settings.jit_compile)
+        # autograph=False here and below: the steps use TF ops for all control flow, and AutoGraph's
+        # source rewrite of them (and of every function they call) only adds seconds to each trace.
+        @tf.function(jit_compile=self.settings.jit_compile, autograph=False)
         def compute_gradients(batch):
             with tf.GradientTape() as tape:
                 terms = stages.per_example_losses(stage, model, batch, training=True)
@@ -116,7 +118,7 @@ class StageTrainer:
             optimizer.apply_gradients(zip(gradients, variables))
             return dict(averaged, loss=loss)
 
-        @tf.function
+        @tf.function(autograph=False)
         def train_step(iterator):
             per_replica = strategy.run(replica_step, args=(next(iterator),))
             self.step.assign_add(1)
@@ -134,7 +136,7 @@ class StageTrainer:
             return sums
 
         # Validation batches come as tensors whose time dimension varies: relax it, not retrace.
-        @tf.function(reduce_retracing=True)
+        @tf.function(reduce_retracing=True, autograph=False)
         def val_step(batch):
             per_replica = strategy.run(replica_step, args=(batch,))
             return {k: strategy.reduce(tf.distribute.ReduceOp.SUM, v, axis=None) for k, v in per_replica.items()}
