@@ -63,3 +63,10 @@ def test_demo_writes_results_report_and_curves_and_reuses_work(tmp_path):
     assert "data: reusing" in second.stdout
     assert "already finished" in second.stderr
     assert "evaluate the" not in second.stdout
+
+
+def test_the_demo_process_imports_no_tensorflow():
+    """It only starts the commands and reads their JSON: it starts in a second, not TensorFlow's six."""
+    code = "import sys; import s_cnn_rnn.demo; assert 'tensorflow' not in sys.modules, 'the demo imported TensorFlow'"
+    completed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)
+    assert completed.returncode == 0, completed.stderr[-2000:]

@@ -4,9 +4,7 @@
 (the model's task scores it), `tables` (the paper's tables); `outputs.write_outputs` writes
 metrics.json and the predictions, `report.write_report` renders ground truth beside predictions
 (HTML + PNG); `s_cnn_rnn.evaluate` is the command line (`s-cnn-rnn-evaluate`).
+
+The package imports none of them: `tables` and `curves` read metrics.json and history files
+without TensorFlow, so the demo's orchestrating process starts in a second.
 """
-
-from s_cnn_rnn.evaluation.report import write_report
-from s_cnn_rnn.evaluation.runner import EvaluationResult, evaluate, write_outputs
-
-__all__ = ["EvaluationResult", "evaluate", "write_outputs", "write_report"]
