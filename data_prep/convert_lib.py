@@ -103,8 +103,9 @@ class ConvertOptions:
     num_concepts: int = 1000
     # Target shard size.
     examples_per_shard: int = 1000
-    # Worker processes (0 = in this process).
-    num_workers: int = dataclasses.field(default_factory=lambda: os.cpu_count() or 1)
+    # Worker processes (0 = in this process); default: one per CPU, or this process alone below
+    # 1,000 images, where the workers' TensorFlow start-ups would cost more than they save.
+    num_workers: int | None = None
     # Show a progress bar on stderr.
     show_progress: bool = dataclasses.field(default=True, metadata={"flag": "progress"})
 
@@ -116,7 +117,8 @@ class ConvertOptions:
         for name, minimum in (("synthetic_num_train", 1), ("synthetic_num_val", 0), ("synthetic_num_test", 0),
                               ("synthetic_image_size", 16), ("max_words", 5), ("min_word_count", 1),
                               ("num_concepts", 1), ("examples_per_shard", 1), ("num_workers", 0)):
-            errors.check_at_least("ConvertOptions", name, getattr(self, name), minimum)
+            if getattr(self, name) is not None:
+                errors.check_at_least("ConvertOptions", name, getattr(self, name), minimum)
         for name in ("image_dirs", "captions_json", "instances_json"):
             _check_each_once(name, getattr(self, name))
 
@@ -272,15 +274,16 @@ def convert(options: ConvertOptions) -> dict:
             _check_word_vocabulary(options, source, vocabularies)
             vocabularies.save(staging_dir)
             items_by_split = _items_by_split(source.items)
+            num_workers = shard_writer.worker_count(options.num_workers, len(source.items))
             tasks = shard_writer.plan_shards(
                 items_by_split,
                 staging_dir,
                 vocabularies,
                 require_captions=options.dataset in _CAPTION_DATASETS,
                 examples_per_shard=options.examples_per_shard,
-                num_workers=max(options.num_workers, 1),
+                num_workers=max(num_workers, 1),
             )
-            results = shard_writer.write_shards(tasks, options.num_workers, options.show_progress)
+            results = shard_writer.write_shards(tasks, num_workers, options.show_progress)
             shutil.rmtree(os.path.join(staging_dir, "_tfds_images"), ignore_errors=True)
             manifest = _manifest(options, source, vocabularies, results, staging_dir)
             manifest.update(split_files=split_files, warnings=warnings)

@@ -38,7 +38,7 @@ CONVERT_FLAGS = {
     "nuswide_annotations_json": None, "concepts_file": None, "tag_list_file": None, "tfds_data_dir": None,
     "synthetic_num_train": 3000, "synthetic_num_val": 500, "synthetic_num_test": 500, "synthetic_image_size": 96,
     "seed": 0, "max_words": 12000, "min_word_count": 1, "num_concepts": 1000, "examples_per_shard": 1000,
-    "num_workers": os.cpu_count() or 1, "progress": True,
+    "num_workers": None, "progress": True,
 }
 
 

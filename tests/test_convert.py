@@ -10,6 +10,7 @@ import tensorflow as tf
 from PIL import Image
 
 from data_prep import convert_lib
+from data_prep import shard_writer
 from data_prep.sources.base import AnnotationError
 from s_cnn_rnn import record_schema
 from s_cnn_rnn import tokenizer
@@ -221,6 +222,26 @@ def test_cli_converts_synthetic_in_parallel(tmp_path):
     assert sum(len(r[record_schema.TAG_INDICES]) for r in records) > 0
     again = cli_runner.run(*command)
     assert again.returncode == 2 and "--overwrite" in again.stderr
+
+
+def test_a_small_conversion_writes_its_shards_without_workers_unless_asked(tmp_path, monkeypatch):
+    """By default a pool starts only from `MIN_IMAGES_FOR_WORKERS` images: each worker first imports
+    TensorFlow, which costs more than writing a few hundred images; an explicit --num_workers wins."""
+    assert shard_writer.worker_count(None, shard_writer.MIN_IMAGES_FOR_WORKERS - 1) == 0
+    assert shard_writer.worker_count(None, shard_writer.MIN_IMAGES_FOR_WORKERS) == (os.cpu_count() or 1)
+    assert shard_writer.worker_count(3, 10) == 3 and shard_writer.worker_count(0, 10**6) == 0
+
+    def no_pool(*args, **kwargs):
+        raise AssertionError("a worker pool was started for 12 images")
+
+    monkeypatch.setattr(shard_writer.concurrent.futures, "ProcessPoolExecutor", no_pool)
+    options = convert_lib.ConvertOptions(dataset="synthetic", output_dir=str(tmp_path / "synth"),
+                                         synthetic_num_train=8, synthetic_num_val=2, synthetic_num_test=2,
+                                         synthetic_image_size=32, show_progress=False)
+    assert options.num_workers is None
+    convert_lib.convert(options)
+    manifest = json.loads((tmp_path / "synth" / "manifest.json").read_text())
+    assert sum(info["num_examples"] for info in manifest["splits"].values()) == 12
 
 
 def test_real_coco_mini12_and_nuswide_mini3(tmp_path, shared_data_dir):
