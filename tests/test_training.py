@@ -17,6 +17,7 @@ from s_cnn_rnn.models.config import ModelConfig
 from s_cnn_rnn.training import history as history_lib
 from s_cnn_rnn import model_dir as model_dir_lib
 from s_cnn_rnn.training import stage_runner
+from s_cnn_rnn.training import stages
 from s_cnn_rnn.training import trainer
 
 TINY_MODEL = ModelConfig(
@@ -71,6 +72,26 @@ def test_all_stages_run_and_write_history_and_checkpoints(tiny_synthetic_data, t
     # A rerun does not retrain finished stages.
     again = stage_runner.train(_options(tiny_synthetic_data, tmp_path / "model"))
     assert all(record.get("skipped") for record in again.values())
+
+
+def test_validation_traces_its_step_once_a_stage(tiny_synthetic_data, tmp_path, monkeypatch):
+    """Validation batches differ in caption length and size: the step is traced once a stage for the data's
+    spec (traced per new shape, it took two traces a stage and TensorFlow warned of retracing)."""
+    shapes = []
+
+    def recording(stage, model, batch, training):
+        if not training and not tf.executing_eagerly():  # a trace of the validation step
+            shapes.append(tuple(batch["target_ids"].shape))
+        return per_example_losses(stage, model, batch, training)
+
+    per_example_losses = stages.per_example_losses
+    monkeypatch.setattr(stages, "per_example_losses", recording)
+    options = _options(tiny_synthetic_data, tmp_path / "model", stage="rnn")
+    rnn = dataclasses.replace(options.stage_settings["rnn"], train_steps=3, validate_every=1, validation_steps=3)
+    stage_runner.train(dataclasses.replace(options, stage_settings=dict(options.stage_settings, rnn=rnn)))
+    history = history_lib.read_history(str(tmp_path / "model" / "rnn" / "history.jsonl"))
+    assert [record["step"] for record in history if "val_L_r" in record] == [1, 2, 3]
+    assert shapes == [(None, None)]  # one trace, for any batch size and caption length
 
 
 def test_joint_stage_starts_from_the_cnn_and_rnn_checkpoints(tiny_synthetic_data, tmp_path):

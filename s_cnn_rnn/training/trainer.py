@@ -126,7 +126,8 @@ class StageTrainer:
 
         return train_step
 
-    def _make_val_step(self):
+    def _make_val_step(self, element_spec):
+        """The validation step for batches of `element_spec` (the distributed validation data's)."""
         stage, model, strategy = self.settings.stage, self.model, self.strategy
 
         def replica_step(batch):
@@ -135,8 +136,9 @@ class StageTrainer:
             sums["count"] = tf.cast(tf.shape(next(iter(terms.values())))[0], tf.float32)
             return sums
 
-        # Validation batches come as tensors whose time dimension varies: relax it, not retrace.
-        @tf.function(reduce_retracing=True, autograph=False)
+        # Traced once for the data's own spec, whose caption length and last batch vary: traced per
+        # shape it took two traces a stage, and TensorFlow warned of retracing by the third stage.
+        @tf.function(input_signature=[element_spec], autograph=False)
         def val_step(batch):
             per_replica = strategy.run(replica_step, args=(batch,))
             return {k: strategy.reduce(tf.distribute.ReduceOp.SUM, v, axis=None) for k, v in per_replica.items()}
@@ -151,10 +153,12 @@ class StageTrainer:
         dataset = self._val_dataset_fn()
         if self.settings.validation_steps:
             dataset = dataset.take(self.settings.validation_steps)
-        val_step = self._val_step
+        distributed = chief.distribute_dataset(self.strategy, dataset)
+        if self._val_step is None:
+            self._val_step = self._make_val_step(distributed.element_spec)
         totals = {}
-        for batch in chief.distribute_dataset(self.strategy, dataset):
-            for key, value in val_step(batch).items():
+        for batch in distributed:
+            for key, value in self._val_step(batch).items():
                 totals[key] = totals.get(key, 0.0) + float(value)
         count = max(totals.pop("count", 0.0), 1.0)
         means = {f"val_{k}": v / count for k, v in totals.items()}
@@ -243,7 +247,7 @@ class StageTrainer:
             if initialize_fn is not None:
                 initialize_fn()
             logging.info("starting stage %s: %d steps", settings.stage, total)
-        self._val_step = self._make_val_step()
+        self._val_step = None  # made at the first validation, for its data's spec
         if self.is_chief:
             history = history_lib.HistoryWriter(os.path.join(self.stage_dir, model_dir_lib.HISTORY_FILE), resume_step=start)
             summaries = tf.summary.create_file_writer(os.path.join(self.stage_dir, "tensorboard"))
