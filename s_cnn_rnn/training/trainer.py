@@ -60,6 +60,7 @@ class StageTrainer:
         self.stage_dir = stage_dir
         self._train_dataset_fn = train_dataset_fn
         self._val_dataset_fn = val_dataset_fn
+        self._val_step = None  # made at the first validation, for its data's spec
         self._decoded_validation = decoded_validation
         os.makedirs(stage_dir, exist_ok=True)
         with strategy.scope():
@@ -247,7 +248,6 @@ class StageTrainer:
             if initialize_fn is not None:
                 initialize_fn()
             logging.info("starting stage %s: %d steps", settings.stage, total)
-        self._val_step = None  # made at the first validation, for its data's spec
         if self.is_chief:
             history = history_lib.HistoryWriter(os.path.join(self.stage_dir, model_dir_lib.HISTORY_FILE), resume_step=start)
             summaries = tf.summary.create_file_writer(os.path.join(self.stage_dir, "tensorboard"))
