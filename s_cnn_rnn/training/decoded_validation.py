@@ -28,7 +28,6 @@ restores it.
 """
 
 import os
-import resource
 import time
 
 import numpy as np
@@ -98,12 +97,6 @@ def lower_is_better(metric: str) -> bool:
     return metric == "val_loss" or metric.startswith("val_L_")
 
 
-def _cpu_seconds() -> float:
-    """User + system CPU seconds of this process (all threads): honest under a loaded machine."""
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
-
-
 class BestCheckpoint:
     """Keeps the best checkpoint of a stage by one metric in `STAGE_DIR/best/` with best.json.
 
@@ -166,8 +159,8 @@ class DecodedValidation:
         self._stage_default = stage_default
         self._best: BestCheckpoint | None = None
         self._annotate = None
-        self.cpu_seconds = 0.0  # spent here so far in this process
-        self._cpu_start = _cpu_seconds()
+        self.cpu_seconds = 0.0  # time.process_time() spent here so far (the stage clock's CPU measure)
+        self._cpu_start = time.process_time()
 
     @property
     def decodes_images(self) -> bool:
@@ -230,11 +223,11 @@ class DecodedValidation:
           spent here so far) and "process_cpu_seconds" (the training process's, since this
           stage started), so their ratio is the decoded validation's share of the CPU.
         """
-        started_cpu, started_wall = _cpu_seconds(), time.perf_counter()
+        started_cpu, started_wall = time.process_time(), time.perf_counter()
         extra = {}
         if self._dataset_fn is not None:
             extra = self.metrics(self.decode())
-        self.cpu_seconds += _cpu_seconds() - started_cpu
+        self.cpu_seconds += time.process_time() - started_cpu
         if self._best is None:
             # The requested key, else the stage's default, else the loss (no images decoded).
             reported = {**validation, **extra}
@@ -250,5 +243,5 @@ class DecodedValidation:
                          self.num_examples, time.perf_counter() - started_wall,
                          " ".join(f"{k} {v:.4f}" for k, v in extra.items()))
         extra["decoded_validation_cpu_seconds"] = round(self.cpu_seconds, 3)
-        extra["process_cpu_seconds"] = round(_cpu_seconds() - self._cpu_start, 3)
+        extra["process_cpu_seconds"] = round(time.process_time() - self._cpu_start, 3)
         return extra
