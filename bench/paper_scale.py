@@ -233,13 +233,19 @@ def export_and_serve(model_dir: str, work_dir: str, logs: str, images: list) -> 
 # ----------------------------------------------------------------------------- main
 
 
+def _timed_inputs(part: dict, make, *args):
+    """`make(*args)` (an inputs record), with its seconds and fields kept as part["inputs"]."""
+    started = time.perf_counter()
+    made = make(*args)
+    part["inputs"] = {"seconds": round(time.perf_counter() - started, 1), **dataclasses.asdict(made)}
+    return made
+
+
 def caption_part(work_dir: str, logs: str, disk: Disk, progress: Progress) -> None:
     """Captions: inputs, conversion, the two caption flagfiles' stages, evaluation, export, serving."""
     progress.result["captions"] = part = {}
-    started = time.perf_counter()
-    made = inputs_lib.make_caption_inputs(os.path.join(work_dir, "raw_captions"), _DATA_ROOT.value,
-                                          _CAPTION_IMAGES.value)
-    part["inputs"] = {"seconds": round(time.perf_counter() - started, 1), **dataclasses.asdict(made)}
+    made = _timed_inputs(part, inputs_lib.make_caption_inputs, os.path.join(work_dir, "raw_captions"),
+                         _DATA_ROOT.value, _CAPTION_IMAGES.value)
     log(f"caption inputs: {made.images} images, {made.captions} captions, splits {made.split_counts}")
     data_dir = os.path.join(work_dir, "data_captions")
     part["conversion"] = conversion = convert("captions", [
@@ -265,10 +271,8 @@ def caption_part(work_dir: str, logs: str, disk: Disk, progress: Progress) -> No
 def multilabel_part(work_dir: str, logs: str, disk: Disk, progress: Progress) -> None:
     """COCO multi-label: inputs, conversion (with the stand-in user tags), the two flagfiles' stages."""
     progress.result["multilabel"] = part = {}
-    started = time.perf_counter()
-    made = inputs_lib.make_multilabel_inputs(os.path.join(work_dir, "raw_multilabel"), _DATA_ROOT.value,
-                                             _MULTILABEL_IMAGES.value)
-    part["inputs"] = {"seconds": round(time.perf_counter() - started, 1), **dataclasses.asdict(made)}
+    made = _timed_inputs(part, inputs_lib.make_multilabel_inputs, os.path.join(work_dir, "raw_multilabel"),
+                         _DATA_ROOT.value, _MULTILABEL_IMAGES.value)
     log(f"multi-label inputs: {made.images} images, {made.annotations} object annotations")
     data_dir = os.path.join(work_dir, "data_multilabel")
     part["conversion"] = convert("multilabel", [
