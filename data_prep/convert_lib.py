@@ -103,8 +103,7 @@ class ConvertOptions:
     num_concepts: int = 1000
     # Target shard size.
     examples_per_shard: int = 1000
-    # Worker processes (0 = in this process); default: one per CPU, or this process alone below
-    # 1,000 images, where the workers' TensorFlow start-ups would cost more than they save.
+    # Worker processes (0 = in this process); default: one per CPU, none below 1,000 images.
     num_workers: int | None = None
     # Show a progress bar on stderr.
     show_progress: bool = dataclasses.field(default=True, metadata={"flag": "progress"})
@@ -117,7 +116,7 @@ class ConvertOptions:
         for name, minimum in (("synthetic_num_train", 1), ("synthetic_num_val", 0), ("synthetic_num_test", 0),
                               ("synthetic_image_size", 16), ("max_words", 5), ("min_word_count", 1),
                               ("num_concepts", 1), ("examples_per_shard", 1), ("num_workers", 0)):
-            if getattr(self, name) is not None:
+            if getattr(self, name) is not None:  # num_workers None: the default count
                 errors.check_at_least("ConvertOptions", name, getattr(self, name), minimum)
         for name in ("image_dirs", "captions_json", "instances_json"):
             _check_each_once(name, getattr(self, name))

@@ -340,15 +340,6 @@ def _randoms(seed) -> tf.data.Dataset:
     return tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(3)
 
 
-def _plain(function):
-    """`function` for `Dataset.map` as written, not rewritten by AutoGraph.
-
-    The pipeline's functions use TF ops for all control flow, so AutoGraph's source rewrite changes
-    nothing but the cost (~1.4 CPU s, most of a process's first pipeline build).
-    """
-    return tf.autograph.experimental.do_not_convert(function)
-
-
 def make_dataset(data_dir: str, split: str, config: PipelineConfig, skip_examples: int = 0) -> tf.data.Dataset:
     """Batches of one split of a converted data dir (the dict described in the module doc).
 
@@ -380,8 +371,11 @@ def make_dataset(data_dir: str, split: str, config: PipelineConfig, skip_example
     if rows_are_images and skip_examples:
         records = records.skip(skip_examples)
 
+    # The map functions use TF ops for all control flow: AutoGraph's source rewrite would change nothing
+    # but the cost (~1.4 CPU s, most of a process's first pipeline build).
+    _as_written = tf.autograph.experimental.do_not_convert
     if config.read_images:
-        records = records.map(_plain(_image_example_fn(config, data_dir)), **parallel)
+        records = records.map(_as_written(_image_example_fn(config, data_dir)), **parallel)
     spec, batch_fn = _label_parsing_spec(), _batch_fn(config, depths)
 
     def parse_batch(serialized, randoms, images=None):  # [B] records -> the batch dict
@@ -390,7 +384,7 @@ def make_dataset(data_dir: str, split: str, config: PipelineConfig, skip_example
 
     # "all" batches images first (keeping every one) and re-batches captions afterwards.
     drop_remainder = config.resolved_drop_remainder if rows_are_images else False
-    batches = records.batch(config.batch_size, drop_remainder=drop_remainder).map(_plain(parse_batch), **parallel)
+    batches = records.batch(config.batch_size, drop_remainder=drop_remainder).map(_as_written(parse_batch), **parallel)
     if not rows_are_images:
         batches = batches.unbatch()
         if config.training:  # else an image's captions sit side by side; images cost ~1 MB each
@@ -400,7 +394,7 @@ def make_dataset(data_dir: str, split: str, config: PipelineConfig, skip_example
             config.batch_size, drop_remainder=config.resolved_drop_remainder
         )
         if not config.pad_to_max_length:
-            batches = batches.map(_plain(_trim_padding))
+            batches = batches.map(_as_written(_trim_padding))
     options = tf.data.Options()
     options.deterministic = config.deterministic
     return batches.with_options(options).prefetch(tf.data.AUTOTUNE)
