@@ -75,8 +75,8 @@ def test_all_stages_run_and_write_history_and_checkpoints(tiny_synthetic_data, t
 
 
 def test_validation_traces_its_step_once_a_stage(tiny_synthetic_data, tmp_path, monkeypatch):
-    """Validation batches differ in caption length and size: the step is traced once a stage for the data's
-    spec (traced per new shape, it took two traces a stage and TensorFlow warned of retracing)."""
+    """Validation batches differ in caption length and size: the step is traced once a stage, for the data's
+    spec (a trace per new shape would be two a stage, and TensorFlow warns of retracing from the fifth)."""
     shapes = []
 
     def recording(stage, model, batch, training):

@@ -137,8 +137,8 @@ class StageTrainer:
             sums["count"] = tf.cast(tf.shape(next(iter(terms.values())))[0], tf.float32)
             return sums
 
-        # Traced once for the data's own spec, whose caption length and last batch vary: traced per
-        # shape it took two traces a stage, and TensorFlow warned of retracing by the third stage.
+        # Traced once, for the data's own spec (caption length and last batch size vary): a trace per
+        # shape would be two a stage, and TensorFlow warns of retracing from the fifth trace on.
         @tf.function(input_signature=[element_spec], autograph=False)
         def val_step(batch):
             per_replica = strategy.run(replica_step, args=(batch,))
