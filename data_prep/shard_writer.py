@@ -2,8 +2,9 @@
 
 Each shard is written by one worker process (spawned, so TensorFlow is never forked),
 which checks and re-encodes the images itself: the slow work is spread over the cores
-and the parent only collects counts and skip records. Shards are written under the
-caller's staging directory; making the output visible is the caller's job.
+and the parent only collects counts and skip records. A small conversion (`worker_count`)
+writes its shards in the calling process instead. Shards are written under the caller's
+staging directory; making the output visible is the caller's job.
 """
 
 import concurrent.futures
