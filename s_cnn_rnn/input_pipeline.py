@@ -21,10 +21,12 @@ when `config.deterministic`, so two runs give identical batches.
 """
 
 import dataclasses
+import functools
 import os
 
 import tensorflow as tf
 
+from s_cnn_rnn import batch_targets
 from s_cnn_rnn import data_dir as data_dir_lib
 from s_cnn_rnn import record_schema
 from s_cnn_rnn import image_preprocessing
@@ -117,8 +119,6 @@ class PipelineConfig:
 # The record keys the pipeline reads (caption/text and image/source_id are for people).
 _KEYS = (record_schema.IMAGE_ID, record_schema.CAPTION_TOKEN_IDS, record_schema.CAPTION_LENGTHS,
          record_schema.CONCEPT_INDICES, record_schema.LABEL_SEQUENCE, record_schema.TAG_INDICES)
-_SEQUENCE_KEYS = ("input_ids", "target_ids", "target_mask")
-_CAPTION_RANDOM = "caption_random"  # int64 [0, 2^32) per record, for the caption choice
 
 
 def _label_parsing_spec() -> dict:
@@ -147,154 +147,6 @@ def _image_example_fn(config: PipelineConfig, data_dir: str):
         return serialized, randoms, image
 
     return example_fn
-
-
-# ----------------------------------------------------------------------------- batches
-# Vectorised over the batch with plain dense ops on the parsed SparseTensors' flat values
-# (ragged-tensor ops cost several times more small ops per batch).
-
-
-def _row_ids(indices: tf.SparseTensor) -> tf.Tensor:
-    return indices.indices[:, 0]
-
-
-def _multi_hot(indices: tf.SparseTensor, depth: int, what: str) -> tf.Tensor:
-    """Sparse `[B, n]` indices -> float32 `[B, depth]` multi-hot, with a clear range check."""
-    values = indices.values
-    check = tf.debugging.assert_less(
-        values, tf.constant(depth, tf.int64), message=f"{what} index out of range (>= {depth}): the "
-        f"records and vocab/ come from different conversions; {data_dir_lib.CONVERT_HINT} again",
-    )
-    with tf.control_dependencies([check]):
-        positions = tf.stack([_row_ids(indices), values], axis=1)
-    hits = tf.scatter_nd(positions, tf.ones_like(values, tf.float32), [indices.dense_shape[0], depth])
-    return tf.minimum(hits, 1.0)  # a repeated index still means "present"
-
-
-def _count_per_row(indices: tf.SparseTensor) -> tf.Tensor:
-    """int64 `[B]`: how many values each row of a sparse `[B, n]` tensor has."""
-    num_rows = tf.cast(indices.dense_shape[0], tf.int32)
-    return tf.math.unsorted_segment_sum(tf.ones_like(indices.values), _row_ids(indices), num_rows)
-
-
-def _caption_spans(parsed: dict, config: PipelineConfig):
-    """Where the batch's captions lie in the flat token ids.
-
-    Returns:
-      int64 `[R]` start offsets, `[R]` lengths and `[R]` image (batch row) of each
-      sequence: one sampled caption per image ("sample", R = B; length 0 for an image
-      without captions) or every caption ("all", R = captions in the batch).
-    """
-    tokens, lengths = parsed[record_schema.CAPTION_TOKEN_IDS], parsed[record_schema.CAPTION_LENGTHS]
-    num_rows = tf.cast(lengths.dense_shape[0], tf.int32)
-    check = tf.debugging.assert_equal(
-        tf.math.unsorted_segment_sum(lengths.values, _row_ids(lengths), num_rows), _count_per_row(tokens),
-        message="caption/lengths does not sum to len(caption/token_ids): corrupt record",
-    )
-    with tf.control_dependencies([check]):
-        starts = tf.cumsum(lengths.values, exclusive=True)  # [C]; valid because the sums match
-    if config.captions == "all":
-        return starts, lengths.values, _row_ids(lengths)
-    num_captions = _count_per_row(lengths)  # [B]
-    # The record's own 32 random bits (Dataset.random) -> uniform [0, 1), so the choice
-    # travels with the record (also across `skip_examples`).
-    uniform = tf.cast(tf.bitwise.bitwise_and(parsed[_CAPTION_RANDOM], 2**32 - 1), tf.float64) / 2.0**32
-    offset = tf.minimum(tf.cast(uniform * tf.cast(num_captions, tf.float64), tf.int64), num_captions - 1)
-    chosen = tf.maximum(tf.cumsum(num_captions, exclusive=True) + offset, 0)  # [B]
-
-    def pick(values):  # one trailing 0 so that a batch with no caption at all still gathers
-        return tf.where(num_captions > 0, tf.gather(tf.concat([values, [0]], 0), chosen), 0)
-
-    return pick(starts), pick(lengths.values), tf.range(tf.size(num_captions, out_type=tf.int64))
-
-
-def _frame(flat_tokens, starts, lengths, config: PipelineConfig) -> dict:
-    """Spans of a flat token array -> dense input ids, target ids and mask `[R, T]`.
-
-    input_ids = <start> + tokens, target_ids = tokens + <end>, both zero-padded; tokens are
-    truncated to `max_caption_length`. T = the longest framed sequence (or the fixed
-    `max_caption_length + 1` with `pad_to_max_length`).
-    """
-    lengths = tf.minimum(lengths, config.max_caption_length)[:, None]  # [R, 1]
-    if config.pad_to_max_length:
-        length = config.max_caption_length + 1
-    else:
-        length = tf.reduce_max(tf.concat([lengths[:, 0], [0]], 0)) + 1
-    positions = tf.range(length, dtype=tf.int64)[None, :]  # [1, T]
-    padded_tokens = tf.cast(tf.concat([flat_tokens, [0]], 0), tf.int32)  # never empty
-    last = tf.size(padded_tokens, out_type=tf.int64) - 1
-
-    def token_at(shift):  # [R, T] token at each position; the where()s below keep the real ones
-        return tf.gather(padded_tokens, tf.clip_by_value(starts[:, None] + positions + shift, 0, last))
-
-    zeros = tf.zeros_like(positions + lengths, tf.int32)  # [R, T]
-    input_ids = tf.where(positions == 0, record_schema.START_ID, tf.where(positions <= lengths, token_at(-1), zeros))
-    target_ids = tf.where(positions < lengths, token_at(0), tf.where(positions == lengths, record_schema.END_ID, zeros))
-    return {
-        "input_ids": input_ids,
-        "target_ids": target_ids,
-        "target_mask": tf.cast(positions <= lengths, tf.float32),
-    }
-
-
-def _caption_targets(parsed, depth: int, config: PipelineConfig) -> tuple:
-    """Caption task: concept multi-hot `[B, k]`, the caption tokens (flat), and per row the
-    start, length and (in "all" mode) source image of its caption."""
-    concepts = _multi_hot(parsed[record_schema.CONCEPT_INDICES], depth, "concept")
-    starts, lengths, image_of_row = _caption_spans(parsed, config)
-    return concepts, parsed[record_schema.CAPTION_TOKEN_IDS].values, starts, lengths, image_of_row
-
-
-def _label_targets(parsed, depth: int, config: PipelineConfig) -> tuple:
-    """Multi-label task: label multi-hot `[B, k]` and the rare-first label sequence as tokens
-    (label index + 3), one row per image."""
-    del config  # one sequence per image
-    labels = parsed[record_schema.LABEL_SEQUENCE]
-    lengths = _count_per_row(labels)
-    return (_multi_hot(labels, depth, "label"), labels.values + len(record_schema.LABEL_SPECIALS),
-            tf.cumsum(lengths, exclusive=True), lengths, None)
-
-
-# `Task.targets` -> the reader of its target sequences.
-_TARGET_READERS = {"captions": _caption_targets, "labels": _label_targets}
-
-
-def _batch_fn(config: PipelineConfig, depths: dict):
-    """Returns `fn(parsed batch) -> batch dict`, vectorised over the batch.
-
-    In "all" mode the result has one row per caption (unbatched and rebatched afterwards).
-    """
-
-    read_targets = _TARGET_READERS[tasks.get(config.task).targets]
-    one_row_per_image = tasks.get(config.task).one_row_per_image(config.captions)
-
-    def batch_fn(parsed):
-        concepts, flat_tokens, starts, lengths, image_of_row = read_targets(parsed, depths["concepts"], config)
-        per_image = {
-            "image_id": parsed[record_schema.IMAGE_ID],
-            "concepts": concepts,
-            "tags": _multi_hot(parsed[record_schema.TAG_INDICES], depths["tags"], "tag"),
-        }
-        if "image" in parsed:
-            per_image["image"] = parsed["image"]
-        batch_size = parsed[record_schema.IMAGE_ID].shape[0]  # static when drop_remainder
-        for value in per_image.values():
-            value.set_shape([batch_size] + value.shape[1:])
-        framed = _frame(flat_tokens, starts, lengths, config)
-        if not one_row_per_image:
-            per_image = {key: tf.gather(value, image_of_row) for key, value in per_image.items()}
-        else:
-            for value in framed.values():
-                value.set_shape([batch_size, value.shape[1]])
-        return {**per_image, **framed}
-
-    return batch_fn
-
-
-def _trim_padding(batch: dict) -> dict:
-    """Cuts `[B, T]` sequences to the longest one in the batch (after re-batching)."""
-    length = tf.cast(tf.reduce_max(tf.reduce_sum(batch["target_mask"], axis=1)), tf.int32)
-    return {**batch, **{key: batch[key][:, :length] for key in _SEQUENCE_KEYS}}
 
 
 # ----------------------------------------------------------------------------- dataset
@@ -340,6 +192,24 @@ def _randoms(seed) -> tf.data.Dataset:
     return tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(3)
 
 
+@functools.lru_cache(maxsize=32)
+def _map_functions(data_dir: str, config: PipelineConfig, depths: tuple) -> tuple:
+    """The pipeline's map functions (image, batch, trim), traced once per (data dir, config, depths).
+
+    A process builds the same pipeline for every stage and validation: each build would trace them again
+    (~0.15 CPU s); as `tf.function`s a later build only calls the traced graphs. They are written in TF ops,
+    so without AutoGraph (whose rewrite would change nothing but cost ~1.4 CPU s on the first build).
+    """
+    spec, batch_fn = _label_parsing_spec(), batch_targets.make_batch_fn(config, dict(depths))
+
+    def parse_batch(serialized, randoms, images=None):  # [B] records -> the batch dict
+        parsed = {**tf.io.parse_example(serialized, spec), batch_targets.CAPTION_RANDOM: randoms[:, 2]}
+        return batch_fn(parsed if images is None else {**parsed, "image": images})
+
+    return tuple(tf.function(fn, autograph=False) for fn in (_image_example_fn(config, data_dir), parse_batch,
+                                                             batch_targets.trim_padding))
+
+
 def make_dataset(data_dir: str, split: str, config: PipelineConfig, skip_examples: int = 0) -> tf.data.Dataset:
     """Batches of one split of a converted data dir (the dict described in the module doc).
 
@@ -370,21 +240,12 @@ def make_dataset(data_dir: str, split: str, config: PipelineConfig, skip_example
     records = tf.data.Dataset.zip(_records(shard_paths, config, seed), _randoms(seed))
     if rows_are_images and skip_examples:
         records = records.skip(skip_examples)
-
-    # The map functions use TF ops for all control flow: AutoGraph's source rewrite would change nothing
-    # but the cost (~1.4 CPU s, most of a process's first pipeline build).
-    _as_written = tf.autograph.experimental.do_not_convert
+    image_fn, parse_batch, trim = _map_functions(data_dir, config, tuple(sorted(depths.items())))
     if config.read_images:
-        records = records.map(_as_written(_image_example_fn(config, data_dir)), **parallel)
-    spec, batch_fn = _label_parsing_spec(), _batch_fn(config, depths)
-
-    def parse_batch(serialized, randoms, images=None):  # [B] records -> the batch dict
-        parsed = {**tf.io.parse_example(serialized, spec), _CAPTION_RANDOM: randoms[:, 2]}
-        return batch_fn(parsed if images is None else {**parsed, "image": images})
-
+        records = records.map(image_fn, **parallel)
     # "all" batches images first (keeping every one) and re-batches captions afterwards.
     drop_remainder = config.resolved_drop_remainder if rows_are_images else False
-    batches = records.batch(config.batch_size, drop_remainder=drop_remainder).map(_as_written(parse_batch), **parallel)
+    batches = records.batch(config.batch_size, drop_remainder=drop_remainder).map(parse_batch, **parallel)
     if not rows_are_images:
         batches = batches.unbatch()
         if config.training:  # else an image's captions sit side by side; images cost ~1 MB each
@@ -394,7 +255,7 @@ def make_dataset(data_dir: str, split: str, config: PipelineConfig, skip_example
             config.batch_size, drop_remainder=config.resolved_drop_remainder
         )
         if not config.pad_to_max_length:
-            batches = batches.map(_as_written(_trim_padding))
+            batches = batches.map(trim)
     options = tf.data.Options()
     options.deterministic = config.deterministic
     return batches.with_options(options).prefetch(tf.data.AUTOTUNE)
