@@ -260,11 +260,30 @@ for name, strategy in (("one", tf.distribute.OneDeviceStrategy("/cpu:0")),
     per_replica = strategy.run(tf.function(replica), args=(next(iter(dataset)),))
     losses[name] = float(strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica, axis=None))
     losses[name + "_replicas"] = strategy.num_replicas_in_sync
+
+from s_cnn_rnn.training import stage_settings
+def adam_copies(make_optimizer):  # each device's copy of two variables after 3 steps, same gradients on both
+    strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+    with strategy.scope():
+        variables = [tf.Variable(np.arange(6, dtype=np.float32).reshape(2, 3) / 7), tf.Variable(np.ones(4, np.float32))]
+        optimizer = make_optimizer()
+        optimizer.build(variables)
+    @tf.function(autograph=False)
+    def step():
+        strategy.run(lambda: optimizer.apply_gradients(zip([tf.sin(3.0 * v) for v in variables], variables)))
+    for _ in range(3):
+        step()
+    return [[copy.numpy().tolist() for copy in strategy.experimental_local_results(v)] for v in variables]
+losses["adam_ours"] = adam_copies(lambda: stage_settings.make_optimizer("adam", 1e-2, 0.0, "float32"))
+losses["adam_keras"] = adam_copies(lambda: tf.keras.optimizers.Adam(1e-2, epsilon=1e-8))
 print(json.dumps(losses))
 """
 
 
-def test_mirrored_on_two_logical_cpus_gives_the_single_device_loss(tiny_synthetic_data, tmp_path):
+def test_mirrored_on_two_logical_cpus_gives_the_single_device_loss_and_keras_adam_updates(tiny_synthetic_data,
+                                                                                        tmp_path):
+    """The loss of one batch, and our Adam (one fused kernel per variable and device) against Keras' on
+    every device's copy: logical devices are set before TensorFlow starts, so in a process of its own."""
     script = tmp_path / "mirrored.py"
     script.write_text(MIRRORED_SCRIPT)
     project_root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -274,6 +293,11 @@ def test_mirrored_on_two_logical_cpus_gives_the_single_device_loss(tiny_syntheti
     losses = json.loads(completed.stdout.strip().splitlines()[-1])
     assert losses["mirrored_replicas"] == 2 and losses["one_replicas"] == 1
     assert losses["mirrored"] == pytest.approx(losses["one"], rel=1e-4)
+    start = [np.arange(6).reshape(2, 3) / 7, np.ones(4)]
+    for ours, keras_adam, first in zip(losses["adam_ours"], losses["adam_keras"], start, strict=True):
+        assert len(ours) == 2 and np.array_equal(ours[0], ours[1])  # both copies updated alike
+        np.testing.assert_allclose(ours[0], keras_adam[0], rtol=0, atol=1e-6)
+        assert np.max(np.abs(np.array(ours[0]) - first)) > 1e-2  # 3 steps of lr 1e-2 moved it
 
 
 def test_variant_without_a_stage_is_refused(tiny_synthetic_data, tmp_path):

@@ -6,6 +6,7 @@ them is `trainer.py`.
 import dataclasses
 
 import keras
+import tensorflow as tf
 
 from s_cnn_rnn import errors
 from s_cnn_rnn.training import runtime
@@ -94,9 +95,33 @@ class TF1RMSprop(keras.optimizers.RMSprop):
         return super().add_optimizer_variables(trainable_variables, name, initializer=initializer)
 
 
+class FusedAdam(keras.optimizers.Adam):
+    """Keras' Adam with each variable's update as TensorFlow's fused `ResourceApplyAdam` kernel.
+
+    The same formula (lr_t = lr sqrt(1 - b2^t) / (1 - b1^t), var -= lr_t m / (sqrt(v) + eps)) in one op
+    instead of Keras' dozen small ones per variable: a train step traces ~0.4 CPU s sooner (22 variables,
+    0.63-0.84 -> 0.24-0.26 s) and runs one kernel per variable. The update equals Keras' up to float
+    rounding (`tests/test_fused_adam.py`); the slots are Keras', so checkpoints interchange.
+    """
+
+    def update_step(self, gradient, variable, learning_rate):
+        if self.amsgrad:
+            return super().update_step(gradient, variable, learning_rate)
+        index = self._get_variable_index(variable)
+        dtype = variable.dtype
+        step = tf.cast(self.iterations + 1, dtype)
+        beta_1, beta_2 = tf.cast(self.beta_1, dtype), tf.cast(self.beta_2, dtype)
+        # `.value`: the slots' tf.Variables (under a distribution strategy, this device's copy in update()).
+        return tf.raw_ops.ResourceApplyAdam(
+            var=variable.handle, m=self._momentums[index].value.handle, v=self._velocities[index].value.handle,
+            beta1_power=tf.pow(beta_1, step), beta2_power=tf.pow(beta_2, step), lr=tf.cast(learning_rate, dtype),
+            beta1=beta_1, beta2=beta_2, epsilon=tf.cast(self.epsilon, dtype),
+            grad=tf.cast(tf.convert_to_tensor(gradient), dtype))  # a sparse gradient densified, as Keras' ops do
+
+
 def make_optimizer(name: str, learning_rate: float, clip_norm: float, precision: str):
-    """Builds a Keras optimizer by name (TF1's epsilon; RMSprop's accumulators start at 1 as TF1's), with
-    loss scaling for float16."""
+    """Builds a Keras optimizer by name (TF1's epsilon; RMSprop's accumulators start at 1 as TF1's; Adam's
+    update one fused kernel per variable), with loss scaling for float16."""
     kwargs = {"learning_rate": learning_rate}
     if name in TF1_EPSILON:
         kwargs["epsilon"] = TF1_EPSILON[name]
@@ -104,7 +129,7 @@ def make_optimizer(name: str, learning_rate: float, clip_norm: float, precision:
         kwargs["global_clipnorm"] = clip_norm
     builders = {
         "rmsprop": TF1RMSprop,
-        "adam": keras.optimizers.Adam,
+        "adam": FusedAdam,
         "sgd": keras.optimizers.SGD,
     }
     if name not in builders:
