@@ -13,8 +13,8 @@ Steps 2-3 of the two tasks run at the same time (`--noparallel`: one after the o
 logs prefixed with the task; a line `[demo step k of 6: ... | elapsed, ETA]` marks each step.
 
 Each step runs the project's own command line in a subprocess, so its progress shows as it
-would for a user; a rerun skips what is already done (conversion, finished stages, and an
-evaluation newer than the model's checkpoints).
+would for a user; a rerun skips what is already done (conversion, a training that finished with
+the same command and flagfile, and an evaluation newer than the model's checkpoints).
 """
 
 import glob
@@ -173,12 +173,42 @@ def convert(data_dir: str) -> None:
          "convert")
 
 
+# MODEL_DIR/TRAINED_FILE: the training command and its flagfile's text, written when the training
+# finished; a rerun with the same ones skips the step without starting TensorFlow (~6 CPU s a process).
+TRAINED_FILE = "demo_trained.json"
+
+
+def _training_record(command: list[str], flagfile: str) -> dict:
+    with open(flagfile, encoding="utf-8") as handle:
+        return {"command": command[1:], "flagfile": handle.read()}  # not the interpreter's path
+
+
+def trained_earlier(model_dir: str, record: dict) -> bool:
+    """Whether MODEL_DIR/TRAINED_FILE holds `record` and no checkpoint is newer than it (or missing)."""
+    path = os.path.join(model_dir, TRAINED_FILE)
+    try:
+        with open(path, encoding="utf-8") as handle:
+            same = json.load(handle) == record
+    except (OSError, ValueError):
+        return False
+    newest = _newest_checkpoint_time(model_dir)
+    return same and 0 < newest <= os.path.getmtime(path)
+
+
 def train_and_evaluate(data_dir: str, task: str, flagfile: str, model_dir: str, prefix: str = "") -> dict:
     """Steps 2-3 for one task; returns the evaluation's metrics.json payload."""
-    _run(f"train the {task} model (three stages)",
-         [sys.executable, "-m", "s_cnn_rnn.train", f"--flagfile={flagfile}", f"--data_dir={data_dir}",
-          f"--model_dir={model_dir}", "--stage=all", f"--seed={FLAGS.seed}"]
-         + ([f"--train_steps={FLAGS.train_steps}"] if FLAGS.train_steps else []), f"train {task}", prefix)
+    step = f"train the {task} model (three stages)"
+    command = ([sys.executable, "-m", "s_cnn_rnn.train", f"--flagfile={flagfile}", f"--data_dir={data_dir}",
+                f"--model_dir={model_dir}", "--stage=all", f"--seed={FLAGS.seed}"]
+               + ([f"--train_steps={FLAGS.train_steps}"] if FLAGS.train_steps else []))
+    record = _training_record(command, flagfile)
+    if trained_earlier(model_dir, record):
+        _say(f"{prefix}=== {step}: trained earlier with the same command and flagfile "
+             f"({os.path.join(model_dir, TRAINED_FILE)})")
+        PROGRESS.finish(f"train {task}")
+    else:
+        _run(step, command, f"train {task}", prefix)
+        atomic_files.write_json(os.path.join(model_dir, TRAINED_FILE), record)
     eval_dir = os.path.join(model_dir, "eval_test")
     metrics_path = os.path.join(eval_dir, "metrics.json")
     if not os.path.exists(metrics_path) or os.path.getmtime(metrics_path) < _newest_checkpoint_time(model_dir):

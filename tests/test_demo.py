@@ -57,12 +57,49 @@ def test_demo_writes_results_report_and_curves_and_reuses_work(tmp_path):
         assert (output_dir / name).stat().st_size > 0
     # Both tables are printed.
     assert "C-F1" in first.stdout and "CIDEr" in first.stdout
-    # A rerun converts, trains and evaluates nothing again.
+    # A rerun converts, trains and evaluates nothing again, and starts no TensorFlow process for it.
     second = _demo(output_dir, no_java_dir, flags_dir)
     assert second.returncode == 0, second.stderr[-3000:]
     assert "data: reusing" in second.stdout
-    assert "already finished" in second.stderr
-    assert "evaluate the" not in second.stdout
+    assert second.stdout.count("trained earlier with the same command and flagfile") == 2
+    assert "-m s_cnn_rnn.train" not in second.stdout and "evaluate the" not in second.stdout
+
+
+# Run in a process of its own: importing the demo defines its flags in absl's global FLAGS.
+TRAINED_EARLIER_SCRIPT = r"""
+import json, os, sys, time
+from s_cnn_rnn import atomic_files, demo
+model_dir, flagfile = sys.argv[1], sys.argv[2]
+command = [sys.executable, "-m", "s_cnn_rnn.train", f"--flagfile={flagfile}", f"--model_dir={model_dir}"]
+checkpoint = os.path.join(model_dir, "joint", "checkpoints", "ckpt-3.index")
+os.makedirs(os.path.dirname(checkpoint))
+open(checkpoint, "w").close()
+record = demo._training_record(command, flagfile)
+answers = {"nothing recorded": demo.trained_earlier(model_dir, record)}
+atomic_files.write_json(os.path.join(model_dir, demo.TRAINED_FILE), record)
+answers["same"] = demo.trained_earlier(model_dir, record)
+answers["other command"] = demo.trained_earlier(model_dir, demo._training_record(command + ["--seed=1"], flagfile))
+with open(flagfile, "a") as handle:
+    handle.write("--lstm_units=8\n")
+answers["flagfile edited"] = demo.trained_earlier(model_dir, demo._training_record(command, flagfile))
+later = time.time() + 60
+os.utime(checkpoint, (later, later))
+answers["a newer checkpoint"] = demo.trained_earlier(model_dir, record)
+os.remove(checkpoint)
+answers["no checkpoint"] = demo.trained_earlier(model_dir, record)
+print(json.dumps(answers))
+"""
+
+
+def test_a_training_is_skipped_only_when_its_command_flagfile_and_checkpoints_are_unchanged(tmp_path):
+    flagfile = tmp_path / "demo_caption.flags"
+    flagfile.write_text("--lstm_units=16\n")
+    completed = subprocess.run([sys.executable, "-c", TRAINED_EARLIER_SCRIPT, str(tmp_path / "model"), str(flagfile)],
+                               capture_output=True, text=True, timeout=120, check=False, cwd=PROJECT_ROOT)
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    assert json.loads(completed.stdout) == {"nothing recorded": False, "same": True, "other command": False,
+                                            "flagfile edited": False, "a newer checkpoint": False,
+                                            "no checkpoint": False}
 
 
 def test_the_demo_process_imports_no_tensorflow():
