@@ -192,7 +192,8 @@ def test_sigterm_mid_conversion_removes_the_staging_dir(tmp_path):
     output_dir = tmp_path / "synth"
     command = [sys.executable, "-m", "data_prep.convert", "--dataset=synthetic", f"--output_dir={output_dir}",
                "--synthetic_num_train=600", "--synthetic_num_val=8", "--synthetic_num_test=8",
-               "--synthetic_image_size=32", "--num_workers=2", "--examples_per_shard=50", "--noprogress"]
+               # One worker: it imports TensorFlow (~6 CPU s) before it writes; a second proves nothing more.
+               "--synthetic_image_size=32", "--num_workers=1", "--examples_per_shard=50", "--noprogress"]
     process = subprocess.Popen(command, cwd=PROJECT_ROOT, env=_env(), stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True)
     staging_dir = tmp_path / f"synth.tmp-{process.pid}"
