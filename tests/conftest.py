@@ -17,15 +17,26 @@ if _WORKERS > 1:
         os.environ.setdefault(_name, str(max(1, (os.cpu_count() or 1) // _WORKERS)))
 
 PROJECT_ROOT = pathlib.Path(__file__).resolve().parents[1]
-# The files that cost the most CPU seconds (measured: BUILD_NOTES.md "Test suite") are collected first:
-# pytest-xdist's --dist loadfile hands files to the workers in collection order, so the long ones start
-# at once instead of finishing the run on one worker while the other waits.
-COSTLIEST_FIRST = ("test_demo.py", "test_reproduce_end_to_end.py", "test_training_processes.py",
-                   "test_paper_rows.py", "test_training.py", "test_export.py")
+# The files that take longest (wall seconds on 2 cores, measured: BUILD_NOTES.md "Test suite") are
+# collected first, longest first: pytest-xdist's --dist loadfile then hands them to the workers at once,
+# instead of one of them finishing the run alone while the other waits.
+COSTLIEST_FIRST = ("test_reproduce_end_to_end.py", "test_paper_rows.py", "test_training_processes.py",
+                   "test_training.py", "test_export.py", "test_demo.py", "test_training_guards.py",
+                   "test_decoded_validation.py", "test_efficiency.py", "test_pretrain_backbone.py",
+                   "test_real_captions.py", "test_output_safety.py")
 SHARED_DATA_DIR = PROJECT_ROOT.parent / "shared" / "data"
 
 
+def pytest_configure(config):
+    # pytest-xdist (3.6 on) hands files out by their number of tests, most first, unless told not to
+    # (--no-loadscope-reorder): keep the collection order above instead.
+    if hasattr(config.option, "loadscopereorder"):
+        config.option.loadscopereorder = False
+
+
 def pytest_collection_modifyitems(items):
+    missing = [name for name in COSTLIEST_FIRST if not (PROJECT_ROOT / "tests" / name).is_file()]
+    assert not missing, f"tests/conftest.py COSTLIEST_FIRST names no test file {missing}"
     rank = {name: index for index, name in enumerate(COSTLIEST_FIRST)}
     items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: the rest keep their order
 
