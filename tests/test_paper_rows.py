@@ -181,7 +181,9 @@ def test_fix_keeps_every_backbone_weight_and_trains_the_concept_layer(tiny_synth
     args = [arg for arg in TINY if not arg.startswith("--backbone_weights")] + ["--checkpoint_every=1"]
     _, defined = _parse_row("nuswide_ours_tag1k_fix.flags", *args, f"--backbone_weights={weights_file}",
                             f"--data_dir={tiny_synthetic_data}", f"--model_dir={model_dir}")
-    stage_runner.train(defined.options())
+    options = defined.options()
+    expected = _check_row((1, "Ours+Tag1K Fix"), options)  # its row of `test_every_row_flagfile_runs_...`
+    _check_trained(stage_runner.train(options), expected, options, model_dir)
     saved = model_dir_lib.model_fields(model_dir_lib.load_config(str(model_dir)))
     assert saved["freeze_cnn"] and saved["use_tags"]
     model = builder.build_model(ModelConfig.from_dict(dict(saved, backbone_weights="none")))
@@ -200,21 +202,55 @@ def test_fix_keeps_every_backbone_weight_and_trains_the_concept_layer(tiny_synth
 
 
 # ----------------------------------------------------------------------------- every row runs
-@pytest.mark.parametrize("row", sorted(ROWS), ids=lambda row: f"table{row[0]}-{row[1]}")
+# Table 2's rows are Table 1's models on COCO: the same options but for learning rates and the validation
+# split (`test_table_2_rows_are_table_1_models_with_their_own_learning_rates`), so Table 1's rows train
+# for both; Ours+Tag1K Fix trains in `test_fix_keeps_every_backbone_weight_and_trains_the_concept_layer`.
+TRAINED_HERE = sorted(row for row in ROWS if row[0] != 2 and row != (1, "Ours+Tag1K Fix"))
+
+
+def _check_row(row, options) -> tuple:
+    """The row's variant record names it in the paper's table; returns the stages it trains."""
+    record = variants.get(options.model.variant)
+    assert variants.paper_row(record.name, options.model.use_tags, options.model.freeze_cnn) == row[1]
+    assert any((r.table, r.row) == row for r in record.rows)
+    return variants.stages_to_run(record.name, options.model.use_tags)
+
+
+def _check_trained(results: dict, expected: tuple, options, model_dir) -> None:
+    assert tuple(results) == expected
+    for stage in expected:
+        steps = [r["step"] for r in history_lib.read_history(str(model_dir / stage / "history.jsonl"))]
+        assert steps == list(range(1, options.stage_settings[stage].total_steps + 1)), stage
+
+
+@pytest.mark.parametrize("row", TRAINED_HERE, ids=lambda row: f"table{row[0]}-{row[1]}")
 def test_every_row_flagfile_runs_each_of_its_stages(tiny_synthetic_data, tmp_path, row):
     values, defined = _parse_row(ROWS[row], *TINY, f"--data_dir={tiny_synthetic_data}", f"--model_dir={tmp_path}")
     if values.cnn_head_steps:
         values["cnn_head_steps"].value = 1
     options = defined.options()
-    record = variants.get(options.model.variant)
-    assert variants.paper_row(record.name, options.model.use_tags, options.model.freeze_cnn) == row[1]
-    assert any((r.table, r.row) == row for r in record.rows)
-    expected = variants.stages_to_run(record.name, options.model.use_tags)
-    results = stage_runner.train(options)
-    assert tuple(results) == expected
-    for stage in expected:
-        steps = [r["step"] for r in history_lib.read_history(str(tmp_path / stage / "history.jsonl"))]
-        assert steps == list(range(1, options.stage_settings[stage].total_steps + 1)), stage
+    expected = _check_row(row, options)
+    _check_trained(stage_runner.train(options), expected, options, tmp_path)
+
+
+def _without_learning_rates(options) -> dict:
+    fields = dataclasses.asdict(options)
+    del fields["val_split"]
+    for settings in fields["stage_settings"].values():
+        del settings["learning_rate"]
+    return fields
+
+
+@pytest.mark.parametrize("row", sorted(row for row in ROWS if row[0] == 2), ids=lambda row: f"table2-{row[1]}")
+def test_table_2_rows_are_table_1_models_with_their_own_learning_rates(row):
+    common = (*TINY, "--data_dir=/d", "--model_dir=/m")
+    options = _parse_row(ROWS[row], *common)[1].options()
+    _check_row(row, options)
+    trained = _parse_row(ROWS[(1, row[1])], *common)[1].options()
+    assert _without_learning_rates(options) == _without_learning_rates(trained), (
+        f"{ROWS[row]} now differs from {ROWS[(1, row[1])]} in more than learning rates and the validation "
+        "split: add its row to TRAINED_HERE so that it trains itself")
+    assert options.stage_settings["cnn"].learning_rate != trained.stage_settings["cnn"].learning_rate
 
 
 # ----------------------------------------------------------------------------- points 6, 8
