@@ -3,7 +3,8 @@
 Point 4: NIC-deeply differs from Ours in its embedding only. Point 1: Fix freezes the backbone
 only. Point 7: the head-only phase comes first, backbone in inference mode. Point 2: the tags stage.
 Point 5: the decoder stage of the feature variants. Point 6: VGG16 reads fc2. Point 8: TF1's
-optimizer epsilon. And every row's flagfile runs a few steps of each of its stages.
+optimizer epsilon. And every row's flagfile runs a few steps of each of its stages (Table 2's rows
+through Table 1's, the same models with their own learning rates).
 """
 
 import dataclasses
