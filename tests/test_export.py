@@ -258,7 +258,11 @@ def test_saved_model_cli_show_and_run(exports, inputs, model_dirs, tmp_path):
         assert completed.returncode == 0, completed.stderr[-3000:]
         return completed.stdout
 
-    shown = cli("show", "--dir", exports["tags"], "--all")
+    # `show` in this process (the console script's module run as `python -m` runs it: tests/cli_runner.py);
+    # `run` below in a process of its own, as TF Serving's users run it.
+    shown_run = cli_runner.run("tensorflow.python.tools.saved_model_cli", "show", "--dir", exports["tags"], "--all")
+    assert shown_run.returncode == 0, shown_run.stderr[-3000:]
+    shown = shown_run.stdout
     for expected in ("signature_def['serving_default']", "inputs['image_bytes']", "inputs['tags']",
                      "signature_def['tf_example']", "inputs['examples']", "outputs['labels']"):
         assert expected in shown
