@@ -4,8 +4,6 @@ end on the built-in dataset (rows, paper numbers beside them, skip and resume)."
 import dataclasses
 import json
 import os
-import subprocess
-import sys
 
 import pytest
 
@@ -15,6 +13,7 @@ from s_cnn_rnn.reproduce import paper_results
 from s_cnn_rnn.reproduce import protocol
 from s_cnn_rnn.reproduce import runner
 from s_cnn_rnn.reproduce import tables
+from tests import cli_runner
 
 PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FLAGS_DIR = os.path.join(PROJECT_ROOT, "flags")
@@ -282,16 +281,15 @@ def test_train_step_and_learning_rate_scales_reach_every_stage():
 
 
 def run_reproduce(*args, no_java_dir=None):
-    """`python -m s_cnn_rnn.reproduce ARGS` as a process of its own (it imports no TensorFlow, so it starts in
-    about a second, and starts every training and evaluation as a subprocess itself); with `no_java_dir` on a
-    PATH without Java (the evaluations' METEOR is then n/a and they skip their JVM starts; the Java path is
-    caption_scores' own test's)."""
+    """`python -m s_cnn_rnn.reproduce ARGS`, in this process (tests/cli_runner.py: it imports no TensorFlow,
+    and starts every training and evaluation as a subprocess itself, as for a user); with `no_java_dir` on
+    a PATH without Java (the evaluations' METEOR is then n/a and they skip their JVM starts; the Java path
+    is caption_scores' own test's)."""
     env = dict(os.environ, PYTHONPATH=PROJECT_ROOT)
     if no_java_dir is not None:
         env["PATH"] = str(no_java_dir)  # every command starts with sys.executable, not from PATH
         env.pop("JAVA_HOME", None)
-    return subprocess.run([sys.executable, "-m", "s_cnn_rnn.reproduce", *args], env=env, cwd=PROJECT_ROOT,
-                          capture_output=True, text=True, timeout=1500, check=False)
+    return cli_runner.run("s_cnn_rnn.reproduce", *args, env=env, cwd=PROJECT_ROOT)
 
 
 def test_a_row_the_data_cannot_train_is_in_the_table_with_its_reason(tmp_path):
