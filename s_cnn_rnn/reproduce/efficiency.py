@@ -300,8 +300,9 @@ def write_figure(curves: dict, path: str, metric_title: str, fraction: float = 0
         axis.set_ylabel(metric_title)
         axis.set_xlim(left=0)  # the cost before a curve's first point shows as its offset
         axis.grid(alpha=0.3)
-    axes[0].legend(fontsize=8)
-    axes[2].legend(fontsize=8)
+    if curves:  # no row at all (every one skipped): no legend, rather than matplotlib's warning of an empty one
+        axes[0].legend(fontsize=8)
+        axes[2].legend(fontsize=8)
     figure.suptitle(f"{metric_title} against training cost; x: first reaching {fraction:.0%} of the curve's best "
                     "score", fontsize=10)
     figure.tight_layout()
