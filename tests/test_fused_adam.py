@@ -9,20 +9,18 @@ from s_cnn_rnn.training import stage_settings
 SHAPES = [(3, 4), (4,), (5, 2, 2)]
 
 
-def _train(optimizer_factory, steps: int = 12, strategy=None) -> list:
+def _train(optimizer_factory, steps: int = 12) -> list:
     """The variables after `steps` Adam updates from fixed values and gradients, in a tf.function."""
     rng = np.random.default_rng(0)
     start = [rng.normal(size=shape).astype(np.float32) for shape in SHAPES]
     gradients = [[rng.normal(size=shape).astype(np.float32) for shape in SHAPES] for _ in range(steps)]
-    strategy = strategy or tf.distribute.get_strategy()
-    with strategy.scope():
-        variables = [tf.Variable(value) for value in start]
-        optimizer = optimizer_factory()
-        optimizer.build(variables)
+    variables = [tf.Variable(value) for value in start]
+    optimizer = optimizer_factory()
+    optimizer.build(variables)
 
     @tf.function(autograph=False)
     def step(batch):
-        strategy.run(lambda: optimizer.apply_gradients(zip(batch, variables)))
+        optimizer.apply_gradients(zip(batch, variables))
 
     for batch in gradients:
         step([tf.constant(gradient) for gradient in batch])
