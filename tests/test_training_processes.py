@@ -1,8 +1,8 @@
 """Real `s-cnn-rnn-train` processes: Ctrl-C keeps the steps trained, two loopback workers write safely.
 
-What they guard: Ctrl-C keeps every step since the last checkpoint (no traceback), and under
-`--distribution=multi_worker` only the chief writes the model dir (and a one-file split is still
-sharded).
+What they guard: Ctrl-C keeps every step since the last checkpoint (no traceback, no crash inside
+TensorFlow: the loop stops between steps), and under `--distribution=multi_worker` only the chief
+writes the model dir (and a one-file split is still sharded).
 """
 
 import json
@@ -76,6 +76,7 @@ def test_ctrl_c_saves_the_current_step_and_the_rerun_resumes_there(tiny_syntheti
     assert run.finish(120) == 130
     log = run.log()
     assert "Traceback" not in log, log[-3000:]
+    assert "Ctrl-C: stopping after the current step" in log  # the step ran to its end, then the loop stopped
     last = log.strip().splitlines()[-1]
     match = re.fullmatch(r"s-cnn-rnn-train: interrupted: stage cnn interrupted at step (\d+) of 100000 "
                          r"\(checkpoint of step \1 in .*\); rerun the same command to resume\.", last)

@@ -18,6 +18,7 @@ from s_cnn_rnn import model_dir as model_dir_lib
 from s_cnn_rnn import stage_handovers
 from s_cnn_rnn.training import chief
 from s_cnn_rnn.training import history as history_lib
+from s_cnn_rnn.training import interrupts
 from s_cnn_rnn.training import stages
 # How a stage is configured and its optimizer; here too, for the code that reaches them as trainer.*.
 from s_cnn_rnn.training.stage_settings import OPTIMIZERS, StageSettings, make_optimizer  # noqa: F401
@@ -261,11 +262,14 @@ class StageTrainer:
         record = {"step": start}
         window_start, window_step = time.perf_counter(), start
         written, trained = start, None  # the newest history line; (step, values) of the newest step
+        stop = interrupts.StopRequest()
         try:
+            stop.install()  # Ctrl-C raises at the top of the next step (interrupts.py says why)
             if not latest:
                 self._validate_at_start(history, summaries, clock)
                 window_start = time.perf_counter()  # the first rate window leaves it out
             for step in range(start + 1, total + 1):
+                stop.raise_if_requested()
                 if step <= settings.head_steps:
                     with stages.backbone_in_inference_mode(self.model):
                         values = head_step(iterator)
@@ -309,11 +313,13 @@ class StageTrainer:
                     self._check_finite(last_good)
                     self.manager.save(checkpoint_number=step)
                     last_good = step
+            stop.raise_if_requested()
         except KeyboardInterrupt:
             self._log_interrupted_step(history, summaries, record, trained, written, clock)
             self._save_on_interrupt(last_good)
             raise
         finally:
+            stop.restore()
             history.close()
             summaries.close()
         return record
