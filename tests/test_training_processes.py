@@ -17,6 +17,7 @@ import time
 import tensorflow as tf
 
 from s_cnn_rnn.training import history as history_lib
+from tests import cli_runner
 
 PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY_FLAGS = (
@@ -85,10 +86,12 @@ def test_ctrl_c_saves_the_current_step_and_the_rerun_resumes_there(tiny_syntheti
     assert saved >= 3
     assert tf.train.latest_checkpoint(str(model_dir / "cnn" / "checkpoints")).endswith(f"ckpt-{saved}")
 
-    rerun = _Run(tmp_path / "rerun.log", tiny_synthetic_data, model_dir, f"--train_steps={saved + 1}")
-    assert rerun.finish() == 0, rerun.log()[-3000:]
-    assert f"resuming stage cnn at step {saved} of {saved + 1}" in rerun.log()
-    assert not RESTORE_NOISE.search(rerun.log())
+    # The rerun is about resuming, not about the process: it runs in this one.
+    rerun = cli_runner.run("s_cnn_rnn.train", f"--data_dir={tiny_synthetic_data}", f"--model_dir={model_dir}",
+                           *TINY_FLAGS, f"--train_steps={saved + 1}", cwd=PROJECT_ROOT)
+    assert rerun.returncode == 0, rerun.stderr[-3000:]
+    assert f"resuming stage cnn at step {saved} of {saved + 1}" in rerun.stderr
+    assert not RESTORE_NOISE.search(rerun.stderr)
     steps = [r["step"] for r in history_lib.read_history(str(model_dir / "cnn" / "history.jsonl"))]
     assert steps == list(range(1, saved + 2))
 
