@@ -185,6 +185,18 @@ def _process_settings(argv: list[str], env: dict | None, cwd):
         sys.argv = saved_argv
 
 
+def _initialize_devices_uncaptured() -> None:
+    """Lets TensorFlow, if this process imported it, find its devices before the capture starts.
+
+    Its first look logs "failed call to cuInit" on a machine without a GPU, and TensorFlow has absl's
+    first `app.run` in a process take that look (`call_after_init`), so the notice would otherwise land
+    in the stderr of whichever command ran first here, even one that never imports TensorFlow in a
+    process of its own (s-cnn-rnn-reproduce).
+    """
+    if "tensorflow" in sys.modules:
+        sys.modules["tensorflow"].config.list_physical_devices()
+
+
 def _exit_status(code) -> int:
     """The status a process exits with for `sys.exit(code)` (a message is printed and gives 1)."""
     if code is None:
@@ -210,6 +222,7 @@ def run(module: str, *args: str, env: dict | None = None, cwd=None) -> Completed
       escapes the command is a traceback on stderr and status 1, as in a process of its own.
     """
     argv = [module, *args]
+    _initialize_devices_uncaptured()
     with _fresh_absl(), _captured_output() as text, _process_settings(argv, env, cwd):
         try:
             if module.endswith(".py"):

@@ -43,6 +43,9 @@ TRAIN_LOG = "train.log"
 # timing.json: wall seconds of training attempts that failed or were interrupted (counted in train_seconds
 # once the training finishes; train_cpu_seconds is the finishing attempt's alone).
 EARLIER_TRAIN_SECONDS = "earlier_attempts_train_seconds"
+# How long a job may take to save its step after Ctrl-C before it is killed: a paper-size step or
+# validation on a CPU can take a minute.
+SAVE_ON_INTERRUPT_SECONDS = 300
 METRICS_FILE = "metrics.json"  # s_cnn_rnn.evaluation.runner.METRICS_FILE (that module imports TensorFlow)
 PACKAGE_PARENT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 # Flags the runner sets itself for every row, and those that make a row what it is (its flagfile's);
@@ -261,7 +264,8 @@ def run_logged(command: tuple, log_path: str, cwd: str, threads: int | None) -> 
             _, status, usage = os.wait4(process.pid, 0)
         except BaseException:  # Ctrl-C reaches the child too: let it save its step (trainer), then stop it
             try:
-                process.wait(timeout=60)
+                # The trainer stops after the step (or validation) in progress; a second Ctrl-C stops both now.
+                process.wait(timeout=SAVE_ON_INTERRUPT_SECONDS)
             except BaseException:
                 process.kill()
                 process.wait()
